@@ -1,0 +1,78 @@
+"""The facts that rules see: every case field by its JSON path, plus derived facts.
+
+Derived facts (grade, liver pattern, resectability, extrahepatic extent, prior-therapy history)
+are computed here once, so rules stay declarative and the same facts can later be computed as
+columns for registry-wide evaluation.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from netlm.classify.grade import GradeResult, who_grade
+from netlm.classify.liver_pattern import PatternResultWithBasis, liver_pattern
+from netlm.classify.resectability import ResectabilityResult, resectability
+from netlm.knowledge.load import KnowledgeBase
+from netlm.model.case import Case
+from netlm.model.codes import OPTION_CODES
+
+
+@dataclass(frozen=True)
+class Derived:
+    facts: dict[str, Any]
+    grade: GradeResult
+    pattern: PatternResultWithBasis
+    resectability: ResectabilityResult
+    missing_inputs: dict[str, tuple[str, ...]]  # derived fact -> case fields that would decide it
+
+
+def _flatten(prefix: str, data: dict[str, Any], out: dict[str, Any]) -> None:
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            _flatten(path, value, out)
+        else:
+            out[path] = value
+
+
+def case_facts(case: Case, kb: KnowledgeBase) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    _flatten("", case.model_dump(exclude={"schema_", "id", "prior_therapies"}), facts)
+    judgement = case.liver.resectable
+    facts["liver.surgeon_judgement"] = (
+        "not_stated" if judgement is None else ("resectable" if judgement else "unresectable")
+    )
+    if case.extrahepatic is not None:
+        sites = case.extrahepatic.sites
+        facts["extrahepatic.present"] = bool(sites)
+        facts["extrahepatic.beyond_regional_nodes"] = any(
+            s != "regional_lymph_nodes" for s in sites
+        )
+    history: dict[str, str] = dict.fromkeys(OPTION_CODES, "none")
+    for therapy in case.prior_therapies:  # listed in order given; the latest outcome wins
+        history[therapy.option] = therapy.outcome
+    facts.update({f"prior.{code}": outcome for code, outcome in history.items()})
+    facts["prior.systemic_lines"] = sum(
+        1
+        for code, outcome in history.items()
+        if outcome != "none" and code != "ssa" and kb.options[code].option.systemic
+    )
+    return facts
+
+
+def derive(case: Case, kb: KnowledgeBase) -> Derived:
+    facts = case_facts(case, kb)
+    grade = who_grade(case.pathology, kb.classification.grading)
+    facts["grade"] = None if grade.grade == "unknown" else grade.grade
+    facts["grade_discordant"] = grade.discordant
+    pattern = liver_pattern(facts, kb)
+    facts["liver_pattern"] = None if pattern.pattern == "unclassified" else pattern.pattern
+    resect = resectability(facts, kb)
+    facts["resectability"] = None if resect.value == "undetermined" else resect.value
+    grade_inputs = ("pathology.ki67_percent", "pathology.mitoses_per_2mm2")
+    missing_inputs = {
+        "grade": grade_inputs if grade.grade == "unknown" else (),
+        "grade_discordant": tuple(f for f in grade_inputs if facts.get(f) is None),
+        "liver_pattern": pattern.missing,
+        "resectability": resect.missing if resect.value == "undetermined" else (),
+    }
+    return Derived(facts, grade, pattern, resect, missing_inputs)

@@ -1,0 +1,183 @@
+"""`netlm` command line: assess cases, export schemas, inspect and check the knowledge base.
+
+Exit codes: 0 success, 1 knowledge-base check failed, 2 bad input (one line per problem on
+stderr, naming the JSON path and what is wrong; never a traceback).
+"""
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from netlm.cli.render import render_markdown, render_text
+from netlm.engine import assess
+from netlm.knowledge.check import check
+from netlm.knowledge.load import KnowledgeBase, KnowledgeBaseError, load_knowledge_base
+from netlm.model.assessment import Assessment
+from netlm.model.case import Case
+from netlm.model.parse import CaseInputError, Problem, parse_case_json
+
+app = typer.Typer(
+    name="netlm",
+    help="Decision support for neuroendocrine tumour liver metastases.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+kb_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+BAD_INPUT = 2
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class Lang(StrEnum):
+    en = "en"
+    zh = "zh"
+
+
+class RegionOption(StrEnum):
+    US = "US"
+    EU = "EU"
+    CN = "CN"
+
+
+class SchemaName(StrEnum):
+    case = "case"
+    assessment = "assessment"
+
+
+def _fail(lines: list[str], code: int = BAD_INPUT) -> typer.Exit:
+    for line in lines:
+        typer.echo(line, err=True)
+    return typer.Exit(code)
+
+
+def _knowledge_base() -> KnowledgeBase:
+    try:
+        return load_knowledge_base()
+    except KnowledgeBaseError as exc:
+        raise _fail(str(exc).splitlines(), 1) from None
+
+
+def _read(source: str) -> str | bytes:
+    if source == "-":
+        return sys.stdin.buffer.read()
+    path = Path(source)
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise CaseInputError([Problem("(file)", "is a directory, not a case file")]) from None
+    except OSError as exc:
+        raise CaseInputError([Problem("(file)", f"cannot read: {exc.strerror}")]) from None
+
+
+@app.command("assess")
+def assess_command(
+    cases: Annotated[
+        list[str], typer.Argument(help="Case files (netlm.case/1 JSON); - for stdin.")
+    ],
+    output: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    lang: Annotated[
+        Lang, typer.Option("--lang", help="Language of every user-facing string.")
+    ] = Lang.en,
+    region: Annotated[
+        RegionOption | None,
+        typer.Option("--region", help="Where the patient is treated (overrides the case)."),
+    ] = None,
+) -> None:
+    """Classify each case and rank the treatment options with their evidence."""
+    kb = _knowledge_base()
+    results: list[Assessment] = []
+    errors: list[str] = []
+    for source in cases:
+        try:
+            case = parse_case_json(_read(source))
+        except CaseInputError as exc:
+            prefix = f"{source}: " if len(cases) > 1 else ""
+            errors += [f"{prefix}{problem}" for problem in exc.problems]
+            continue
+        if region is not None:
+            case = case.model_copy(update={"region": region.value})
+        results.append(assess(case, lang=lang.value, kb=kb))
+    if errors:
+        raise _fail(errors)
+    if output is Format.json:
+        payload: Any = [a.to_json_dict() for a in results]
+        if len(results) == 1:
+            payload = payload[0]
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    render = render_text if output is Format.text else render_markdown
+    separator = "\n" + "=" * 100 + "\n" if output is Format.text else "\n---\n"
+    typer.echo(separator.join(render(a, kb) for a in results))
+
+
+@app.command("schema")
+def schema_command(
+    name: Annotated[SchemaName, typer.Argument(help="case or assessment")],
+) -> None:
+    """Print the JSON Schema of a public contract."""
+    model = Case if name is SchemaName.case else Assessment
+    schema = model.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = (
+        f"https://netlm.org/schema/{'netlm.case' if model is Case else 'netlm.assessment'}/1"
+    )
+    typer.echo(json.dumps(schema, ensure_ascii=False, indent=2))
+
+
+@kb_app.command("check")
+def kb_check_command() -> None:
+    """Validate the knowledge base; exit 1 with one line per problem if it is unsound."""
+    kb = _knowledge_base()
+    problems = check(kb)
+    if problems:
+        raise _fail(problems, 1)
+    verified = sum(1 for e in kb.evidence.values() if e.verified)
+    rules = sum(
+        len(o.indications) + len(o.contraindications) + len(o.cautions) for o in kb.options.values()
+    )
+    typer.echo(
+        f"knowledge base {kb.manifest.version} ({kb.manifest.released}) OK: "
+        f"{len(kb.options)} options, {rules} option rules, {len(kb.definitions)} definitions, "
+        f"{len(kb.evidence)} evidence records ({verified} verified)"
+    )
+
+
+@kb_app.command("show")
+def kb_show_command(
+    item: Annotated[str, typer.Argument(help="An option code, evidence id or definition name.")],
+    lang: Annotated[Lang, typer.Option("--lang")] = Lang.en,
+) -> None:
+    """Show one option (with its rules), evidence record or definition, as JSON."""
+    kb = _knowledge_base()
+    found: dict[str, Any] | None = None
+    if item in kb.options:
+        entry = kb.options[item]
+        found = {
+            "option": entry.option.model_dump(mode="json"),
+            "indications": [c.rule.model_dump(mode="json") for c in entry.indications],
+            "contraindications": [c.rule.model_dump(mode="json") for c in entry.contraindications],
+            "cautions": [c.rule.model_dump(mode="json") for c in entry.cautions],
+        }
+    elif item in kb.evidence:
+        found = {"evidence": kb.evidence[item].model_dump(mode="json")}
+    elif item in kb.definitions:
+        found = {"definition": item, "label": kb.definition_labels[item](lang.value)}
+    if found is None:
+        known = sorted([*kb.options, *kb.evidence, *kb.definitions])
+        raise _fail([f"{item}: not found; known ids: {', '.join(known)}"])
+    typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,5 @@
+"""The assessment engine: pure, deterministic, no I/O."""
+
+from netlm.engine.assess import assess
+
+__all__ = ["assess"]

@@ -1,0 +1,247 @@
+"""The condition language of the knowledge base: parse, evaluate, explain.
+
+A condition is plain data (from YAML):
+
+    {all: [...]}, {any: [...]}, {not: {...}}, {ref: name}
+    {fact: pathology.ki67_percent, lt: 10}          # leaf: one fact, one operator
+
+Leaf operators: eq, ne, in, not_in, lt, le, gt, ge, is (booleans), contains (list facts),
+known (true/false: whether the fact is recorded). A leaf may carry `source` (the evidence id
+behind its threshold) and `says` ({en, zh}: how to phrase the requirement in words).
+
+Evaluation uses Kleene's three-valued logic: a leaf over an unrecorded fact is UNKNOWN, and an
+UNKNOWN result records which facts would decide it. That is what lets the engine report only the
+missing findings that would change the answer. The same tree is explained clause by clause in
+words ("why not") and, being data, can be compiled to SQL for registry-wide evaluation.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Union
+
+COMPARISONS = ("lt", "le", "gt", "ge")
+SET_OPS = ("in", "not_in")
+OPERATORS = ("eq", "ne", *SET_OPS, *COMPARISONS, "is", "contains", "known")
+NEGATION = {
+    "eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in",
+    "lt": "ge", "ge": "lt", "gt": "le", "le": "gt",
+}  # fmt: skip
+
+
+class Truth(Enum):
+    TRUE = "true"
+    FALSE = "false"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Leaf:
+    fact: str
+    op: str
+    value: Any
+    source: str | None = None
+    says: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple["Condition", ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple["Condition", ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: "Condition"
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+
+
+Condition = Union[Leaf, All, AnyOf, Not, Ref]  # noqa: UP007 (recursive alias needs Union)
+
+
+class ConditionSyntaxError(ValueError):
+    pass
+
+
+def parse(data: Any, where: str = "condition") -> Condition:
+    """Build a condition tree from its YAML form, rejecting anything malformed."""
+    if data is True:
+        return All(())
+    if not isinstance(data, dict):
+        raise ConditionSyntaxError(f"{where}: a condition must be a mapping, got {data!r}")
+    keys = set(data)
+    for combinator in ("all", "any"):
+        if keys == {combinator}:
+            items = data[combinator]
+            if not isinstance(items, list) or not items:
+                raise ConditionSyntaxError(f"{where}.{combinator}: must be a non-empty list")
+            parsed = tuple(parse(x, f"{where}.{combinator}[{i}]") for i, x in enumerate(items))
+            return All(parsed) if combinator == "all" else AnyOf(parsed)
+    if keys == {"not"}:
+        return Not(parse(data["not"], f"{where}.not"))
+    if keys == {"ref"}:
+        return Ref(str(data["ref"]))
+    if "fact" in keys:
+        ops = [k for k in keys if k in OPERATORS]
+        extra = keys - {"fact", "source", "says", *ops}
+        if len(ops) != 1 or extra:
+            raise ConditionSyntaxError(
+                f"{where}: a leaf needs `fact` and exactly one operator of {OPERATORS}"
+                + (f"; unexpected keys {sorted(extra)}" if extra else "")
+            )
+        op = ops[0]
+        value = data[op]
+        _check_operand(op, value, where)
+        says = data.get("says")
+        return Leaf(str(data["fact"]), op, tuple(value) if op in SET_OPS else value,
+                    data.get("source"), says)  # fmt: skip
+    raise ConditionSyntaxError(f"{where}: unrecognised condition {data!r}")
+
+
+def _check_operand(op: str, value: Any, where: str) -> None:
+    ok = {
+        "in": isinstance(value, list) and bool(value),
+        "not_in": isinstance(value, list) and bool(value),
+        "is": isinstance(value, bool),
+        "known": isinstance(value, bool),
+    }.get(op, True)
+    if op in COMPARISONS:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok:
+        raise ConditionSyntaxError(f"{where}: invalid operand {value!r} for `{op}`")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    truth: Truth
+    missing: frozenset[str] = frozenset()
+
+
+TRUE = Outcome(Truth.TRUE)
+FALSE = Outcome(Truth.FALSE)
+
+Facts = Mapping[str, Any]
+Definitions = Mapping[str, Condition]
+
+
+def holds(leaf: Leaf, value: Any) -> bool:
+    """Apply a leaf's operator to a recorded (non-None) value."""
+    op, operand = leaf.op, leaf.value
+    if op == "eq":
+        return bool(value == operand)
+    if op == "ne":
+        return bool(value != operand)
+    if op == "in":
+        return value in operand
+    if op == "not_in":
+        return value not in operand
+    if op == "lt":
+        return bool(value < operand)
+    if op == "le":
+        return bool(value <= operand)
+    if op == "gt":
+        return bool(value > operand)
+    if op == "ge":
+        return bool(value >= operand)
+    if op == "is":
+        return bool(value is operand)
+    if op == "contains":
+        return operand in value
+    raise ConditionSyntaxError(f"unknown operator {op}")  # pragma: no cover - parse() rejects it
+
+
+def evaluate(cond: Condition, facts: Facts, definitions: Definitions) -> Outcome:
+    if isinstance(cond, Leaf):
+        value = facts.get(cond.fact)
+        if cond.op == "known":
+            return TRUE if (value is not None) == cond.value else FALSE
+        if value is None:
+            return Outcome(Truth.UNKNOWN, frozenset((cond.fact,)))
+        return TRUE if holds(cond, value) else FALSE
+    if isinstance(cond, Ref):
+        return evaluate(definitions[cond.name], facts, definitions)
+    if isinstance(cond, Not):
+        inner = evaluate(cond.item, facts, definitions)
+        if inner.truth is Truth.UNKNOWN:
+            return inner
+        return FALSE if inner.truth is Truth.TRUE else TRUE
+    decisive = Truth.FALSE if isinstance(cond, All) else Truth.TRUE
+    missing: set[str] = set()
+    for item in cond.items:
+        outcome = evaluate(item, facts, definitions)
+        if outcome.truth is decisive:
+            return outcome if not outcome.missing else Outcome(decisive)
+        missing |= outcome.missing
+    if missing:
+        return Outcome(Truth.UNKNOWN, frozenset(missing))
+    return TRUE if isinstance(cond, All) else FALSE
+
+
+# A phrase for one leaf that fails: (leaf as it must hold, actual value or None when unknown).
+Phrase = Callable[[Leaf, Any], str]
+
+
+def explain(
+    cond: Condition, facts: Facts, definitions: Definitions, phrase: Phrase, want: bool = True
+) -> list[str]:
+    """Why `cond` is not `want`: the failing or unknown clauses, each in words.
+
+    Negation is pushed down to the leaves (De Morgan), so every phrase states a positive
+    requirement ("Ki-67 index 25 % (required: < 10 %)") rather than a double negative.
+    """
+    if isinstance(cond, Ref):
+        return explain(definitions[cond.name], facts, definitions, phrase, want)
+    if isinstance(cond, Not):
+        return explain(cond.item, facts, definitions, phrase, not want)
+    if isinstance(cond, Leaf):
+        outcome = evaluate(cond, facts, definitions)
+        target = Truth.TRUE if want else Truth.FALSE
+        if outcome.truth is target:
+            return []
+        leaf = cond if want else negate(cond)
+        return [phrase(leaf, facts.get(cond.fact))]
+    conjunctive = isinstance(cond, All) == want  # all(...) wanted true, or any(...) wanted false
+    parts = [explain(item, facts, definitions, phrase, want) for item in cond.items]
+    if conjunctive:
+        return [p for group in parts for p in group]
+    # A disjunction failed: every branch failed; say so as one alternative list.
+    failed = ["; ".join(group) for group in parts if group]
+    return [" | ".join(failed)] if failed else []
+
+
+def negate(leaf: Leaf) -> Leaf:
+    if leaf.op in NEGATION:
+        return Leaf(leaf.fact, NEGATION[leaf.op], leaf.value, leaf.source, None)
+    if leaf.op in ("is", "known"):
+        return Leaf(leaf.fact, leaf.op, not leaf.value, leaf.source, None)
+    # "contains" has no single-leaf negation; mark it so the phrase reads "does not include".
+    return Leaf(leaf.fact, "not_contains", leaf.value, leaf.source, None)
+
+
+def leaves(cond: Condition, definitions: Definitions | None = None) -> list[Leaf]:
+    """All leaves of a tree (following refs when definitions are given)."""
+    if isinstance(cond, Leaf):
+        return [cond]
+    if isinstance(cond, Ref):
+        return leaves(definitions[cond.name], definitions) if definitions is not None else []
+    if isinstance(cond, Not):
+        return leaves(cond.item, definitions)
+    return [leaf for item in cond.items for leaf in leaves(item, definitions)]
+
+
+def refs(cond: Condition) -> list[str]:
+    if isinstance(cond, Ref):
+        return [cond.name]
+    if isinstance(cond, Not):
+        return refs(cond.item)
+    if isinstance(cond, Leaf):
+        return []
+    return [name for item in cond.items for name in refs(item)]

@@ -1,0 +1,1 @@
+"""Versioned knowledge-base data files (YAML)."""

@@ -1,0 +1,93 @@
+"""`netlm.assessment/1`: what netlm says about one case.
+
+Every user-facing string is already in the requested language; codes stay language-neutral so
+that machines (web app, FHIR, CDS Hooks, registry) can act on them.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from netlm.model.codes import (
+    Availability,
+    Grade,
+    GradeBasis,
+    Intent,
+    Language,
+    OptionCode,
+    PatternResult,
+    Region,
+    Resectability,
+    Strength,
+)
+
+ASSESSMENT_SCHEMA_ID = "netlm.assessment/1"
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KnowledgeBaseVersion(_Out):
+    version: str
+    released: str = Field(description="ISO date of the knowledge-base release.")
+
+
+class Classification(_Out):
+    grade: Grade
+    grade_basis: GradeBasis
+    who_category: str = Field(description='E.g. "NET G2", "NEC, large-cell type".')
+    liver_pattern: PatternResult
+    liver_pattern_basis: str
+    resectability: Resectability
+    resectability_reasons: list[str]
+    intent: Intent
+
+
+class EvidenceRef(_Out):
+    id: str
+    summary: str = Field(description="Trial or series, N, key result, citation.")
+
+
+class Recommendation(_Out):
+    option: OptionCode
+    name: str
+    strength: Strength
+    rank: int = Field(ge=1, description="1 = first choice.")
+    rationale: list[str]
+    evidence: list[EvidenceRef]
+    cautions: list[str]
+    availability: dict[Region, Availability]
+
+
+class Exclusion(_Out):
+    option: OptionCode
+    name: str
+    reasons: list[str]
+
+
+class Flag(_Out):
+    code: str
+    message: str
+
+
+class MissingData(_Out):
+    field: str = Field(description='JSON path in the case, e.g. "pathology.ki67_percent".')
+    why: str
+
+
+class Assessment(_Out):
+    model_config = ConfigDict(title="netlm.assessment/1", populate_by_name=True)
+
+    schema_: Literal["netlm.assessment/1"] = Field("netlm.assessment/1", alias="schema")
+    case_id: str
+    language: Language
+    knowledge_base: KnowledgeBaseVersion
+    classification: Classification
+    recommendations: list[Recommendation]
+    excluded: list[Exclusion]
+    flags: list[Flag]
+    missing_data: list[MissingData]
+
+    def to_json_dict(self) -> dict[str, object]:
+        return self.model_dump(mode="json", by_alias=True)

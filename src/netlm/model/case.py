@@ -1,0 +1,139 @@
+"""`netlm.case/1`: the findings of one patient, as the engine accepts them.
+
+Unknown fields are rejected (typo protection) and input is validated strictly: a clinical
+contract should not turn `"yes"` into `True` or `"3"` into `3` behind the user's back.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from netlm.model.codes import (
+    CourseStatus,
+    Differentiation,
+    Distribution,
+    ExtrahepaticSite,
+    FunctionalSyndrome,
+    LiverPattern,
+    Morphology,
+    OptionCode,
+    PrimarySite,
+    PrimaryStatus,
+    Region,
+    Sex,
+    SstrModality,
+    TherapyOutcome,
+)
+
+CASE_SCHEMA_ID = "netlm.case/1"
+
+Percent = Annotated[float, Field(ge=0, le=100)]
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class Patient(_Strict):
+    age_years: Annotated[float, Field(ge=0, le=120)] | None = None
+    sex: Sex | None = None
+    ecog: Annotated[int, Field(ge=0, le=4)] | None = None
+
+
+class Primary(_Strict):
+    site: PrimarySite
+    status: PrimaryStatus | None = None
+    resectable: bool | None = None
+    functional_syndrome: FunctionalSyndrome = "none"
+
+
+class Pathology(_Strict):
+    differentiation: Differentiation | None = None
+    ki67_percent: Percent | None = None
+    mitoses_per_2mm2: NonNegative | None = None
+    morphology: Morphology | None = None
+
+
+class Liver(_Strict):
+    lesion_count: Annotated[int, Field(ge=1)] | None = None
+    largest_lesion_cm: Annotated[float, Field(gt=0)] | None = None
+    distribution: Distribution | None = None
+    tumor_burden_percent: Percent | None = None
+    pattern: LiverPattern | None = Field(
+        None, description="The radiologist's or surgeon's reading; wins over derivation."
+    )
+    resectable: bool | None = Field(
+        None, description="The surgeon's judgement of the liver disease; wins over derivation."
+    )
+    future_liver_remnant_percent: Percent | None = None
+    synchronous: bool | None = None
+
+
+class Extrahepatic(_Strict):
+    sites: list[ExtrahepaticSite] = Field(default_factory=list, description="Empty = none.")
+    resectable: bool | None = None
+
+
+class SstrImaging(_Strict):
+    modality: SstrModality | None = None
+    krenning_score: Annotated[int, Field(ge=0, le=4)] | None = Field(
+        None,
+        description="0 none, 1 below liver, 2 equal to liver, 3 above liver, 4 above spleen/kidney",
+    )
+    all_lesions_positive: bool | None = None
+
+
+class Course(_Strict):
+    status: CourseStatus | None = None
+    months_stable: NonNegative | None = None
+
+
+class Symptoms(_Strict):
+    bulky_symptomatic: bool | None = Field(
+        None, description="Pain, compression or a need for tumour shrinkage."
+    )
+    hormonal_refractory: bool | None = None
+
+
+class PriorTherapy(_Strict):
+    option: OptionCode
+    outcome: TherapyOutcome
+
+
+class History(_Strict):
+    bilioenteric_anastomosis: bool | None = Field(None, description="E.g. prior Whipple.")
+    carcinoid_heart_disease: bool | None = None
+
+
+class Labs(_Strict):
+    bilirubin_x_uln: NonNegative | None = None
+    albumin_g_dl: NonNegative | None = None
+    creatinine_clearance_ml_min: NonNegative | None = None
+    platelets_10e9_per_l: NonNegative | None = None
+    hemoglobin_g_dl: NonNegative | None = None
+    neutrophils_10e9_per_l: NonNegative | None = None
+
+
+class Case(_Strict):
+    """One patient's findings. Absent optional fields mean "not known", never "normal"."""
+
+    model_config = ConfigDict(title="netlm.case/1")
+
+    schema_: Literal["netlm.case/1"] = Field(alias="schema")
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+    region: Region | None = None
+    patient: Patient = Field(default_factory=Patient)
+    primary: Primary
+    pathology: Pathology = Field(default_factory=Pathology)
+    liver: Liver
+    extrahepatic: Extrahepatic | None = None
+    sstr_imaging: SstrImaging = Field(default_factory=SstrImaging)
+    course: Course = Field(default_factory=Course)
+    symptoms: Symptoms = Field(default_factory=Symptoms)
+    prior_therapies: list[PriorTherapy] = Field(default_factory=list)
+    history: History = Field(default_factory=History)
+    labs: Labs = Field(default_factory=Labs)
+
+    def to_json_dict(self) -> dict[str, object]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -1,0 +1,181 @@
+"""Turning untrusted input into a `Case`, with one plain-language line per problem.
+
+Each problem names the JSON path in the case and what is wrong with it, e.g.
+`pathology.ki67_percent: must be between 0 and 100, got 140`. The same messages serve the CLI
+and (later) the HTTP API, so they live beside the model, not in an interface.
+"""
+
+import difflib
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from netlm.model.case import Case
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class CaseInputError(ValueError):
+    """The input is not a valid `netlm.case/1`; `problems` says where and why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def parse_case_json(text: str | bytes) -> Case:
+    try:
+        data = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_no_nan)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise CaseInputError([Problem("(json)", f"malformed JSON at {where}: {exc.msg}")]) from None
+    except _DuplicateKey as exc:
+        raise CaseInputError([Problem("(json)", f"duplicate key {exc.args[0]!r}")]) from None
+    except _NonFinite as exc:
+        raise CaseInputError([Problem("(json)", f"{exc.args[0]} is not a valid number")]) from None
+    except UnicodeDecodeError as exc:
+        raise CaseInputError([Problem("(json)", f"not UTF-8 text: {exc.reason}")]) from None
+    return parse_case(data)
+
+
+def parse_case(data: Any) -> Case:
+    if not isinstance(data, dict):
+        got = type(data).__name__ if data is not None else "null"
+        raise CaseInputError([Problem("(root)", f"must be a JSON object, got {got}")])
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        raise CaseInputError([_problem(err) for err in exc.errors()]) from None
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _no_nan(token: str) -> float:
+    raise _NonFinite(token)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "(root)"
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, dict) else "an object"
+
+
+def _problem(err: ErrorDetails) -> Problem:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    got = _show(err.get("input"))
+    node = _schema_node(loc)
+    if kind == "missing":
+        message = "required field is missing"
+    elif kind == "extra_forbidden":
+        message = "unknown field" + _suggestion(loc)
+    elif kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
+        message = f"must be {_bounds(node)}, got {got}"
+    elif kind == "literal_error":
+        allowed = ", ".join(str(v) for v in node.get("enum", [])) or err["msg"]
+        message = f"must be one of: {allowed}; got {got}"
+    elif kind in {"int_type", "int_from_float", "int_parsing"}:
+        message = f"must be a whole number, got {got}"
+    elif kind in {"float_type", "float_parsing", "finite_number"}:
+        message = f"must be a number, got {got}"
+    elif kind in {"bool_type", "bool_parsing"}:
+        message = f"must be true or false, got {got}"
+    elif kind == "string_type":
+        message = f"must be a string, got {got}"
+    elif kind == "list_type":
+        message = f"must be a list, got {got}"
+    elif kind in {"model_type", "dict_type", "model_attributes_type"}:
+        message = f"must be an object, got {got}"
+    elif kind == "string_pattern_mismatch":
+        message = f"must be 1-64 characters of letters, digits, '.', '_' or '-'; got {got}"
+    else:
+        message = err["msg"]
+    return Problem(_path(loc), message)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _bounds(node: dict[str, Any]) -> str:
+    lo, hi = node.get("minimum"), node.get("maximum")
+    xlo = node.get("exclusiveMinimum")
+    if lo is not None and hi is not None:
+        return f"between {_number(lo)} and {_number(hi)}"
+    if xlo is not None:
+        return f"greater than {_number(xlo)}"
+    if lo is not None:
+        return f"at least {_number(lo)}"
+    if hi is not None:
+        return f"at most {_number(hi)}"
+    return "within the allowed range"
+
+
+@cache
+def _case_schema() -> dict[str, Any]:
+    return Case.model_json_schema(by_alias=True)
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    defs = _case_schema().get("$defs", {})
+    while True:
+        if "$ref" in node:
+            node = defs[node["$ref"].rsplit("/", 1)[-1]]
+        elif "anyOf" in node:
+            node = next(n for n in node["anyOf"] if n.get("type") != "null")
+        else:
+            return node
+
+
+def _schema_node(loc: tuple[int | str, ...]) -> dict[str, Any]:
+    """The JSON-Schema node of the field at `loc` ({} when the path leaves the schema)."""
+    node = _resolve(_case_schema())
+    for part in loc:
+        if isinstance(part, int):
+            node = _resolve(node.get("items", {}))
+        else:
+            child = node.get("properties", {}).get(part)
+            if child is None:
+                return {}
+            node = _resolve(child)
+    return node
+
+
+def _suggestion(loc: tuple[int | str, ...]) -> str:
+    parent = _schema_node(loc[:-1])
+    known = list(parent.get("properties", {}))
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f"; allowed here: {', '.join(known)}" if known else ""
