@@ -29,6 +29,11 @@ from netlm.model.codes import REGIONS, Availability, Intent, Language, Region
 _STRENGTH_ORDER = {"recommended": 0, "consider": 1}
 
 
+def _silent(_leaf: object, _actual: object) -> str:
+    """A phrase that costs nothing, for counting unmet clauses before wording them."""
+    return ""
+
+
 @dataclass
 class _MissingLog:
     """Case fields whose absence matters, and why (kind -> option codes or texts)."""
@@ -63,25 +68,37 @@ class _Assessor:
         self.derived: Derived = derive(case, kb)
         self.facts = self.derived.facts
         self.missing = _MissingLog()
+        self.memo: dict[str, Outcome] = {}
 
     # -- helpers -------------------------------------------------------------------------------
     def evaluate(self, compiled: Compiled) -> Outcome:
-        return evaluate(compiled.when, self.facts, self.kb.definitions)
+        return evaluate(compiled.when, self.facts, self.kb.definitions, self.memo)
 
     def case_fields(self, facts: Iterable[str]) -> list[str]:
         """Map (possibly derived) fact names to the case fields a user can fill in."""
         out: list[str] = []
-        for fact in sorted(facts):
+
+        def visit(fact: str) -> None:
             inputs = self.derived.missing_inputs.get(fact)
-            if inputs is None and fact in self.kb.facts and self.kb.facts[fact].inputs:
-                inputs = tuple(self.kb.facts[fact].inputs or ())
-            for name in inputs if inputs is not None else (fact,):
-                if name not in out:
-                    out.append(name)
+            if inputs is None:
+                spec = self.kb.facts.get(fact)
+                inputs = tuple(spec.inputs) if spec is not None and spec.inputs else None
+            if inputs is None:  # a case field
+                if fact not in out:
+                    out.append(fact)
+                return
+            for name in inputs:
+                visit(name)
+
+        for fact in sorted(facts):
+            visit(fact)
         return out
 
     def why_not(self, compiled: Compiled) -> list[str]:
         return explain(compiled.when, self.facts, self.kb.definitions, self.say.unmet)
+
+    def unmet_count(self, compiled: Compiled) -> int:
+        return len(explain(compiled.when, self.facts, self.kb.definitions, _silent))
 
     # -- options -------------------------------------------------------------------------------
     def decide(self, entry: CompiledOption) -> _Decision:
@@ -123,8 +140,8 @@ class _Assessor:
 
     def nearest_indication_gaps(self, indications: list[tuple[Compiled, Outcome]]) -> list[str]:
         """The unmet conditions of the indication that came closest to holding."""
-        gaps = [self.why_not(ind) for ind, _ in indications]
-        return min(gaps, key=len)
+        nearest = min((ind for ind, _ in indications), key=self.unmet_count)
+        return self.why_not(nearest)
 
     def cautions(
         self, entry: CompiledOption, unknown_contras: list[tuple[Compiled, Outcome]]
@@ -266,7 +283,8 @@ class _Assessor:
             self.missing.add(d.missing_inputs["grade"], "text", self.say.text("missing.grade"))
         if d.pattern.pattern == "unclassified":
             self.missing.add(d.pattern.missing, "text", self.say.text("missing.pattern"))
-        self.missing.add(d.resectability.missing, "text", self.say.text("missing.resectability"))
+        resect_fields = self.case_fields(d.resectability.missing)
+        self.missing.add(resect_fields, "text", self.say.text("missing.resectability"))
 
     def missing_data(self) -> list[MissingData]:
         out = []
@@ -274,7 +292,7 @@ class _Assessor:
             parts: list[str] = list(kinds.get("text", []))
             for kind, key in (("indication", "missing.indication"), ("safety", "missing.safety")):
                 if kind in kinds:
-                    options = self.say.join([self.say.option_name(c) for c in kinds[kind]])
+                    options = self.say.join([self.say.option_short(c) for c in kinds[kind]])
                     parts.append(self.say.text(key, options=options))
             out.append(MissingData(field=name, why="; ".join(parts)))
         return out

@@ -158,7 +158,10 @@ def holds(leaf: Leaf, value: Any) -> bool:
     raise ConditionSyntaxError(f"unknown operator {op}")  # pragma: no cover - parse() rejects it
 
 
-def evaluate(cond: Condition, facts: Facts, definitions: Definitions) -> Outcome:
+def evaluate(
+    cond: Condition, facts: Facts, definitions: Definitions, memo: dict[str, Outcome] | None = None
+) -> Outcome:
+    """Three-valued truth of `cond`; `memo` caches named definitions for one set of facts."""
     if isinstance(cond, Leaf):
         value = facts.get(cond.fact)
         if cond.op == "known":
@@ -167,16 +170,21 @@ def evaluate(cond: Condition, facts: Facts, definitions: Definitions) -> Outcome
             return Outcome(Truth.UNKNOWN, frozenset((cond.fact,)))
         return TRUE if holds(cond, value) else FALSE
     if isinstance(cond, Ref):
-        return evaluate(definitions[cond.name], facts, definitions)
+        if memo is None:
+            return evaluate(definitions[cond.name], facts, definitions)
+        cached = memo.get(cond.name)
+        if cached is None:
+            cached = memo[cond.name] = evaluate(definitions[cond.name], facts, definitions, memo)
+        return cached
     if isinstance(cond, Not):
-        inner = evaluate(cond.item, facts, definitions)
+        inner = evaluate(cond.item, facts, definitions, memo)
         if inner.truth is Truth.UNKNOWN:
             return inner
         return FALSE if inner.truth is Truth.TRUE else TRUE
     decisive = Truth.FALSE if isinstance(cond, All) else Truth.TRUE
     missing: set[str] = set()
     for item in cond.items:
-        outcome = evaluate(item, facts, definitions)
+        outcome = evaluate(item, facts, definitions, memo)
         if outcome.truth is decisive:
             return outcome if not outcome.missing else Outcome(decisive)
         missing |= outcome.missing
@@ -202,12 +210,14 @@ def explain(
     if isinstance(cond, Not):
         return explain(cond.item, facts, definitions, phrase, not want)
     if isinstance(cond, Leaf):
-        outcome = evaluate(cond, facts, definitions)
-        target = Truth.TRUE if want else Truth.FALSE
-        if outcome.truth is target:
+        value = facts.get(cond.fact)
+        if cond.op == "known":
+            settled = ((value is not None) == cond.value) == want
+        else:  # an unrecorded value never settles a clause: it is phrased as "not recorded"
+            settled = value is not None and holds(cond, value) == want
+        if settled:
             return []
-        leaf = cond if want else negate(cond)
-        return [phrase(leaf, facts.get(cond.fact))]
+        return [phrase(cond if want else negate(cond), value)]
     conjunctive = isinstance(cond, All) == want  # all(...) wanted true, or any(...) wanted false
     parts = [explain(item, facts, definitions, phrase, want) for item in cond.items]
     if conjunctive:

@@ -19,6 +19,8 @@ from netlm.knowledge.conditions import Condition, ConditionSyntaxError, parse
 
 DATA_PACKAGE = "netlm.knowledge.data"
 M = TypeVar("M", bound=BaseModel)
+# libyaml's loader when PyYAML was built with it (it is in the PyPI wheels): 5x faster start-up.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class KnowledgeBaseError(Exception):
@@ -67,7 +69,7 @@ def _files(root: Traversable, pattern_dir: str) -> Iterator[Traversable]:
 
 def _read(file: Traversable) -> Any:
     try:
-        return yaml.safe_load(file.read_text(encoding="utf-8"))
+        return yaml.load(file.read_text(encoding="utf-8"), Loader=_LOADER)
     except yaml.YAMLError as exc:
         raise KnowledgeBaseError(f"{file.name}: not valid YAML: {exc}") from None
 

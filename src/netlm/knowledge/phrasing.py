@@ -40,6 +40,9 @@ class Phraser:
     def option_name(self, code: str) -> str:
         return self.kb.options[code].option.name(self.lang)
 
+    def option_short(self, code: str) -> str:
+        return self.kb.options[code].option.short(self.lang)
+
     def join(self, items: list[str], conjunction: str = "word.list_sep") -> str:
         return self.text(conjunction).join(items)
 

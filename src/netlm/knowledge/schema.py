@@ -100,6 +100,7 @@ Category = Literal[
 class Option(_Data):
     code: OptionCode
     name: Text
+    short: Text = Field(description="Short name for lists (e.g. SSA, PRRT).")
     category: Category
     intent: Intent
     systemic: bool

@@ -103,7 +103,8 @@ def _problem(err: ErrorDetails) -> Problem:
     elif kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
         message = f"must be {_bounds(node)}, got {got}"
     elif kind == "literal_error":
-        allowed = ", ".join(str(v) for v in node.get("enum", [])) or err["msg"]
+        values = node.get("enum") or ([node["const"]] if "const" in node else [])
+        allowed = ", ".join(str(v) for v in values) or err["msg"]
         message = f"must be one of: {allowed}; got {got}"
     elif kind in {"int_type", "int_from_float", "int_parsing"}:
         message = f"must be a whole number, got {got}"

@@ -1,0 +1,5 @@
+"""`python -m netlm` runs the command line."""
+
+from netlm.cli.app import main
+
+main()
