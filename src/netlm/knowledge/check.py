@@ -6,18 +6,17 @@ driving a `recommended` option, and conditions over unknown facts or impossible 
 """
 
 from collections.abc import Iterator
-from typing import Any
 
 from netlm.knowledge.conditions import Condition, Leaf, leaves, refs
 from netlm.knowledge.load import Compiled, KnowledgeBase
-from netlm.model.case import Case
 from netlm.model.codes import OPTION_CODES
+from netlm.model.schema_paths import allowed_values, leaf_fields
 
 NUMERIC = ("number", "integer")
 
 
-def _sources(kb: KnowledgeBase) -> Iterator[tuple[str, list[str]]]:
-    """Every place that cites evidence, with the ids it cites."""
+def _rules(kb: KnowledgeBase) -> Iterator[tuple[str, Compiled]]:
+    """Every compiled rule of the knowledge base, named by where it lives."""
     for code, entry in kb.options.items():
         for group, items in (
             ("indication", entry.indications),
@@ -25,40 +24,33 @@ def _sources(kb: KnowledgeBase) -> Iterator[tuple[str, list[str]]]:
             ("caution", entry.cautions),
         ):
             for item in items:
-                yield f"rules:{code}.{group}.{item.rule.id}", list(item.rule.evidence)
+                yield f"rules:{code}.{group}.{item.rule.id}", item
+    for group, rules in (
+        ("liver_pattern", kb.pattern_rules),
+        ("unresectable", kb.unresectable_rules),
+        ("potentially_resectable", kb.potentially_resectable_rules),
+        ("flags", kb.flags),
+    ):
+        for compiled in rules:
+            yield f"{group}.{compiled.rule.id}", compiled
+
+
+def _citations(kb: KnowledgeBase) -> Iterator[tuple[str, list[str]]]:
+    """Every place that cites evidence, with the ids it cites."""
+    for where, compiled in _rules(kb):
+        yield where, list(compiled.rule.evidence)
+    for code, entry in kb.options.items():
         for region, status in entry.option.availability.items():
             yield f"options:{code}.availability.{region}", list(status.evidence)
     yield "classification.grading", list(kb.classification.grading.evidence)
     yield "classification.resectability", list(kb.classification.resectability.evidence)
-    for group, rules in (
-        ("liver_pattern", kb.pattern_rules),
-        ("unresectable", kb.unresectable_rules),
-        ("potentially_resectable", kb.potentially_resectable_rules),
-        ("flags", kb.flags),
-    ):
-        for compiled in rules:
-            yield f"{group}.{compiled.rule.id}", list(compiled.rule.evidence)
 
 
 def _conditions(kb: KnowledgeBase) -> Iterator[tuple[str, Condition]]:
-    for code, entry in kb.options.items():
-        for group, items in (
-            ("indication", entry.indications),
-            ("contraindication", entry.contraindications),
-            ("caution", entry.cautions),
-        ):
-            for item in items:
-                yield f"rules:{code}.{group}.{item.rule.id}", item.when
+    for where, compiled in _rules(kb):
+        yield where, compiled.when
     for name, cond in kb.definitions.items():
         yield f"definitions:{name}", cond
-    for group, rules in (
-        ("liver_pattern", kb.pattern_rules),
-        ("unresectable", kb.unresectable_rules),
-        ("potentially_resectable", kb.potentially_resectable_rules),
-        ("flags", kb.flags),
-    ):
-        for compiled in rules:
-            yield f"{group}.{compiled.rule.id}", compiled.when
     yield "classification.resectable_when", kb.resectable_when
 
 
@@ -108,45 +100,13 @@ def _ref_cycles(kb: KnowledgeBase) -> list[str]:
     return problems
 
 
-def _case_enum_values() -> dict[str, list[Any]]:
-    """Enum members of every case field, read from the case JSON Schema."""
-    schema = Case.model_json_schema(by_alias=True)
-    defs = schema.get("$defs", {})
-
-    def resolve(node: dict[str, Any]) -> dict[str, Any]:
-        while True:
-            if "$ref" in node:
-                node = defs[node["$ref"].rsplit("/", 1)[-1]]
-            elif "anyOf" in node:
-                node = next(n for n in node["anyOf"] if n.get("type") != "null")
-            else:
-                return node
-
-    out: dict[str, list[Any]] = {}
-
-    def walk(prefix: str, node: dict[str, Any]) -> None:
-        node = resolve(node)
-        for key, child in node.get("properties", {}).items():
-            path = f"{prefix}.{key}" if prefix else key
-            child = resolve(child)
-            if child.get("type") == "object":
-                walk(path, child)
-            elif child.get("type") == "array":
-                out[path] = resolve(child.get("items", {})).get("enum", [])
-            else:
-                out[path] = child.get("enum", [])
-
-    walk("", schema)
-    return out
-
-
 def check(kb: KnowledgeBase) -> list[str]:
     """Every problem found, one line each; an empty list means the knowledge base is sound."""
     problems: list[str] = []
     for record in kb.evidence.values():
         if not record.doi and not record.pmid:
             problems.append(f"evidence:{record.id}: has neither a DOI nor a PMID")
-    for where, ids in _sources(kb):
+    for where, ids in _citations(kb):
         problems += [f"{where}: cites missing evidence {e!r}" for e in ids if e not in kb.evidence]
 
     catalogue = set(kb.options)
@@ -175,8 +135,8 @@ def check(kb: KnowledgeBase) -> list[str]:
             if ind.rule.strength == "recommended":
                 problems += _unverified_driver(kb, f"rules:{code}.indication.{ind.rule.id}", ind)
 
-    enums = _case_enum_values()
-    for path, values in enums.items():
+    for path, node in leaf_fields().items():
+        values = allowed_values(node)
         if path in ("schema", "id"):
             continue
         spec = kb.facts.get(path)

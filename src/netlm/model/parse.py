@@ -8,13 +8,13 @@ and (later) the HTTP API, so they live beside the model, not in an interface.
 import difflib
 import json
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from netlm.model.case import Case
+from netlm.model.schema_paths import allowed_values, node_at
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def _problem(err: ErrorDetails) -> Problem:
     loc = tuple(err["loc"])
     kind = err["type"]
     got = _show(err.get("input"))
-    node = _schema_node(loc)
+    node = node_at(loc)
     if kind == "missing":
         message = "required field is missing"
     elif kind == "extra_forbidden":
@@ -103,8 +103,7 @@ def _problem(err: ErrorDetails) -> Problem:
     elif kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
         message = f"must be {_bounds(node)}, got {got}"
     elif kind == "literal_error":
-        values = node.get("enum") or ([node["const"]] if "const" in node else [])
-        allowed = ", ".join(str(v) for v in values) or err["msg"]
+        allowed = ", ".join(str(v) for v in allowed_values(node)) or err["msg"]
         message = f"must be one of: {allowed}; got {got}"
     elif kind in {"int_type", "int_from_float", "int_parsing"}:
         message = f"must be a whole number, got {got}"
@@ -143,38 +142,8 @@ def _bounds(node: dict[str, Any]) -> str:
     return "within the allowed range"
 
 
-@cache
-def _case_schema() -> dict[str, Any]:
-    return Case.model_json_schema(by_alias=True)
-
-
-def _resolve(node: dict[str, Any]) -> dict[str, Any]:
-    defs = _case_schema().get("$defs", {})
-    while True:
-        if "$ref" in node:
-            node = defs[node["$ref"].rsplit("/", 1)[-1]]
-        elif "anyOf" in node:
-            node = next(n for n in node["anyOf"] if n.get("type") != "null")
-        else:
-            return node
-
-
-def _schema_node(loc: tuple[int | str, ...]) -> dict[str, Any]:
-    """The JSON-Schema node of the field at `loc` ({} when the path leaves the schema)."""
-    node = _resolve(_case_schema())
-    for part in loc:
-        if isinstance(part, int):
-            node = _resolve(node.get("items", {}))
-        else:
-            child = node.get("properties", {}).get(part)
-            if child is None:
-                return {}
-            node = _resolve(child)
-    return node
-
-
 def _suggestion(loc: tuple[int | str, ...]) -> str:
-    parent = _schema_node(loc[:-1])
+    parent = node_at(loc[:-1])
     known = list(parent.get("properties", {}))
     close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
     if close:
