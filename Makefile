@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench kb-check clean
+.PHONY: run assess-examples test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,17 +12,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
-## run: assess every bundled example case and print the summaries
+## run: the tumour-board app on the embedded store (SQLite in var/), with the example cases
 run: $(STAMP)
+	scripts/system-deps.sh run
+	$(BIN)/netlm serve --demo
+
+## assess-examples: assess every bundled example case and print the summaries
+assess-examples: $(STAMP)
 	$(BIN)/netlm assess examples/*.json
 
 ## test: knowledge-base check, lint, type check, then the whole test suite
 test: $(STAMP)
+	scripts/system-deps.sh test
 	$(BIN)/netlm kb check
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest
+	url=$$(scripts/services.sh) && NETLM_TEST_POSTGRES_URL=$$url $(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -30,7 +36,9 @@ lint: $(STAMP)
 
 ## bench: benchmarks (not part of `make test`)
 bench: $(STAMP)
+	scripts/system-deps.sh bench
 	$(BIN)/python benchmarks/bench_assess.py
+	$(BIN)/python benchmarks/bench_http.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from netlm.cli.admin import db_app, user_app
 from netlm.cli.render import render_markdown, render_text
 from netlm.engine import assess
 from netlm.knowledge.check import check
@@ -29,6 +30,8 @@ app = typer.Typer(
 )
 kb_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+app.add_typer(db_app, name="db", help="Database migrations.")
+app.add_typer(user_app, name="user", help="Local user accounts.")
 
 BAD_INPUT = 2
 
@@ -177,6 +180,41 @@ def kb_show_command(
         known = sorted([*kb.options, *kb.evidence, *kb.definitions])
         raise _fail([f"{item}: not found; known ids: {', '.join(known)}"])
     typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    demo: Annotated[
+        bool, typer.Option(help="Migrate, load the example cases and a demo account first.")
+    ] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Run the tumour-board web application and API (docs at /docs)."""
+    # Imported here so that `netlm assess` does not pay for the web stack at start-up.
+    import uvicorn
+
+    from netlm.settings import Settings
+    from netlm.web.app import create_app
+
+    settings = Settings.from_env()
+    if demo:
+        from netlm.web.demo import prepare
+
+        app_ = create_app(settings)
+        user, password = prepare(
+            settings, app_.state.store, app_.state.board, Path("examples").resolve()
+        )
+        typer.echo(f"netlm is starting on http://{host}:{port}/")
+        typer.echo(f"  log in as: {user}   password: {password}   (role: clinician)")
+        typer.echo(f"  database:  {settings.database_url}")
+    if workers > 1:
+        uvicorn.run(
+            "netlm.web.asgi:app", host=host, port=port, workers=workers, log_level="warning"
+        )
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 def main() -> None:

@@ -30,6 +30,10 @@ class Phraser:
             return self.kb.facts["prior.*"]
         return self.kb.facts[fact]
 
+    def unit(self, fact: str) -> str | None:
+        unit = self.spec(fact).unit
+        return unit if unit is None or isinstance(unit, str) else unit(self.lang)
+
     def label(self, fact: str) -> str:
         label = self.spec(fact).label(self.lang)
         if "{option}" in label:
@@ -56,9 +60,11 @@ class Phraser:
             return self.join([self.value(fact, v) for v in value])
         if isinstance(value, int | float):
             number = format_number(value)
-            if not spec.unit:
+            unit = self.unit(fact)
+            if not unit:
                 return number
-            return f"{number}{spec.unit}" if spec.unit == "%" else f"{number} {spec.unit}"
+            tight = unit == "%" or (self.lang == "zh" and not unit.isascii())  # 10%, 45岁
+            return f"{number}{unit}" if tight else f"{number} {unit}"
         if spec.values and value in spec.values:
             return spec.values[value](self.lang)
         return str(value)

@@ -49,6 +49,10 @@ class Endpoint(_Data):
     values: list[float | None]
     hr: float | None = None
     hr_ci: tuple[float, float] | None = None
+    hr_direction: Literal["treatment_vs_control", "control_vs_treatment"] = Field(
+        "treatment_vs_control",
+        description="Which arm's hazard the reported HR puts over the other's (as published).",
+    )
     p: str | None = None
     status: Status
 
@@ -77,7 +81,7 @@ class Evidence(_Data):
 class FactSpec(_Data):
     label: Text
     type: Literal["number", "integer", "boolean", "enum", "list"]
-    unit: str | None = None
+    unit: str | Text | None = Field(None, description="A symbol, or words per language.")
     values: dict[str, Text] | None = None
     inputs: list[str] | None = Field(
         None, description="Case fields that decide a derived fact (reported when it is unknown)."

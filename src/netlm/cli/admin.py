@@ -1,0 +1,118 @@
+"""`netlm db` and `netlm user`: set up the database and manage accounts from the server's shell.
+
+Both act on `NETLM_DATABASE_URL` (default: the embedded SQLite file under `NETLM_DATA_DIR`).
+Errors are one line on stderr with exit code 2, never a traceback.
+"""
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from netlm.settings import Settings
+
+if TYPE_CHECKING:
+    from netlm.store import Store
+
+# netlm.store (SQLAlchemy, Alembic) is imported inside the commands: `netlm assess` shares this
+# command line and should not pay their import time.
+
+FAILED = 2
+
+db_app = typer.Typer(
+    help="Set up and migrate the database.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+user_app = typer.Typer(
+    help="Add, list and disable user accounts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@db_app.callback()
+def _db() -> None:
+    """Keeps `db` a command group even while it has a single command."""
+
+
+@contextmanager
+def _errors_as_one_line() -> Iterator[None]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from netlm.store import StoreError
+
+    try:
+        yield
+    except (StoreError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(FAILED) from None
+    except SQLAlchemyError as exc:
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        typer.echo(f"database error: {cause[0] if cause else type(exc).__name__}", err=True)
+        raise typer.Exit(FAILED) from None
+
+
+@contextmanager
+def _store() -> Iterator["Store"]:
+    """A store on the configured database, refusing to run on an unmigrated schema."""
+    from netlm.store import Store, create_db_engine, current_revision, head_revision
+
+    with _errors_as_one_line():
+        url = Settings.from_env().database_url
+        if current_revision(url) != head_revision():
+            raise ValueError("the database is not up to date; run `netlm db upgrade` first")
+        engine = create_db_engine(url)
+        try:
+            yield Store(engine)
+        finally:
+            engine.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations (creates the schema on an empty database) and print the revision."""
+    from netlm.store import current_revision, upgrade
+
+    with _errors_as_one_line():
+        url = Settings.from_env().database_url
+        upgrade(url)
+        typer.echo(current_revision(url))
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin, clinician or viewer")],
+    display_name: Annotated[str | None, typer.Option(help="Name shown in the app.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from one line of stdin.")
+    ] = False,
+) -> None:
+    """Add a user; the password is prompted for (hidden, twice) unless --password-stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _store() as store:
+        user = store.add_user(username, password, role, display_name)
+    typer.echo(f"added {user.username} ({user.role})")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users with their role and whether they are disabled."""
+    with _store() as store:
+        users = store.list_users()
+    width = max([len("username"), *(len(u.username) for u in users)])
+    typer.echo(f"{'username':<{width}}  {'role':<9}  disabled")
+    for user in users:
+        typer.echo(f"{user.username:<{width}}  {user.role:<9}  {'yes' if user.disabled else 'no'}")
+
+
+@user_app.command("disable")
+def user_disable(username: str) -> None:
+    """Disable a user: password login and API tokens stop working; the record stays."""
+    with _store() as store:
+        store.disable_user(username)
+    typer.echo(f"disabled {username}")

@@ -1,0 +1,81 @@
+"""The FastAPI application: API under /api/v1, pages at /, CDS and FHIR later beside them."""
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from netlm import __version__
+from netlm.knowledge.load import load_knowledge_base
+from netlm.model.case import Case
+from netlm.settings import Settings
+from netlm.store.db import create_db_engine
+from netlm.store.repository import Store
+from netlm.web import errors
+from netlm.web.api.routes import router as api_router
+from netlm.web.pages.routes import render_error
+from netlm.web.pages.routes import router as pages_router
+from netlm.web.service import Board
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    kb = load_knowledge_base()
+    store = store or Store(
+        create_db_engine(settings.database_url),
+        max_failures=settings.login_max_failures,
+        window_seconds=settings.login_window_seconds,
+    )
+    app = FastAPI(
+        title="netlm",
+        version=__version__,
+        description="Decision support for neuroendocrine tumour liver metastases.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings, app.state.store, app.state.kb = settings, store, kb
+    app.state.board = Board(store, kb)
+    errors.install(app)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            body = errors.error_body([("(request)", str(exc.detail))])
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        if exc.status_code == 401:
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return render_error(request, exc.status_code)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        store.ping()
+        return {"status": "ok", "version": __version__, "knowledge_base": kb.manifest.version}
+
+    static = Path(str(resources.files("netlm.web").joinpath("static")))
+    app.mount("/static", StaticFiles(directory=static), name="static")
+    app.include_router(api_router)
+    app.include_router(pages_router, default_response_class=HTMLResponse)
+    _document_case_body(app)
+    return app
+
+
+def _document_case_body(app: FastAPI) -> None:
+    """Case bodies are parsed by netlm's own parser (for its error messages), so FastAPI does not
+    see their type; add netlm.case/1 to the OpenAPI components for the routes that take one."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build()
+            schema = Case.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = spec.setdefault("components", {}).setdefault("schemas", {})
+            components.update(schema.pop("$defs", {}))
+            components["Case"] = schema
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

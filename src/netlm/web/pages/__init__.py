@@ -1,0 +1,1 @@
+"""Server-rendered pages of the tumour-board application (Jinja2 + htmx)."""

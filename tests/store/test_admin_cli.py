@@ -1,0 +1,176 @@
+"""`netlm db` and `netlm user`, in process (CliRunner) and as real subprocesses.
+
+The subprocess tests use `netlm` itself once the main app mounts the admin commands, and until
+then a two-line host app around the same Typer apps, so they pass either way.
+"""
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from netlm.cli.admin import db_app, user_app
+from netlm.store import Store, create_db_engine
+
+NETLM = Path(sys.executable).parent / "netlm"
+HOST = (
+    "import typer; from netlm.cli.admin import db_app, user_app; "
+    "app = typer.Typer(); app.add_typer(db_app, name='db'); app.add_typer(user_app, name='user'); "
+    "app()"
+)
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment of an installation whose database is a fresh SQLite file."""
+    values = {
+        "NETLM_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'netlm.db'}",
+        "NETLM_DATA_DIR": str(tmp_path / "data"),
+        "NETLM_SECRET_KEY": "test-secret",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return {**os.environ, **values}
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run(args: list[str], stdin: str = "") -> CliResult:
+    """`netlm db ...` / `netlm user ...` in process, on the apps as they will be mounted."""
+    app = db_app if args[0] == "db" else user_app
+    result = CliRunner().invoke(app, args[1:], input=stdin)
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def test_upgrade_then_manage_users(env: dict[str, str]) -> None:
+    first = run(["db", "upgrade"])
+    assert (first.code, first.stdout) == (0, "0001\n")
+    assert run(["db", "upgrade"]).stdout == "0001\n"
+    added = run(
+        ["user", "add", "alice", "--role", "clinician", "--password-stdin"], PASSWORD + "\n"
+    )
+    assert (added.code, added.stdout) == (0, "added alice (clinician)\n")
+    run(
+        ["user", "add", "bob", "--role", "viewer", "--display-name", "Bob B", "--password-stdin"],
+        PASSWORD,
+    )
+    listing = run(["user", "list"])
+    assert listing.code == 0
+    assert [line.split() for line in listing.stdout.splitlines()] == [
+        ["username", "role", "disabled"],
+        ["alice", "clinician", "no"],
+        ["bob", "viewer", "no"],
+    ]
+    assert run(["user", "disable", "bob"]).stdout == "disabled bob\n"
+    assert run(["user", "list"]).stdout.splitlines()[-1].split() == ["bob", "viewer", "yes"]
+    engine = create_db_engine(env["NETLM_DATABASE_URL"])
+    try:
+        store = Store(engine)
+        assert store.authenticate("alice", PASSWORD, "127.0.0.1").role == "clinician"
+        assert [u.display_name for u in store.list_users()] == ["alice", "Bob B"]
+        assert PASSWORD not in str([e.detail for e in store.audit_log()])
+    finally:
+        engine.dispose()
+
+
+def test_password_prompt_asks_twice(env: dict[str, str]) -> None:
+    run(["db", "upgrade"])
+    result = run(["user", "add", "carol", "--role", "admin"], f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.code == 0, result.stderr
+    assert "added carol (admin)" in result.stdout
+    assert PASSWORD not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["user", "add", "dan", "--role", "root", "--password-stdin"], PASSWORD, "role must be"),
+        (["user", "add", "dan", "--role", "viewer", "--password-stdin"], "short", "at least 10"),
+        (["user", "add", "dan", "--role", "viewer", "--password-stdin"], "", "at least 10"),
+        (["user", "add", "alice", "--role", "viewer", "--password-stdin"], PASSWORD, "exists"),
+        (["user", "disable", "nobody"], "", "not found"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code_2(
+    env: dict[str, str], args: list[str], stdin: str, message: str
+) -> None:
+    run(["db", "upgrade"])
+    run(["user", "add", "alice", "--role", "viewer", "--password-stdin"], PASSWORD)
+    result = run(args, stdin)
+    assert result.code == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_user_commands_on_an_unmigrated_database_say_what_to_do(env: dict[str, str]) -> None:
+    result = run(["user", "list"])
+    assert result.code == 2
+    assert result.stderr == "error: the database is not up to date; run `netlm db upgrade` first\n"
+
+
+def test_unreachable_database_is_one_line(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NETLM_DATABASE_URL", "postgresql+psycopg://nobody:x@127.0.0.1:1/none")
+    result = run(["db", "upgrade"])
+    assert result.code == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("database error: ")
+
+
+# --- real processes -----------------------------------------------------------------------------
+
+
+def _netlm_mounts_admin() -> bool:
+    help_text = subprocess.run(
+        [str(NETLM), "--help"], capture_output=True, text=True, check=False
+    ).stdout
+    return " db " in help_text and " user " in help_text
+
+
+def _command() -> list[str]:
+    return [str(NETLM)] if _netlm_mounts_admin() else [sys.executable, "-c", HOST]
+
+
+def _process(
+    prefix: list[str], args: list[str], env: dict[str, str], stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*prefix, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+@pytest.mark.parametrize("host", ["netlm", "python -c"])
+def test_admin_commands_as_processes(env: dict[str, str], host: str) -> None:
+    prefix = _command() if host == "netlm" else [sys.executable, "-c", HOST]
+    upgraded = _process(prefix, ["db", "upgrade"], env)
+    assert (upgraded.returncode, upgraded.stdout) == (0, "0001\n"), upgraded.stderr
+    added = _process(
+        prefix,
+        ["user", "add", "alice", "--role", "admin", "--password-stdin"],
+        env,
+        PASSWORD + "\n",
+    )
+    assert added.returncode == 0, added.stderr
+    assert _process(prefix, ["user", "disable", "alice"], env).returncode == 0
+    listing = _process(prefix, ["user", "list"], env)
+    assert listing.stdout.splitlines()[1].split() == ["alice", "admin", "yes"]
+    bad = _process(
+        prefix, ["user", "add", "eve", "--role", "superuser", "--password-stdin"], env, PASSWORD
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines() == [
+        "error: role must be one of: admin, clinician, viewer; got 'superuser'"
+    ]
+    assert bad.stdout == ""

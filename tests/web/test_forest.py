@@ -1,0 +1,108 @@
+"""The forest plot: rows drawn from the knowledge base and SVG that is safe to inline anywhere."""
+
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+import netlm
+from netlm.knowledge.load import KnowledgeBase
+from netlm.model.assessment import Assessment
+from netlm.model.codes import Language
+from netlm.web.report.forest import ForestRow, forest_rows, forest_svg, format_ratio
+from tests.conftest import ROOT, load_json
+
+SVG = "{http://www.w3.org/2000/svg}"
+NETTER1_CASE = ROOT / "examples" / "03-midgut-progressive-on-ssa-sstr4.json"
+
+
+def assessment(lang: Language) -> Assessment:
+    return netlm.assess(netlm.parse_case(load_json(NETTER1_CASE)), lang=lang)
+
+
+def texts(svg: str) -> list[str]:
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg"
+    return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+
+
+BASE_ROW = ForestRow(
+    option="prrt", option_name="PRRT", option_short="PRRT", evidence_id="netter1",
+    trial="NETTER-1", endpoint="OS", hr=0.84, ci_low=0.6, ci_high=1.17, verified=True,
+)  # fmt: skip
+
+
+def row(**changes: Any) -> ForestRow:
+    return replace(BASE_ROW, **changes)
+
+
+def test_rows_carry_the_knowledge_base_hazard_ratios(kb: KnowledgeBase) -> None:
+    a = assessment("en")
+    rows = forest_rows(a, kb, "en")
+    netter1 = [r for r in rows if r.trial == "NETTER-1"]
+    assert netter1, "NETTER-1 is cited for PRRT after SSA progression"
+    assert (netter1[0].hr, netter1[0].ci_low, netter1[0].ci_high) == (0.84, 0.6, 1.17)
+    assert netter1[0].verified
+    assert netter1[0].option_name == a.recommendations[0].name
+    # Every row is an endpoint of the cited record, with its hazard ratio and 95% CI.
+    for r in rows:
+        endpoints = kb.evidence[r.evidence_id].endpoints
+        assert any(e.hr == r.hr and e.hr_ci == (r.ci_low, r.ci_high) for e in endpoints)
+    ranks = {rec.option: rec.rank for rec in a.recommendations}
+    assert [ranks[r.option] for r in rows] == sorted(ranks[r.option] for r in rows)
+    assert {r.trial: r.verified for r in rows}["COMPETE"] is False
+
+
+def test_rows_name_endpoints_in_the_language(kb: KnowledgeBase) -> None:
+    rows = forest_rows(assessment("zh"), kb, "zh")
+    assert "中位无进展生存期" in {r.endpoint for r in rows}
+
+
+def test_svg_parses_and_shows_each_hazard_ratio(kb: KnowledgeBase) -> None:
+    svg = forest_svg(forest_rows(assessment("en"), kb, "en"), "en")
+    shown = texts(svg)
+    assert "HR 0.84 (0.60–1.17)" in shown
+    assert "HR 0.48 (0.35–0.67)" in shown
+    assert any("COMPETE †" in t for t in shown), "unverified evidence is marked"
+    assert {"0.1", "0.2", "0.5", "1", "2"} <= set(shown)
+    assert "favours treatment ← HR → favours control" in shown
+    elements = list(ET.fromstring(svg).iter())
+    assert not [e for e in elements if e.tag in (f"{SVG}script", f"{SVG}image", f"{SVG}style")]
+    assert not [k for e in elements for k in e.attrib if k.endswith("href")], "no external links"
+
+
+def test_svg_in_chinese(kb: KnowledgeBase) -> None:
+    shown = texts(forest_svg(forest_rows(assessment("zh"), kb, "zh"), "zh"))
+    assert "倾向治疗组 ← HR → 倾向对照组" in shown
+
+
+def test_axis_extends_to_hazard_ratios_above_two() -> None:
+    shown = texts(forest_svg([row(hr=7.4, ci_low=2.4, ci_high=23.0)], "en"))
+    assert {"0.1", "1", "2", "5", "10", "20", "50"} <= set(shown)
+    assert "HR 7.40 (2.40–23.0)" in shown
+
+
+def test_labels_are_escaped() -> None:
+    svg = forest_svg(
+        [row(option_short="A<&>B", trial='T"<&>', endpoint="<script>x</script>")], "en"
+    )
+    assert "<script>" not in svg
+    shown = texts(svg)
+    assert any(t.startswith('A<&>B — T"<&>') for t in shown)
+    assert "(<script>x</script>)" in shown
+
+
+@pytest.mark.parametrize(("lang", "message"), [("en", "No hazard ratios"), ("zh", "风险比")])
+def test_empty_rows(lang: Language, message: str) -> None:
+    shown = texts(forest_svg([], lang))
+    assert len(shown) == 1
+    assert message in shown[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0.21, "0.21"), (0.6, "0.60"), (1.0, "1.00"), (0.276, "0.276"), (23.0, "23.0")],
+)
+def test_format_ratio(value: float, text: str) -> None:
+    assert format_ratio(value) == text

@@ -1,0 +1,167 @@
+"""The tumour-board PDF, read back with poppler as a reader's PDF viewer would see it."""
+
+import datetime as dt
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import netlm
+from netlm.knowledge.load import KnowledgeBase
+from netlm.model.codes import Language
+from netlm.model.decision import Decision
+from netlm.web.report.pdf import render_report_html, render_report_pdf
+from tests.conftest import ROOT, load_json
+
+CASES = {
+    "v03": ROOT / "examples" / "03-midgut-progressive-on-ssa-sstr4.json",
+    "v07": ROOT / "examples" / "07-transplant-candidate.json",
+}
+GENERATED = dt.datetime(2026, 12, 2, 9, 30, tzinfo=dt.UTC)
+SCRIPT = "<script>alert(1)</script>"
+MAX_SECONDS = 2.0
+LANGS: tuple[Language, ...] = ("en", "zh")
+
+
+def decision(case_id: str) -> Decision:
+    return Decision(
+        id=1, case_id=case_id, case_version=1, assessment_id=1, concordant=False,
+        created_at=dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC), created_by="dr.li",
+        decided_on=dt.date(2026, 12, 1), chosen_options=["everolimus"],
+        participants=["Dr A (surgery)", "Dr B (oncology)"],
+        notes=f"Discussed at length.\n{SCRIPT}", override_reason="Patient declines PRRT",
+    )  # fmt: skip
+
+
+def render(case_id: str, lang: Language, kb: KnowledgeBase) -> bytes:
+    case = netlm.parse_case(load_json(CASES[case_id]))
+    assessment = netlm.assess(case, lang=lang)
+    return render_report_pdf(case, assessment, [decision(case_id)], kb, lang, GENERATED)
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} not found: install poppler-utils (apt-get install poppler-utils)")
+    return path
+
+
+def poppler(name: str, pdf: bytes, tmp_path: Path, *args: str) -> str:
+    file = tmp_path / "report.pdf"
+    file.write_bytes(pdf)
+    result = subprocess.run(
+        [tool(name), *args, str(file), *(["-"] if name == "pdftotext" else [])],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return result.stdout
+
+
+def squeeze(text: str) -> str:
+    """Drop whitespace: line breaks fall anywhere in wrapped text, and Chinese has no spaces."""
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.fixture(scope="module")
+def reports(kb: KnowledgeBase) -> dict[tuple[str, str], tuple[bytes, float]]:
+    """Each report with its render time, after one warm-up render that loads the fonts."""
+    render("v03", "zh", kb)
+    out: dict[tuple[str, str], tuple[bytes, float]] = {}
+    for case_id in CASES:
+        for lang in LANGS:
+            start = time.perf_counter()
+            pdf = render(case_id, lang, kb)
+            out[case_id, lang] = (pdf, time.perf_counter() - start)
+    return out
+
+
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_english_report_text(
+    case_id: str, reports: dict[tuple[str, str], tuple[bytes, float]], kb: KnowledgeBase,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    text = squeeze(poppler("pdftotext", reports[case_id, "en"][0], tmp_path))
+    assessment = netlm.assess(netlm.parse_case(load_json(CASES[case_id])), lang="en")
+    disclaimer_start = " ".join(kb.manifest.disclaimer.en.split()[:8])
+    for expected in (
+        f"Case {case_id}",
+        "Tumour board report",
+        "Proposed options",
+        assessment.recommendations[0].name,
+        "Not proposed",
+        "MDT decision",
+        "Patient declines PRRT",
+        disclaimer_start,
+        "page 1 of",
+    ):
+        assert squeeze(expected) in text, expected
+    assert SCRIPT in text, "user text appears literally, never as markup"
+
+
+def test_english_report_cites_netter1(
+    reports: dict[tuple[str, str], tuple[bytes, float]], tmp_path: Path
+) -> None:
+    text = squeeze(poppler("pdftotext", reports["v03", "en"][0], tmp_path))
+    assert "NETTER-1" in text
+    assert squeeze("HR 0.84 (0.60–1.17)") in text, "the forest plot is in the PDF as text"
+
+
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_chinese_report_text(
+    case_id: str, reports: dict[tuple[str, str], tuple[bytes, float]], kb: KnowledgeBase,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    text = squeeze(poppler("pdftotext", reports[case_id, "zh"][0], tmp_path))
+    first = netlm.assess(netlm.parse_case(load_json(CASES[case_id])), lang="zh").recommendations[0]
+    for expected in (
+        "肿瘤多学科诊疗（MDT）报告",
+        "推荐方案",
+        kb.options[first.option].option.name.zh,
+        "依维莫司10 mg每日",  # the board's chosen option, named in Chinese
+        "免责声明",
+        kb.manifest.disclaimer.zh[:20],
+        "第1页，共",
+        "倾向治疗组←HR→倾向对照组",
+    ):
+        assert squeeze(expected) in text, expected
+    assert SCRIPT in text
+
+
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_chinese_font_is_embedded(
+    case_id: str, reports: dict[tuple[str, str], tuple[bytes, float]], tmp_path: Path
+) -> None:
+    listing = poppler("pdffonts", reports[case_id, "zh"][0], tmp_path).splitlines()[2:]
+    # Columns end with: emb sub uni object-number generation.
+    embedded_cjk = [line for line in listing if "CJK" in line and line.split()[-5] == "yes"]
+    assert embedded_cjk, "\n".join(listing)
+
+
+def test_each_report_renders_in_under_two_seconds(
+    reports: dict[tuple[str, str], tuple[bytes, float]],
+) -> None:
+    timings = {key: round(seconds, 3) for key, (_, seconds) in reports.items()}
+    assert all(seconds < MAX_SECONDS for seconds in timings.values()), timings
+
+
+def test_html_escapes_user_text_and_says_when_nothing_was_decided(kb: KnowledgeBase) -> None:
+    case = netlm.parse_case(load_json(CASES["v03"]))
+    assessment = netlm.assess(case, lang="en")
+    html = render_report_html(case, assessment, [decision("v03")], kb, "en", GENERATED)
+    assert SCRIPT not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    undecided = render_report_html(case, assessment, [], kb, "en", GENERATED)
+    assert "No decision recorded." in undecided
+
+
+def test_the_latest_decision_is_reported(kb: KnowledgeBase) -> None:
+    case = netlm.parse_case(load_json(CASES["v03"]))
+    assessment = netlm.assess(case, lang="en")
+    older = decision("v03").model_copy(
+        update={"id": 2, "decided_on": dt.date(2026, 11, 1), "override_reason": "Older reason"}
+    )
+    html = render_report_html(case, assessment, [decision("v03"), older], kb, "en", GENERATED)
+    assert "Patient declines PRRT" in html
+    assert "Older reason" not in html
