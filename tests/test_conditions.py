@@ -11,6 +11,7 @@ from netlm.knowledge.conditions import (
     evaluate,
     explain,
     parse,
+    unmet_count,
 )
 
 DEFS = {"low": parse({"fact": "grade", "in": ["G1", "G2"]})}
@@ -115,3 +116,18 @@ def test_explain_true_condition_is_empty() -> None:
 def test_malformed_conditions_are_rejected(bad: Any) -> None:
     with pytest.raises(ConditionSyntaxError):
         parse(bad)
+
+
+@pytest.mark.parametrize(
+    "cond",
+    [
+        {"all": [{"fact": "k", "lt": 10}, {"fact": "s", "eq": "x"}, {"fact": "m", "ge": 6}]},
+        {"not": {"any": [{"fact": "k", "gt": 20}, {"fact": "g", "in": ["G3"]}]}},
+        {"any": [{"fact": "a", "is": True}, {"fact": "b", "eq": "x"}]},
+        {"all": [{"ref": "low"}, {"not": {"fact": "m", "known": True}}]},
+    ],
+)
+def test_unmet_count_matches_explain(cond: Any) -> None:
+    facts = {"k": 25, "s": "x", "a": False, "b": "y", "g": "G1", "grade": "G3"}
+    tree = parse(cond)
+    assert unmet_count(tree, facts, DEFS) == len(explain(tree, facts, DEFS, plain))

@@ -4,6 +4,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -638,3 +639,18 @@ def test_script_text_is_stored_and_returned_unchanged(store: Store) -> None:
 
 def test_ping(store: Store) -> None:
     store.ping()
+
+
+def test_token_cache_expires_for_changes_made_elsewhere(db_url: str) -> None:
+    """A token revoked by another process stops working once the cache entry expires."""
+    upgrade(db_url)
+    engine = create_db_engine(db_url)
+    here = Store(engine, token_cache_seconds=0.2)
+    elsewhere = Store(engine)
+    user = here.add_user("cached", "long enough password", "viewer")
+    token = here.create_token(user, "t")
+    assert here.user_for_token(token) == user
+    elsewhere.disable_user("cached")
+    assert here.user_for_token(token) == user  # still cached in this process
+    time.sleep(0.25)
+    assert here.user_for_token(token) is None

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from netlm.classify import Derived, derive
-from netlm.knowledge.conditions import Outcome, Truth, evaluate, explain
+from netlm.knowledge.conditions import Outcome, Truth, evaluate, explain, unmet_count
 from netlm.knowledge.load import Compiled, CompiledOption, KnowledgeBase, load_knowledge_base
 from netlm.knowledge.phrasing import Phraser
 from netlm.model.assessment import (
@@ -27,11 +27,6 @@ from netlm.model.case import Case
 from netlm.model.codes import REGIONS, Availability, Intent, Language, Region
 
 _STRENGTH_ORDER = {"recommended": 0, "consider": 1}
-
-
-def _silent(_leaf: object, _actual: object) -> str:
-    """A phrase that costs nothing, for counting unmet clauses before wording them."""
-    return ""
 
 
 @dataclass
@@ -98,7 +93,7 @@ class _Assessor:
         return explain(compiled.when, self.facts, self.kb.definitions, self.say.unmet)
 
     def unmet_count(self, compiled: Compiled) -> int:
-        return len(explain(compiled.when, self.facts, self.kb.definitions, _silent))
+        return unmet_count(compiled.when, self.facts, self.kb.definitions)
 
     # -- options -------------------------------------------------------------------------------
     def decide(self, entry: CompiledOption) -> _Decision:
@@ -140,7 +135,8 @@ class _Assessor:
 
     def nearest_indication_gaps(self, indications: list[tuple[Compiled, Outcome]]) -> list[str]:
         """The unmet conditions of the indication that came closest to holding."""
-        nearest = min((ind for ind, _ in indications), key=self.unmet_count)
+        candidates = [ind for ind, _ in indications]
+        nearest = candidates[0] if len(candidates) == 1 else min(candidates, key=self.unmet_count)
         return self.why_not(nearest)
 
     def cautions(

@@ -227,6 +227,23 @@ def explain(
     return [" | ".join(failed)] if failed else []
 
 
+def unmet_count(cond: Condition, facts: Facts, definitions: Definitions, want: bool = True) -> int:
+    """How many lines `explain` would give, without wording them (to pick the nearest rule)."""
+    if isinstance(cond, Ref):
+        return unmet_count(definitions[cond.name], facts, definitions, want)
+    if isinstance(cond, Not):
+        return unmet_count(cond.item, facts, definitions, not want)
+    if isinstance(cond, Leaf):
+        value = facts.get(cond.fact)
+        if cond.op == "known":
+            return 0 if ((value is not None) == cond.value) == want else 1
+        return 0 if value is not None and holds(cond, value) == want else 1
+    counts = [unmet_count(item, facts, definitions, want) for item in cond.items]
+    if isinstance(cond, All) == want:
+        return sum(counts)
+    return 1 if any(counts) else 0
+
+
 def negate(leaf: Leaf) -> Leaf:
     if leaf.op in NEGATION:
         return Leaf(leaf.fact, NEGATION[leaf.op], leaf.value, leaf.source, None)

@@ -38,10 +38,16 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "netlm_read_only"
+
+
 def _sqlite_begin(connection: Connection) -> None:
     # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then writes
     # fails at once with "database is locked" under concurrency instead of waiting its turn.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only transactions (engine option READ_ONLY) stay deferred, so WAL lets them run beside
+    # a writer instead of queueing behind it.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _config() -> Config:

@@ -11,6 +11,7 @@ import hashlib
 import math
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,6 +28,7 @@ from netlm.knowledge.load import load_knowledge_base
 from netlm.model.assessment import Assessment
 from netlm.model.case import Case
 from netlm.model.decision import Decision, DecisionIn
+from netlm.store.db import READ_ONLY
 from netlm.store.errors import Conflict, InvalidCredentials, NotFound, Throttled, ValidationFailed
 from netlm.store.models import (
     ROLES,
@@ -46,6 +48,9 @@ MAX_LIST_LIMIT = 1000
 SYSTEM = "(system)"  # actor of changes made without a signed-in user, e.g. from the CLI
 ANONYMOUS = "(anonymous)"  # actor of failed logins; parentheses cannot occur in a username
 USERNAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+
+
+TOKEN_TOUCH_INTERVAL = dt.timedelta(minutes=1)
 
 
 def _utcnow() -> dt.datetime:
@@ -140,8 +145,17 @@ class Store:
         window_seconds: int = 900,
         clock: Callable[[], dt.datetime] = _utcnow,
         hasher: PasswordHasher | None = None,
+        token_cache_seconds: float = 2.0,
     ) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Token -> (owner, expiry). Every API call authenticates, and the database round trip
+        # costs more than the assessment itself; a revoked token or disabled account stops
+        # working at once in this process and within `token_cache_seconds` in the others.
+        self._token_cache: dict[str, tuple[UserInfo | None, float]] = {}
+        self._token_cache_seconds = token_cache_seconds
+        self._reads = sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
         self._max_failures = max_failures
         self._window = dt.timedelta(seconds=window_seconds)
         self._clock = clock
@@ -149,7 +163,7 @@ class Store:
 
     def ping(self) -> None:
         """Fail (with the driver's error) unless the database answers; for health checks."""
-        with self._sessions.begin() as s:
+        with self._reads.begin() as s:
             s.execute(select(1))
 
     # --- users and authentication ---------------------------------------------------------
@@ -191,12 +205,12 @@ class Store:
             raise Conflict(f"user {username!r} already exists") from None
 
     def list_users(self) -> list[UserInfo]:
-        with self._sessions.begin() as s:
+        with self._reads.begin() as s:
             rows = s.scalars(select(UserRow).order_by(UserRow.username))
             return [_user_info(row) for row in rows]
 
     def get_user(self, user_id: int) -> UserInfo | None:
-        with self._sessions.begin() as s:
+        with self._reads.begin() as s:
             row = s.get(UserRow, user_id)
             return None if row is None else _user_info(row)
 
@@ -207,6 +221,7 @@ class Store:
                 raise NotFound(f"user {username!r} not found")
             row.disabled = True
             self._audit(s, by, "user_disabled", "user", username)
+        self._token_cache.clear()
 
     def authenticate(self, username: str, password: str, ip: str) -> UserInfo:
         """Check a password login, refusing every attempt while the username or IP is throttled.
@@ -274,8 +289,23 @@ class Store:
         return token
 
     def user_for_token(self, token: str) -> UserInfo | None:
-        """The owner of a live token (None if unknown, revoked or the owner is disabled)."""
-        with self._sessions.begin() as s:
+        """The owner of a live token (None if unknown, revoked or the owner is disabled).
+
+        Every API call asks this, so it only reads; `last_used_at` is written at most once a
+        minute per token rather than on every request.
+        """
+        cached = self._token_cache.get(token)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        owner = self._lookup_token(token)
+        if self._token_cache_seconds > 0:
+            if len(self._token_cache) > 10_000:
+                self._token_cache.clear()
+            self._token_cache[token] = (owner, time.monotonic() + self._token_cache_seconds)
+        return owner
+
+    def _lookup_token(self, token: str) -> UserInfo | None:
+        with self._reads.begin() as s:
             found = s.execute(
                 select(ApiTokenRow, UserRow)
                 .join(UserRow, UserRow.id == ApiTokenRow.user_id)
@@ -286,11 +316,17 @@ class Store:
             token_row, user = found
             if token_row.revoked or user.disabled:
                 return None
-            token_row.last_used_at = self._clock()
-            return _user_info(user)
+            info, token_id, last_used = _user_info(user), token_row.id, token_row.last_used_at
+        now = self._clock()
+        if last_used is None or now - last_used > TOKEN_TOUCH_INTERVAL:
+            with self._sessions.begin() as s:
+                s.execute(
+                    update(ApiTokenRow).where(ApiTokenRow.id == token_id).values(last_used_at=now)
+                )
+        return info
 
     def list_tokens(self, user: UserInfo) -> list[TokenInfo]:
-        with self._sessions.begin() as s:
+        with self._reads.begin() as s:
             rows = s.scalars(
                 select(ApiTokenRow).where(ApiTokenRow.user_id == user.id).order_by(ApiTokenRow.id)
             )
@@ -306,6 +342,7 @@ class Store:
                 raise NotFound(f"token {token_id} not found")
             row.revoked = True
             self._audit(s, by, "token_revoked", "token", str(token_id))
+        self._token_cache.clear()
 
     # --- cases ---------------------------------------------------------------------------------
 
@@ -369,7 +406,8 @@ class Store:
         include_deleted: bool = False,
     ) -> CaseRecord:
         """A version of a case (default: the current one); audited as a read when `by` is given."""
-        with self._sessions.begin() as s:
+        sessions = self._sessions if by is not None else self._reads  # only the audit writes
+        with sessions.begin() as s:
             row = s.get(CaseRow, case_id)
             if row is None or (row.deleted_at is not None and not include_deleted):
                 raise NotFound(f"case {case_id!r} not found")
@@ -412,11 +450,11 @@ class Store:
             query = query.where(CaseRow.deleted_at.is_(None))
         query = query.order_by(CaseRow.updated_at.desc(), CaseRow.id)
         query = query.limit(max(0, min(limit, MAX_LIST_LIMIT))).offset(max(0, offset))
-        with self._sessions.begin() as s:
+        with self._reads.begin() as s:
             return [_summary(row) for row in s.scalars(query)]
 
     def case_versions(self, case_id: str) -> list[VersionInfo]:
-        with self._sessions.begin() as s:
+        with self._reads.begin() as s:
             _live_case(s, case_id)
             rows = s.scalars(
                 select(CaseVersionRow)
@@ -478,7 +516,7 @@ class Store:
 
     def latest_assessment(self, case_id: str) -> tuple[int, Assessment] | None:
         """The newest assessment of the case's current version, if it has been assessed."""
-        with self._sessions.begin() as s:
+        with self._reads.begin() as s:
             row = _live_case(s, case_id)
             found = s.scalar(
                 select(AssessmentRow)
@@ -492,7 +530,7 @@ class Store:
             return None if found is None else (found.id, Assessment.model_validate(found.data))
 
     def list_assessments(self, case_id: str) -> list[AssessmentInfo]:
-        with self._sessions.begin() as s:
+        with self._reads.begin() as s:
             _live_case(s, case_id)
             rows = s.scalars(
                 select(AssessmentRow)
@@ -563,7 +601,7 @@ class Store:
             return _decision(saved)
 
     def list_decisions(self, case_id: str) -> list[Decision]:
-        with self._sessions.begin() as s:
+        with self._reads.begin() as s:
             _live_case(s, case_id)
             rows = s.scalars(
                 select(DecisionRow).where(DecisionRow.case_id == case_id).order_by(DecisionRow.id)
@@ -590,7 +628,7 @@ class Store:
         if entity_id is not None:
             query = query.where(AuditRow.entity_id == entity_id)
         query = query.limit(max(0, min(limit, MAX_LIST_LIMIT)))
-        with self._sessions.begin() as s:
+        with self._reads.begin() as s:
             return [
                 AuditEntry(
                     r.id, r.at, r.user_id, r.username, r.action, r.entity, r.entity_id, r.detail

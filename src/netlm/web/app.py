@@ -1,5 +1,6 @@
 """The FastAPI application: API under /api/v1, pages at /, CDS and FHIR later beside them."""
 
+import gc
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(api_router)
     app.include_router(pages_router, default_response_class=HTMLResponse)
     _document_case_body(app)
+    # The knowledge base and the app are long-lived: keep them out of the garbage collector's
+    # full passes, which otherwise walk every rule and record and show up as latency spikes.
+    gc.freeze()
     return app
 
 

@@ -88,12 +88,14 @@ async def assess_case(
     _: Viewer,
     lang: Lang = "en",
     region: Region | None = None,
-) -> Assessment:
+) -> Response:
     """Assess a case (netlm.case/1) and return netlm.assessment/1. Nothing is stored."""
     case = await _case_body(request)
     if region is not None:
         case = case.model_copy(update={"region": region})
-    return assess(case, lang=lang, kb=_kb(request))
+    # Returned as a response so FastAPI does not validate the engine's own output a second time.
+    result = assess(case, lang=lang, kb=_kb(request))
+    return Response(result.model_dump_json(by_alias=True), media_type="application/json")
 
 
 @router.get("/cases", tags=["cases"])
