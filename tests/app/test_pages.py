@@ -124,3 +124,17 @@ def test_printable_view(env: Env) -> None:
     page = client.get("/cases/v01/print").text
     assert "Curative-intent resection" in page
     assert "no-print" in page
+
+
+def test_delete_from_the_case_page(env: Env) -> None:
+    seed(env)
+    client = env.client()
+    csrf = login(client, "clinician")
+    assert 'id="delete-case"' in client.get("/cases/v02").text
+    short = client.post("/cases/v02/delete", data={"csrf_token": csrf, "reason": ""})
+    assert short.status_code == 422
+    done = client.post("/cases/v02/delete", data={"csrf_token": csrf, "reason": "entered twice"},
+                       follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303
+    assert client.get("/cases/v02").status_code == 404
+    assert "v02" not in client.get("/cases").text

@@ -108,15 +108,21 @@ def test_injection_in_text_fields_is_stored_as_text_and_escaped(env: Env, payloa
     env.client().post("/api/v1/cases", json=CASE, headers=env.auth("clinician"))
     csrf = login(client, "clinician")
     client.post("/cases/v03/decisions", data={
-        "decided_on": "2026-11-27", "chosen_options": "prrt", "participants": payload,
-        "notes": payload, "csrf_token": csrf,
+        "decided_on": "2026-11-27", "chosen_options": "sunitinib", "participants": payload,
+        "notes": payload, "override_reason": payload, "csrf_token": csrf,
     })  # fmt: skip
     decision = env.store.list_decisions("v03")[-1]
-    assert decision.notes == payload
+    assert (decision.notes, decision.override_reason) == (payload, payload)
     assert decision.participants == [payload]
     page = client.get("/cases/v03").text
     assert payload not in page
     assert "&lt;script&gt;" in page or "&#39;" in page or "&#34;" in page
+    edit = {"csrf_token": csrf, "expected_version": "1", "comment": payload, "id": "v03",
+            "primary.site": "small_intestine", "liver.lesion_count": "30"}  # fmt: skip
+    assert client.post("/cases/v03/edit", data=edit, follow_redirects=False).status_code == 303
+    history = client.get("/cases/v03/history").text
+    assert payload not in history
+    assert env.store.case_versions("v03")[-1].comment == payload
     search = client.get("/cases", params={"q": payload})
     assert search.status_code == 200
     assert payload not in search.text
