@@ -17,7 +17,9 @@ read -r version cluster port status _ < <(pg_lsclusters --no-header | head -n 1)
   exit 1
 }
 if [[ "$status" != online* ]]; then
-  pg_ctlcluster "$version" "$cluster" start || pg_lsclusters --no-header | grep -q online
+  # The server must not inherit fd 3 (the caller's $(...) pipe) or the caller waits forever.
+  pg_ctlcluster "$version" "$cluster" start 3>&- </dev/null \
+    || pg_lsclusters --no-header | grep -q online
 fi
 
 as_postgres() {

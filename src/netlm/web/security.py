@@ -15,7 +15,8 @@ from fastapi import Depends, HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from netlm.settings import Settings
-from netlm.store.repository import Store, UserInfo
+from netlm.store.repository import UserInfo
+from netlm.web import state
 
 SESSION_COOKIE = "netlm_session"
 ROLES = {"viewer": 0, "clinician": 1, "admin": 2}
@@ -39,13 +40,8 @@ def new_session_cookie(settings: Settings, user: UserInfo) -> tuple[str, str]:
     return serializer(settings).dumps({"uid": user.id, "csrf": csrf}), csrf
 
 
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
 def _from_cookie(request: Request) -> Session | None:
-    settings: Settings = request.app.state.settings
+    settings = state.settings(request)
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:
         return None
@@ -53,7 +49,7 @@ def _from_cookie(request: Request) -> Session | None:
         data = serializer(settings).loads(raw, max_age=settings.session_max_age_seconds)
     except BadSignature:
         return None
-    user = _store(request).get_user(int(data["uid"]))
+    user = state.store(request).get_user(int(data["uid"]))
     if user is None or user.disabled:
         return None
     return Session(user, str(data["csrf"]), via_cookie=True)
@@ -64,7 +60,7 @@ def _from_bearer(request: Request) -> Session | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
-    user = _store(request).user_for_token(token.strip())
+    user = state.store(request).user_for_token(token.strip())
     return Session(user, "", via_cookie=False) if user else None
 
 

@@ -8,17 +8,15 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from netlm.engine import assess
-from netlm.knowledge.load import KnowledgeBase
 from netlm.model.assessment import Assessment
 from netlm.model.case import Case
 from netlm.model.codes import Region
 from netlm.model.decision import Decision, DecisionIn
 from netlm.model.parse import parse_case_json
-from netlm.store.repository import Store
+from netlm.web import state
 from netlm.web.errors import ApiError
 from netlm.web.report.pdf import render_report_pdf
 from netlm.web.security import Admin, Clinician, Viewer
-from netlm.web.service import Board
 
 router = APIRouter(prefix="/api/v1")
 Lang = Literal["en", "zh"]
@@ -28,21 +26,6 @@ CASE_BODY: dict[str, Any] = {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Case"}}},
     }
 }
-
-
-def _kb(request: Request) -> KnowledgeBase:
-    kb: KnowledgeBase = request.app.state.kb
-    return kb
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-def _board(request: Request) -> Board:
-    board: Board = request.app.state.board
-    return board
 
 
 async def _case_body(request: Request) -> Case:
@@ -94,7 +77,7 @@ async def assess_case(
     if region is not None:
         case = case.model_copy(update={"region": region})
     # Returned as a response so FastAPI does not validate the engine's own output a second time.
-    result = assess(case, lang=lang, kb=_kb(request))
+    result = assess(case, lang=lang, kb=state.kb(request))
     return Response(result.model_dump_json(by_alias=True), media_type="application/json")
 
 
@@ -110,7 +93,7 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict[str, Any]]:
-    rows = _store(request).list_cases(
+    rows = state.store(request).list_cases(
         text=q, grade=grade, liver_pattern=pattern, primary_site=site,
         decision_pending=pending, limit=limit, offset=offset,
     )  # fmt: skip
@@ -118,7 +101,7 @@ def list_cases(
 
 
 def _case_out(request: Request, case_id: str, user: Any, lang: str = "en") -> CaseOut:
-    view = _board(request).view(case_id, user, lang)
+    view = state.board(request).view(case_id, user, lang)
     r = view.record
     return CaseOut(
         case_id=r.case_id, version=r.version, created_at=r.created_at, created_by=r.created_by,
@@ -132,7 +115,7 @@ def _case_out(request: Request, case_id: str, user: Any, lang: str = "en") -> Ca
 )
 async def create_case(request: Request, response: Response, current: Clinician) -> CaseOut:
     case = await _case_body(request)
-    record = _board(request).create(case, current.user)
+    record = state.board(request).create(case, current.user)
     response.headers["Location"] = f"/api/v1/cases/{record.case_id}"
     return _case_out(request, record.case_id, None)
 
@@ -154,7 +137,7 @@ async def update_case(
     case = await _case_body(request)
     if case.id != case_id:
         raise ApiError(422, "id", f"must equal the case id in the path ({case_id})")
-    _board(request).update(case_id, case, current.user, expected_version=expected_version)
+    state.board(request).update(case_id, case, current.user, expected_version=expected_version)
     return _case_out(request, case_id, None)
 
 
@@ -163,57 +146,57 @@ def delete_case(
     request: Request, case_id: str, current: Clinician, body: Annotated[DeleteIn, Body()]
 ) -> Response:
     """Soft delete: the case disappears from lists; every version and the audit trail remain."""
-    _store(request).delete_case(case_id, current.user, body.reason)
+    state.store(request).delete_case(case_id, current.user, body.reason)
     return Response(status_code=204)
 
 
 @router.get("/cases/{case_id}/versions", tags=["cases"])
 def case_versions(request: Request, case_id: str, _: Viewer) -> list[dict[str, Any]]:
-    return [v.__dict__ for v in _store(request).case_versions(case_id)]
+    return [v.__dict__ for v in state.store(request).case_versions(case_id)]
 
 
 @router.get("/cases/{case_id}/versions/{version}", tags=["cases"])
 def case_version(request: Request, case_id: str, version: int, current: Viewer) -> dict[str, Any]:
-    record = _store(request).get_case(case_id, version=version, by=current.user)
+    record = state.store(request).get_case(case_id, version=version, by=current.user)
     return {"case_id": case_id, "version": record.version, "case": record.case.to_json_dict()}
 
 
 @router.get("/cases/{case_id}/assessments", tags=["assessments"])
 def case_assessments(request: Request, case_id: str, _: Viewer) -> list[dict[str, Any]]:
-    return [a.__dict__ for a in _store(request).list_assessments(case_id)]
+    return [a.__dict__ for a in state.store(request).list_assessments(case_id)]
 
 
 @router.post("/cases/{case_id}/assessments", status_code=201, tags=["assessments"])
 def reassess(request: Request, case_id: str, current: Clinician) -> dict[str, int]:
     """Assess the current version again with the current knowledge base and store it."""
-    return {"assessment_id": _board(request).reassess(case_id, current.user)}
+    return {"assessment_id": state.board(request).reassess(case_id, current.user)}
 
 
 @router.get("/cases/{case_id}/decisions", response_model=list[Decision], tags=["decisions"])
 def case_decisions(request: Request, case_id: str, _: Viewer) -> list[Decision]:
-    return _store(request).list_decisions(case_id)
+    return state.store(request).list_decisions(case_id)
 
 
 @router.post(
     "/cases/{case_id}/decisions", status_code=201, response_model=Decision, tags=["decisions"]
 )
 def decide(request: Request, case_id: str, decision: DecisionIn, current: Clinician) -> Decision:
-    return _board(request).decide(case_id, decision, current.user)
+    return state.board(request).decide(case_id, decision, current.user)
 
 
 @router.get("/cases/{case_id}/audit", tags=["cases"])
 def case_audit(request: Request, case_id: str, _: Clinician) -> list[dict[str, Any]]:
-    return [e.__dict__ for e in _store(request).audit_log(entity_id=case_id)]
+    return [e.__dict__ for e in state.store(request).audit_log(entity_id=case_id)]
 
 
 @router.get("/cases/{case_id}/report.pdf", tags=["reports"], response_class=Response)
 def report(request: Request, case_id: str, current: Viewer, lang: Lang = "en") -> Response:
-    view = _board(request).view(case_id, current.user, lang)
+    view = state.board(request).view(case_id, current.user, lang)
     pdf = render_report_pdf(
-        view.record.case, view.assessment, view.decisions, _kb(request), lang,
+        view.record.case, view.assessment, view.decisions, state.kb(request), lang,
         dt.datetime.now(dt.UTC),
     )  # fmt: skip
-    _store(request).audit(current.user, "report", "case", case_id, {"lang": lang})
+    state.store(request).audit(current.user, "report", "case", case_id, {"lang": lang})
     name = f"netlm-{case_id}-{lang}.pdf"
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}"'})  # fmt: skip
@@ -221,19 +204,19 @@ def report(request: Request, case_id: str, current: Viewer, lang: Lang = "en") -
 
 @router.get("/kb", tags=["knowledge base"])
 def kb_manifest(request: Request, _: Viewer) -> dict[str, Any]:
-    kb = _kb(request)
+    kb = state.kb(request)
     return {**kb.manifest.model_dump(mode="json"), "options": len(kb.options),
             "evidence": len(kb.evidence)}  # fmt: skip
 
 
 @router.get("/kb/options", tags=["knowledge base"])
 def kb_options(request: Request, _: Viewer) -> list[dict[str, Any]]:
-    return [o.option.model_dump(mode="json") for o in _kb(request).options.values()]
+    return [o.option.model_dump(mode="json") for o in state.kb(request).options.values()]
 
 
 @router.get("/kb/options/{code}", tags=["knowledge base"])
 def kb_option(request: Request, code: str, _: Viewer) -> dict[str, Any]:
-    entry = _kb(request).options.get(code)
+    entry = state.kb(request).options.get(code)
     if entry is None:
         raise ApiError(404, "code", f"no option {code!r}")
     return {
@@ -246,12 +229,12 @@ def kb_option(request: Request, code: str, _: Viewer) -> dict[str, Any]:
 
 @router.get("/kb/evidence", tags=["knowledge base"])
 def kb_evidence(request: Request, _: Viewer) -> list[dict[str, Any]]:
-    return [e.model_dump(mode="json") for e in _kb(request).evidence.values()]
+    return [e.model_dump(mode="json") for e in state.kb(request).evidence.values()]
 
 
 @router.get("/kb/evidence/{evidence_id}", tags=["knowledge base"])
 def kb_evidence_record(request: Request, evidence_id: str, _: Viewer) -> dict[str, Any]:
-    record = _kb(request).evidence.get(evidence_id)
+    record = state.kb(request).evidence.get(evidence_id)
     if record is None:
         raise ApiError(404, "evidence_id", f"no evidence record {evidence_id!r}")
     return record.model_dump(mode="json")
@@ -261,18 +244,19 @@ def kb_evidence_record(request: Request, evidence_id: str, _: Viewer) -> dict[st
 def create_token(request: Request, body: TokenIn) -> TokenOut:
     """Exchange a username and password for a bearer token (login throttling applies)."""
     ip = request.client.host if request.client else "unknown"
-    store = _store(request)
+    store = state.store(request)
     user = store.authenticate(body.username, body.password, ip)
     return TokenOut(token=store.create_token(user, body.label))
 
 
 @router.get("/users", tags=["users"])
 def list_users(request: Request, _: Admin) -> list[dict[str, Any]]:
-    return [u.__dict__ for u in _store(request).list_users()]
+    return [u.__dict__ for u in state.store(request).list_users()]
 
 
 @router.post("/users", status_code=201, tags=["users"])
 def add_user(request: Request, body: UserIn, current: Admin) -> dict[str, Any]:
-    user = _store(request).add_user(body.username, body.password, body.role, body.display_name)
-    _store(request).audit(current.user, "user_added", "user", user.username, {"role": body.role})
+    user = state.store(request).add_user(
+        body.username, body.password, body.role, body.display_name, by=current.user
+    )
     return user.__dict__

@@ -15,8 +15,7 @@ from netlm.engine import assess
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.decision import DecisionIn
 from netlm.store.errors import Conflict, InvalidCredentials, Throttled, ValidationFailed
-from netlm.store.repository import Store
-from netlm.web import forms
+from netlm.web import forms, state
 from netlm.web.i18n import LANG_COOKIE, LANGUAGES, request_lang, word
 from netlm.web.report.forest import forest_rows, forest_svg
 from netlm.web.security import (
@@ -27,7 +26,6 @@ from netlm.web.security import (
     new_session_cookie,
     optional_session,
 )
-from netlm.web.service import Board
 
 router = APIRouter()
 templates = Jinja2Templates(
@@ -38,26 +36,11 @@ templates = Jinja2Templates(
 )
 
 
-def _kb(request: Request) -> KnowledgeBase:
-    kb: KnowledgeBase = request.app.state.kb
-    return kb
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-def _board(request: Request) -> Board:
-    board: Board = request.app.state.board
-    return board
-
-
 def page(
     request: Request, name: str, session: Session | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
     lang = request_lang(request)
-    kb = _kb(request)
+    kb = state.kb(request)
 
     def t(key: str, **values: Any) -> str:
         return word(key, lang, **values)
@@ -121,14 +104,14 @@ def login(
     ip = request.client.host if request.client else "unknown"
     lang = request_lang(request)
     try:
-        user = _store(request).authenticate(username, password, ip)
+        user = state.store(request).authenticate(username, password, ip)
     except Throttled as exc:
         error = word("login.throttled", lang, seconds=exc.retry_after)
         return page(request, "login.html", None, status=429, error=error, next=next)
     except InvalidCredentials:
         error = word("login.failed", lang)
         return page(request, "login.html", None, status=401, error=error, next=next)
-    settings = request.app.state.settings
+    settings = state.settings(request)
     cookie, _ = new_session_cookie(settings, user)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
@@ -155,7 +138,7 @@ def case_list(
     site: str | None = None,
     pending: str | None = None,
 ) -> HTMLResponse:
-    rows = _store(request).list_cases(
+    rows = state.store(request).list_cases(
         text=q or None, grade=grade or None, liver_pattern=pattern or None,
         primary_site=site or None, decision_pending=True if pending == "1" else None,
     )  # fmt: skip
@@ -169,12 +152,12 @@ def _form_page(
     request: Request, current: Session, status: int = 200, **context: Any
 ) -> HTMLResponse:
     lang = request_lang(request)
-    options, outcomes = forms.prior_choices(_kb(request), lang)
+    options, outcomes = forms.prior_choices(state.kb(request), lang)
     context.setdefault("values", {})
     context.setdefault("problems", {})
     return page(
         request, "case_form.html", current, status=status,
-        sections=forms.sections(_kb(request), lang),
+        sections=forms.sections(state.kb(request), lang),
         prior_options=options, prior_outcomes=outcomes, prior_rows=forms.PRIOR_ROWS, **context,
     )  # fmt: skip
 
@@ -188,7 +171,7 @@ async def _submitted(request: Request) -> tuple[Any, dict[str, Any], dict[str, s
     form = await request.form()
     single = {k: str(v) for k, v in form.items()}
     lists = {k: [str(v) for v in form.getlist(k)] for k in form}
-    return forms.parse_form(single, lists, _kb(request))
+    return forms.parse_form(single, lists, state.kb(request))
 
 
 @router.post("/cases/new")
@@ -198,7 +181,7 @@ async def create_case(request: Request, current: Clinician) -> Response:
         return _form_page(request, current, values=values, problems=problems,
                           action="/cases/new", editing=None, status=422)  # fmt: skip
     try:
-        _board(request).create(case, current.user)
+        state.board(request).create(case, current.user)
     except Conflict as exc:
         problems = {"id": str(exc) or "a case with this id exists"}
         return _form_page(request, current, values=values, problems=problems,
@@ -209,8 +192,8 @@ async def create_case(request: Request, current: Clinician) -> Response:
 @router.get("/cases/{case_id}")
 def case_page(request: Request, case_id: str, current: Viewer) -> HTMLResponse:
     lang = request_lang(request)
-    view = _board(request).view(case_id, current.user, lang)
-    kb = _kb(request)
+    view = state.board(request).view(case_id, current.user, lang)
+    kb = state.kb(request)
     return page(
         request, "case.html", current, view=view, a=view.assessment,
         forest=forest_svg(forest_rows(view.assessment, kb, lang), lang),
@@ -226,20 +209,22 @@ def _option_names(kb: KnowledgeBase, lang: str) -> list[tuple[str, str]]:
 def _whatif_fields(request: Request, case: Any, lang: str) -> list[tuple[forms.Field, Any]]:
     wanted = set(forms.whatif_fields())
     values = forms.flatten(case)
-    fields = [f for s in forms.sections(_kb(request), lang) for f in s.fields if f.name in wanted]
+    fields = [
+        f for s in forms.sections(state.kb(request), lang) for f in s.fields if f.name in wanted
+    ]
     return [(f, values.get(f.name)) for f in fields]
 
 
 @router.get("/cases/{case_id}/edit")
 def edit_form(request: Request, case_id: str, current: Clinician) -> HTMLResponse:
-    record = _store(request).get_case(case_id, by=current.user)
+    record = state.store(request).get_case(case_id, by=current.user)
     return _form_page(request, current, values=forms.flatten(record.case),
                       action=f"/cases/{case_id}/edit", editing=record)  # fmt: skip
 
 
 @router.post("/cases/{case_id}/edit")
 async def edit_case(request: Request, case_id: str, current: Clinician) -> Response:
-    record = _store(request).get_case(case_id)
+    record = state.store(request).get_case(case_id)
     case, values, problems = await _submitted(request)
     form = await request.form()
     if case is not None and case.id != case_id:
@@ -248,7 +233,7 @@ async def edit_case(request: Request, case_id: str, current: Clinician) -> Respo
         return _form_page(request, current, values=values, problems=problems,
                           action=f"/cases/{case_id}/edit", editing=record, status=422)  # fmt: skip
     expected = int(str(form.get("expected_version") or record.version))
-    _board(request).update(case_id, case, current.user, expected_version=expected,
+    state.board(request).update(case_id, case, current.user, expected_version=expected,
                            comment=str(form.get("comment") or ""))  # fmt: skip
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
@@ -257,7 +242,7 @@ async def edit_case(request: Request, case_id: str, current: Clinician) -> Respo
 async def whatif(request: Request, case_id: str, current: Viewer) -> HTMLResponse:
     """Assess a changed copy of the case side by side with the current one; nothing is saved."""
     lang = request_lang(request)
-    record = _store(request).get_case(case_id)
+    record = state.store(request).get_case(case_id)
     form = await request.form()
     values = forms.flatten(record.case)
     for name in forms.whatif_fields():
@@ -266,9 +251,9 @@ async def whatif(request: Request, case_id: str, current: Viewer) -> HTMLRespons
     lists = {"extrahepatic.sites": list(values.get("extrahepatic.sites") or [])}
     single = {k: ("" if v is None else str(v).lower() if isinstance(v, bool) else str(v))
               for k, v in values.items() if k != "extrahepatic.sites"}  # fmt: skip
-    case, _, problems = forms.parse_form(single, lists, _kb(request))
-    current_a = assess(record.case, lang=lang, kb=_kb(request))  # type: ignore[arg-type]
-    changed = assess(case, lang=lang, kb=_kb(request)) if case else None  # type: ignore[arg-type]
+    case, _, problems = forms.parse_form(single, lists, state.kb(request))
+    current_a = assess(record.case, lang=lang, kb=state.kb(request))  # type: ignore[arg-type]
+    changed = assess(case, lang=lang, kb=state.kb(request)) if case else None  # type: ignore[arg-type]
     return page(request, "_whatif.html", current, before=current_a, after=changed,
                 problems=problems)  # fmt: skip
 
@@ -287,7 +272,7 @@ async def record_decision(request: Request, case_id: str, current: Clinician) ->
         "override_reason": str(form.get("override_reason") or "") or None,
     }
     try:
-        _board(request).decide(case_id, DecisionIn.model_validate(raw), current.user)
+        state.board(request).decide(case_id, DecisionIn.model_validate(raw), current.user)
     except ValidationError as exc:
         problems = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}
         return _decision_error(request, case_id, current, problems)
@@ -300,8 +285,8 @@ def _decision_error(
     request: Request, case_id: str, current: Session, problems: dict[str, str]
 ) -> HTMLResponse:
     lang = request_lang(request)
-    view = _board(request).view(case_id, current.user, lang)
-    kb = _kb(request)
+    view = state.board(request).view(case_id, current.user, lang)
+    kb = state.kb(request)
     return page(
         request, "case.html", current, status=422, view=view, a=view.assessment,
         forest=forest_svg(forest_rows(view.assessment, kb, lang), lang),
@@ -316,13 +301,13 @@ async def delete_case(request: Request, case_id: str, current: Clinician) -> Res
     reason = str(form.get("reason") or "").strip()
     if len(reason) < 3:
         raise HTTPException(422, "a reason is required")
-    _store(request).delete_case(case_id, current.user, reason)
+    state.store(request).delete_case(case_id, current.user, reason)
     return RedirectResponse("/cases", status_code=303)
 
 
 @router.get("/cases/{case_id}/history")
 def history(request: Request, case_id: str, current: Viewer) -> HTMLResponse:
-    store = _store(request)
+    store = state.store(request)
     record = store.get_case(case_id, by=current.user)
     return page(
         request, "history.html", current, record=record, versions=store.case_versions(case_id),
@@ -334,6 +319,6 @@ def history(request: Request, case_id: str, current: Viewer) -> HTMLResponse:
 @router.get("/cases/{case_id}/print")
 def printable(request: Request, case_id: str, current: Viewer) -> HTMLResponse:
     lang = request_lang(request)
-    view = _board(request).view(case_id, current.user, lang)
-    forest = forest_svg(forest_rows(view.assessment, _kb(request), lang), lang)
+    view = state.board(request).view(case_id, current.user, lang)
+    forest = forest_svg(forest_rows(view.assessment, state.kb(request), lang), lang)
     return page(request, "print.html", current, view=view, a=view.assessment, forest=forest)
