@@ -7,6 +7,8 @@ from typing import Any
 import yaml
 from fastapi import Request
 
+from netlm.model.codes import Language
+
 LANGUAGES = ("en", "zh")
 LANG_COOKIE = "netlm_lang"
 
@@ -23,10 +25,12 @@ def word(key: str, lang: str, **values: Any) -> str:
     return entry.get(lang, entry["en"]).format(**values) if values else entry.get(lang, entry["en"])
 
 
-def request_lang(request: Request) -> str:
+def request_lang(request: Request) -> Language:
     """`?lang=` wins, then the language cookie, then the browser's preference."""
     asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
-    if asked in LANGUAGES:
-        return asked
+    if asked == "zh":
+        return "zh"
+    if asked == "en":
+        return "en"
     accept = request.headers.get("accept-language", "")
     return "zh" if accept.lower().startswith("zh") else "en"

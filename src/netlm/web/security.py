@@ -8,6 +8,7 @@ token (form field `csrf_token` or header `X-CSRF-Token`).
 
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -83,7 +84,7 @@ async def session(request: Request) -> Session:
     return current
 
 
-def require(role: str):  # type: ignore[no-untyped-def]
+def require(role: str) -> Callable[..., Awaitable[Session]]:
     """A dependency admitting users with at least `role` (viewer < clinician < admin)."""
 
     async def check(current: Annotated[Session, Depends(session)]) -> Session:

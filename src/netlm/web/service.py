@@ -10,6 +10,7 @@ from netlm.engine import assess
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.assessment import Assessment
 from netlm.model.case import Case
+from netlm.model.codes import Language
 from netlm.model.decision import Decision, DecisionIn
 from netlm.store.repository import CaseRecord, Store, UserInfo
 
@@ -60,14 +61,14 @@ class Board:
     def reassess(self, case_id: str, by: UserInfo) -> int:
         return self._assess_and_save(self.store.get_case(case_id), by)
 
-    def view(self, case_id: str, by: UserInfo | None, lang: str = "en") -> CaseView:
+    def view(self, case_id: str, by: UserInfo | None, lang: Language = "en") -> CaseView:
         record = self.store.get_case(case_id, by=by)
         latest = self.store.latest_assessment(case_id)
         stored_id, stored = latest if latest else (None, None)
         if stored is not None and lang == "en":
             shown = stored
         else:  # other languages are rendered from the same case by the current knowledge base
-            shown = assess(record.case, lang=lang, kb=self.kb)  # type: ignore[arg-type]
+            shown = assess(record.case, lang=lang, kb=self.kb)
         return CaseView(
             record=record,
             assessment=shown,

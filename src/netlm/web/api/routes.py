@@ -100,7 +100,7 @@ def list_cases(
     return [row.__dict__ for row in rows]
 
 
-def _case_out(request: Request, case_id: str, user: Any, lang: str = "en") -> CaseOut:
+def _case_out(request: Request, case_id: str, user: Any, lang: Lang = "en") -> CaseOut:
     view = state.board(request).view(case_id, user, lang)
     r = view.record
     return CaseOut(

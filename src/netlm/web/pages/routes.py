@@ -252,8 +252,8 @@ async def whatif(request: Request, case_id: str, current: Viewer) -> HTMLRespons
     single = {k: ("" if v is None else str(v).lower() if isinstance(v, bool) else str(v))
               for k, v in values.items() if k != "extrahepatic.sites"}  # fmt: skip
     case, _, problems = forms.parse_form(single, lists, state.kb(request))
-    current_a = assess(record.case, lang=lang, kb=state.kb(request))  # type: ignore[arg-type]
-    changed = assess(case, lang=lang, kb=state.kb(request)) if case else None  # type: ignore[arg-type]
+    current_a = assess(record.case, lang=lang, kb=state.kb(request))
+    changed = assess(case, lang=lang, kb=state.kb(request)) if case else None
     return page(request, "_whatif.html", current, before=current_a, after=changed,
                 problems=problems)  # fmt: skip
 
