@@ -39,6 +39,7 @@ bench: $(STAMP)
 	scripts/system-deps.sh bench
 	$(BIN)/python benchmarks/bench_assess.py
 	$(BIN)/python benchmarks/bench_http.py
+	$(BIN)/python benchmarks/bench_cds.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

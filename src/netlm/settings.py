@@ -1,9 +1,21 @@
-"""Runtime settings of the server and store, from the environment (12-factor style)."""
+"""Runtime settings of the server and store, from the environment (12-factor style).
+
+CDS Hooks: `NETLM_PUBLIC_URL` (the base URL the EHR calls, e.g. `https://netlm.example.org`;
+JWT audiences and card links are built from it; default: the URL of each request),
+`NETLM_CDS_LANG` (`en` or `zh`, the language of the cards), `NETLM_CDS_CORS_ORIGINS`
+(comma-separated browser origins allowed to call /cds-services; default none),
+`NETLM_CDS_ABOUT_URL` (the card source link; default the public URL),
+`NETLM_CDS_MAX_TOKEN_AGE` (seconds a JWT's `iat` may lie in the past; default 300) and
+`NETLM_CDS_FHIR_TIMEOUT` (seconds per FHIR request; default 5).
+"""
 
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
+
+from netlm.model.codes import LANGUAGES, Language
 
 DEFAULT_DATA_DIR = Path("var")
 
@@ -17,6 +29,12 @@ class Settings:
     login_window_seconds: int = 900
     session_max_age_seconds: int = 8 * 3600
     secure_cookies: bool = False
+    public_url: str | None = None
+    cds_lang: Language = "en"
+    cds_cors_origins: tuple[str, ...] = ()
+    cds_about_url: str | None = None
+    cds_max_token_age_seconds: int = 300
+    cds_fhir_timeout_seconds: float = 5.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -27,7 +45,23 @@ class Settings:
             secret_key=os.environ.get("NETLM_SECRET_KEY") or _stored_secret(data_dir),
             data_dir=data_dir,
             secure_cookies=os.environ.get("NETLM_SECURE_COOKIES", "") == "1",
+            public_url=os.environ.get("NETLM_PUBLIC_URL") or None,
+            cds_lang=_language(os.environ.get("NETLM_CDS_LANG") or "en"),
+            cds_cors_origins=tuple(
+                o.strip()
+                for o in os.environ.get("NETLM_CDS_CORS_ORIGINS", "").split(",")
+                if o.strip()
+            ),
+            cds_about_url=os.environ.get("NETLM_CDS_ABOUT_URL") or None,
+            cds_max_token_age_seconds=int(os.environ.get("NETLM_CDS_MAX_TOKEN_AGE") or 300),
+            cds_fhir_timeout_seconds=float(os.environ.get("NETLM_CDS_FHIR_TIMEOUT") or 5.0),
         )
+
+
+def _language(value: str) -> Language:
+    if value not in LANGUAGES:
+        raise ValueError(f"NETLM_CDS_LANG must be one of {', '.join(LANGUAGES)}; got {value!r}")
+    return cast(Language, value)
 
 
 def _stored_secret(data_dir: Path) -> str:

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from netlm.cli.admin import db_app, user_app
+from netlm.cli.cds import cds_app
+from netlm.cli.fhir import fhir_app
 from netlm.cli.render import render_markdown, render_text
 from netlm.engine import assess
 from netlm.knowledge.check import check
@@ -32,6 +34,8 @@ kb_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_he
 app.add_typer(kb_app, name="kb")
 app.add_typer(db_app, name="db", help="Database migrations.")
 app.add_typer(user_app, name="user", help="Local user accounts.")
+app.add_typer(fhir_app, name="fhir", help="FHIR R4 import (Bundle -> case) and export.")
+app.add_typer(cds_app, name="cds", help="CDS Hooks service: registered EHR clients.")
 
 BAD_INPUT = 2
 

@@ -171,3 +171,65 @@ class AuditRow(Base):
     entity: Mapped[str] = mapped_column(String(16))
     entity_id: Mapped[str] = mapped_column(String(200), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# --- CDS Hooks (netlm.fhir.cds) -------------------------------------------------------------
+
+
+class CdsClientRow(Base):
+    """An EHR allowed to call the CDS service: its JWT issuer and where its keys come from."""
+
+    __tablename__ = "cds_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(500), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jku_urls: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CdsJtiRow(Base):
+    """JWT ids already accepted, kept until the token could no longer be accepted anyway."""
+
+    __tablename__ = "cds_jti"
+    __table_args__ = (UniqueConstraint("issuer", "jti"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class CdsCardRow(Base):
+    """Every card returned, so that feedback on it can be tied to the case it was about."""
+
+    __tablename__ = "cds_cards"
+
+    uuid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    service: Mapped[str] = mapped_column(String(64))
+    issuer: Mapped[str] = mapped_column(String(500))
+    indicator: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CdsFeedbackRow(Base):
+    """What the clinician did with a card; a redelivered item (same card, outcome, time) is kept
+    once."""
+
+    __tablename__ = "cds_feedback"
+    __table_args__ = (
+        UniqueConstraint("card_uuid", "outcome", "outcome_timestamp"),
+        CheckConstraint("outcome IN ('accepted', 'overridden')", name="outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    card_uuid: Mapped[str] = mapped_column(ForeignKey("cds_cards.uuid"))
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    accepted_suggestions: Mapped[list[str]] = mapped_column(JSON)
+    override_reason: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    outcome_timestamp: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -48,6 +48,7 @@ MAX_LIST_LIMIT = 1000
 SYSTEM = "(system)"  # actor of changes made without a signed-in user, e.g. from the CLI
 ANONYMOUS = "(anonymous)"  # actor of failed logins; parentheses cannot occur in a username
 USERNAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+UNUSABLE_PASSWORD = "!"  # not an argon2 hash: every password check against it fails
 
 
 TOKEN_TOUCH_INTERVAL = dt.timedelta(minutes=1)
@@ -147,6 +148,7 @@ class Store:
         hasher: PasswordHasher | None = None,
         token_cache_seconds: float = 2.0,
     ) -> None:
+        self.engine = engine  # shared with the repositories beside this one (CDS Hooks)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         # Token -> (owner, expiry). Every API call authenticates, and the database round trip
         # costs more than the assessment itself; a revoked token or disabled account stops
@@ -203,6 +205,36 @@ class Store:
                 return _user_info(row)
         except IntegrityError:  # a concurrent add of the same name
             raise Conflict(f"user {username!r} already exists") from None
+
+    def service_account(self, username: str, display_name: str, role: Role) -> UserInfo:
+        """The account a service (e.g. the CDS Hooks endpoint) records its changes under.
+
+        Created on first use, disabled and with an unusable password hash, so nobody can log in
+        as it or get a token for it; it only names the author in versions and the audit trail.
+        """
+        for _attempt in range(2):
+            with self._reads.begin() as s:
+                row = s.scalar(select(UserRow).where(UserRow.username == username))
+                if row is not None:
+                    return _user_info(row)
+            try:
+                with self._sessions.begin() as s:
+                    row = UserRow(
+                        username=username,
+                        display_name=display_name,
+                        role=role,
+                        password_hash=UNUSABLE_PASSWORD,
+                        disabled=True,
+                        created_at=self._clock(),
+                    )
+                    s.add(row)
+                    s.flush()
+                    detail = {"role": role, "service_account": True}
+                    self._audit(s, None, "user_added", "user", username, detail)
+                    return _user_info(row)
+            except IntegrityError:  # another worker created it meanwhile: read it again
+                continue
+        raise Conflict(f"service account {username!r} could not be created")
 
     def list_users(self) -> list[UserInfo]:
         with self._reads.begin() as s:

@@ -11,12 +11,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from netlm import __version__
+from netlm.fhir.cds.routes import add_cors
+from netlm.fhir.cds.routes import router as cds_router
+from netlm.fhir.cds.service import operation_outcome
 from netlm.knowledge.load import load_knowledge_base
 from netlm.model.case import Case
 from netlm.settings import Settings
 from netlm.store.db import create_db_engine
 from netlm.store.repository import Store
 from netlm.web import errors
+from netlm.web.api.fhir import router as fhir_router
 from netlm.web.api.routes import router as api_router
 from netlm.web.pages.routes import render_error
 from netlm.web.pages.routes import router as pages_router
@@ -47,6 +51,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if request.url.path.startswith("/api/"):
             body = errors.error_body([("(request)", str(exc.detail))])
             return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        if request.url.path.startswith("/cds-services"):  # EHRs expect FHIR OperationOutcomes
+            outcome = operation_outcome("processing", str(exc.detail))
+            return JSONResponse(outcome, status_code=exc.status_code, headers=exc.headers)
         if exc.status_code == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         return render_error(request, exc.status_code)
@@ -59,6 +66,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     static = Path(str(resources.files("netlm.web").joinpath("static")))
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.include_router(api_router)
+    app.include_router(fhir_router)
+    app.include_router(cds_router)
+    add_cors(app, settings)
     app.include_router(pages_router, default_response_class=HTMLResponse)
     _document_case_body(app)
     # The knowledge base and the app are long-lived: keep them out of the garbage collector's

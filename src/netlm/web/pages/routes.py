@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader
 from pydantic import ValidationError
 
 from netlm.engine import assess
+from netlm.fhir.cds.routes import cds_store
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.decision import DecisionIn
 from netlm.store.errors import Conflict, InvalidCredentials, Throttled, ValidationFailed
@@ -199,6 +200,7 @@ def case_page(request: Request, case_id: str, current: Viewer) -> HTMLResponse:
         forest=forest_svg(forest_rows(view.assessment, kb, lang), lang),
         whatif=_whatif_fields(request, view.record.case, lang),
         today=dt.date.today().isoformat(), option_names=_option_names(kb, lang),
+        feedback=cds_store(request.app).list_feedback(case_id),
     )  # fmt: skip
 
 

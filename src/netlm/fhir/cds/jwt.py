@@ -1,0 +1,242 @@
+"""Authentication of the EHR: the signed JWT that CDS Hooks puts on every call.
+
+Checks are ordered so that nothing an attacker controls is trusted before the signature is:
+the header's algorithm is fixed to an asymmetric allow-list before any key is chosen (so `none`
+and the HMAC-with-a-public-key confusion never reach a verifier), the issuer only selects which
+registered client's keys to try, and a `jku` is fetched only when it is on that client's list.
+After the signature, the audience must be the exact URL called, the token fresh (`iat`) and its
+`jti` unseen; the `jti` is recorded in the database, so a replay fails on every worker.
+"""
+
+import datetime as dt
+import ipaddress
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import jwt
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from netlm.fhir.cds.store import CdsStore, ClientInfo
+
+ALGORITHMS = frozenset({"ES256", "ES384", "RS384"})
+CURVES = {"ES256": "P-256", "ES384": "P-384"}
+REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
+MAX_TOKEN_BYTES = 16_384
+CLOCK_SKEW_SECONDS = 60
+
+
+class AuthError(Exception):
+    """The call is not authenticated; the message says why (it names no secret)."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    issuer: str
+    jti: str
+    tenant: str | None
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_key_url(url: str) -> None:
+    """Key sets and FHIR data travel over TLS; plain http only to this machine (tests, dev)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and is_loopback_url(url):
+        return
+    raise ValueError(f"{url!r} is not an https URL (http is accepted only for loopback)")
+
+
+def validate_jwks(jwks: Any) -> dict[str, Any]:
+    """A client's JWK Set as registered: public signing keys, each with a `kid`."""
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+        raise ValueError('a JWK Set is an object with a non-empty "keys" array')
+    seen: set[str] = set()
+    for key in jwks["keys"]:
+        if not isinstance(key, dict) or not isinstance(key.get("kid"), str) or not key["kid"]:
+            raise ValueError('every key of the JWK Set needs a "kid"')
+        if key["kid"] in seen:
+            raise ValueError(f"kid {key['kid']!r} occurs twice in the JWK Set")
+        seen.add(key["kid"])
+        if "d" in key:
+            raise ValueError(f"key {key['kid']!r} is a private key; register the public key only")
+        if key.get("kty") not in ("EC", "RSA"):
+            raise ValueError(f"key {key['kid']!r}: only EC and RSA keys are accepted")
+        _public_key(key, _key_algorithm(key))
+    return jwks
+
+
+def _key_algorithm(jwk: Mapping[str, Any]) -> str:
+    if isinstance(jwk.get("alg"), str):
+        return str(jwk["alg"])
+    if jwk.get("kty") == "RSA":
+        return "RS384"
+    return "ES384" if jwk.get("crv") == "P-384" else "ES256"
+
+
+def _public_key(jwk: Mapping[str, Any], alg: str) -> Any:
+    """The verification key for `alg` from a JWK, refusing a key of another type or curve."""
+    if alg not in ALGORITHMS:
+        raise ValueError(f"algorithm {alg} is not accepted")
+    if jwk.get("use", "sig") != "sig" or jwk.get("alg", alg) != alg:
+        raise ValueError(f"key {jwk.get('kid')!r} is not for {alg} signatures")
+    text = json.dumps(dict(jwk))
+    if alg.startswith("RS"):
+        if jwk.get("kty") != "RSA":
+            raise ValueError(f"key {jwk.get('kid')!r} is not an RSA key")
+        return RSAAlgorithm.from_jwk(text)
+    if jwk.get("kty") != "EC" or jwk.get("crv") != CURVES[alg]:
+        raise ValueError(f"key {jwk.get('kid')!r} is not an EC {CURVES[alg]} key")
+    return ECAlgorithm.from_jwk(text)
+
+
+class JwksCache:
+    """JWK Sets fetched from `jku` URLs, kept for `ttl` seconds.
+
+    A `kid` not in the cached set triggers one refetch (key rotation), at most once per
+    `min_refresh` seconds per URL, so unknown kids cannot make the service hammer the EHR.
+    """
+
+    def __init__(
+        self,
+        ttl: float = 300.0,
+        min_refresh: float = 30.0,
+        timeout: float = 3.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._ttl, self._min_refresh, self._timeout = ttl, min_refresh, timeout
+        self._transport = transport
+        self._sets: dict[str, tuple[dict[str, Any], float]] = {}
+        self._lock = threading.Lock()
+
+    def key(self, url: str, kid: str) -> dict[str, Any] | None:
+        keys, fetched = self._cached(url)
+        if kid not in keys and time.monotonic() - fetched >= self._min_refresh:
+            keys, _ = self._fetch(url)
+        return keys.get(kid)
+
+    def _cached(self, url: str) -> tuple[dict[str, Any], float]:
+        with self._lock:
+            found = self._sets.get(url)
+        if found is not None and time.monotonic() - found[1] < self._ttl:
+            return found
+        return self._fetch(url)
+
+    def _fetch(self, url: str) -> tuple[dict[str, Any], float]:
+        try:
+            with httpx.Client(timeout=self._timeout, transport=self._transport) as client:
+                response = client.get(url, headers={"Accept": "application/json"})
+                response.raise_for_status()
+                jwks = validate_jwks(response.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            raise AuthError(f"the JWK Set at {url} could not be used: {exc}") from None
+        entry = ({k["kid"]: k for k in jwks["keys"]}, time.monotonic())
+        with self._lock:
+            self._sets[url] = entry
+        return entry
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Verifier:
+    def __init__(
+        self,
+        clients: CdsStore,
+        jwks: JwksCache,
+        max_age_seconds: int = 300,
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        self._clients, self._jwks = clients, jwks
+        self._max_age, self._clock = max_age_seconds, clock
+
+    def verify(self, authorization: str | None, audience: str) -> Caller:
+        """The authenticated caller of a request to `audience` (the exact URL called)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise AuthError("a bearer JWT is required (Authorization: Bearer <JWT>)")
+        if len(token) > MAX_TOKEN_BYTES:
+            raise AuthError("the JWT is too large")
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise AuthError("the bearer token is not a JWT") from None
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in ALGORITHMS:
+            raise AuthError(f"JWT algorithm {alg!r} is not accepted (ES256, ES384, RS384)")
+        if not isinstance(kid, str) or not kid:
+            raise AuthError("the JWT header has no kid")
+        if header.get("typ", "JWT") != "JWT":
+            raise AuthError("the JWT header typ must be JWT")
+        issuer = unverified.get("iss")
+        client = self._clients.client(issuer) if isinstance(issuer, str) else None
+        if client is None:
+            raise AuthError("the JWT issuer is not a registered client")
+        jwk = self._find_key(client, kid, header.get("jku"))
+        try:
+            key = _public_key(jwk, alg)
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=[alg],
+                audience=audience,
+                issuer=client.issuer,
+                options={"require": list(REQUIRED_CLAIMS), "verify_iat": False},
+            )
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise AuthError(f"the JWT was rejected: {exc}") from None
+        jti, expires_at = self._check_times(claims)
+        if not self._clients.remember_jti(client.issuer, jti, expires_at, self._clock()):
+            raise AuthError("the JWT was already used (jti replayed)")
+        tenant = claims.get("tenant")
+        return Caller(client.issuer, jti, tenant if isinstance(tenant, str) else None)
+
+    def _find_key(self, client: ClientInfo, kid: str, jku: Any) -> Mapping[str, Any]:
+        if jku is not None:
+            if not isinstance(jku, str) or jku not in client.jku_urls:
+                raise AuthError("the JWT's jku is not on the client's allow-list")
+            urls = [jku]
+        else:
+            urls = list(client.jku_urls)
+        if client.jwks is not None:
+            for key in client.jwks["keys"]:
+                if key.get("kid") == kid and jku is None:
+                    return dict(key)
+        for url in urls:
+            found = self._jwks.key(url, kid)
+            if found is not None:
+                return found
+        raise AuthError(f"no key with kid {kid!r} is registered for the issuer")
+
+    def _check_times(self, claims: Mapping[str, Any]) -> tuple[str, dt.datetime]:
+        now = self._clock().timestamp()
+        iat, exp, jti = claims["iat"], claims["exp"], claims["jti"]
+        if not isinstance(iat, int | float) or isinstance(iat, bool):
+            raise AuthError("the JWT iat is not a number")
+        if iat > now + CLOCK_SKEW_SECONDS:
+            raise AuthError("the JWT was issued in the future")
+        if iat < now - self._max_age:
+            raise AuthError(f"the JWT is older than {self._max_age} s (iat)")
+        if not isinstance(jti, str) or not jti or len(jti) > 255:
+            raise AuthError("the JWT jti must be a non-empty string of at most 255 characters")
+        # Past this moment the token fails the iat check anyway, so its jti need not be kept.
+        keep_until = min(float(exp), iat + self._max_age + CLOCK_SKEW_SECONDS)
+        return jti, dt.datetime.fromtimestamp(keep_until, dt.UTC)

@@ -1,0 +1,191 @@
+"""CDS Hooks 2.0.1 messages (discovery, request, cards, feedback) as pydantic models.
+
+Inbound messages ignore unknown fields, so an EHR speaking 3.0 is still understood; the
+invariants of the 3.0 logical models that also hold in 2.0.1 are enforced by validators, so a
+card that a client would have to reject as an error can never leave this service.
+"""
+
+import datetime as dt
+from typing import Any, Literal, Self
+
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SPEC_VERSION = "2.0.1"
+MAX_SUMMARY = 139  # the spec says "<140 characters"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Coding(_Message):
+    system: str | None = None
+    code: str
+    display: str | None = None
+
+
+# --- discovery -------------------------------------------------------------------------------
+
+
+class Service(_Message):
+    hook: str
+    title: str | None = None
+    description: str
+    id: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    prefetch: dict[str, str] | None = None
+    usage_requirements: str | None = Field(None, alias="usageRequirements")
+    version: str = SPEC_VERSION
+
+
+class Discovery(_Message):
+    services: list[Service]
+
+
+# --- request ---------------------------------------------------------------------------------
+
+
+class FhirAuthorization(_Message):
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    scope: str
+    subject: str
+    patient: str | None = None
+
+    @model_validator(mode="after")
+    def _patient_scope_needs_patient(self) -> Self:
+        # Both SMART scope syntaxes (STU1 `patient/*.read`, STU2 `patient/*.rs`) start alike.
+        if self.patient is None and any(s.startswith("patient/") for s in self.scope.split()):
+            raise ValueError("a patient/ scope requires fhirAuthorization.patient")
+        return self
+
+
+class CdsRequest(_Message):
+    hook: str
+    hook_instance: str = Field(alias="hookInstance", min_length=1)
+    fhir_server: str | None = Field(None, alias="fhirServer", min_length=1)
+    fhir_authorization: FhirAuthorization | None = Field(None, alias="fhirAuthorization")
+    context: dict[str, Any]
+    prefetch: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _authorization_needs_server(self) -> Self:
+        if self.fhir_authorization is not None and self.fhir_server is None:
+            raise ValueError("fhirAuthorization requires fhirServer")
+        return self
+
+
+# --- cards -----------------------------------------------------------------------------------
+
+
+class Source(_Message):
+    label: str = Field(min_length=1)
+    url: AnyUrl | None = None
+    icon: AnyUrl | None = None
+    topic: Coding | None = None
+
+
+class Action(_Message):
+    type: Literal["create", "update", "delete"]
+    description: str = Field(min_length=1)
+    resource: dict[str, Any] | None = None
+    resource_id: str | None = Field(None, alias="resourceId")
+
+    @model_validator(mode="after")
+    def _delete_uses_resource_id(self) -> Self:
+        if self.type == "delete" and (self.resource is not None or self.resource_id is None):
+            raise ValueError("a delete action names resourceId and carries no resource")
+        return self
+
+
+class Suggestion(_Message):
+    label: str = Field(min_length=1)
+    uuid: str | None = None
+    is_recommended: bool | None = Field(None, alias="isRecommended")
+    actions: list[Action] | None = None
+
+
+class OverrideReason(Coding):
+    display: str = Field(min_length=1)
+
+
+class Link(_Message):
+    label: str = Field(min_length=1)
+    url: AnyUrl
+    type: Literal["absolute", "smart"]
+    app_context: str | None = Field(None, alias="appContext")
+    autolaunchable: bool | None = None
+
+    @model_validator(mode="after")
+    def _app_context_only_on_smart(self) -> Self:
+        if self.app_context is not None and self.type != "smart":
+            raise ValueError("appContext is only valid on smart links")
+        return self
+
+
+class Card(_Message):
+    uuid: str = Field(min_length=1)
+    summary: str = Field(min_length=1, max_length=MAX_SUMMARY)
+    detail: str | None = None
+    indicator: Literal["info", "warning", "critical"]
+    source: Source
+    suggestions: list[Suggestion] | None = None
+    selection_behavior: Literal["at-most-one", "any"] | None = Field(
+        None, alias="selectionBehavior"
+    )
+    override_reasons: list[OverrideReason] | None = Field(None, alias="overrideReasons")
+    links: list[Link] | None = None
+
+    @model_validator(mode="after")
+    def _suggestions_need_selection_behavior(self) -> Self:
+        if self.suggestions and self.selection_behavior is None:
+            raise ValueError("selectionBehavior is required when suggestions are present")
+        recommended = sum(1 for s in self.suggestions or [] if s.is_recommended)
+        if self.selection_behavior == "at-most-one" and recommended > 1:
+            raise ValueError("at-most-one allows at most one recommended suggestion")
+        return self
+
+
+class CdsResponse(_Message):
+    cards: list[Card]
+    system_actions: list[Action] | None = Field(None, alias="systemActions")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# --- feedback --------------------------------------------------------------------------------
+
+
+class AcceptedSuggestion(_Message):
+    id: str = Field(min_length=1)
+
+
+class FeedbackOverride(_Message):
+    reason: Coding | None = None
+    user_comment: str | None = Field(None, alias="userComment")
+
+
+class FeedbackItem(_Message):
+    card: str = Field(min_length=1, max_length=64)
+    outcome: Literal["accepted", "overridden"]
+    accepted_suggestions: list[AcceptedSuggestion] | None = Field(None, alias="acceptedSuggestions")
+    override_reason: FeedbackOverride | None = Field(None, alias="overrideReason")
+    outcome_timestamp: dt.datetime = Field(alias="outcomeTimestamp")
+
+    @field_validator("outcome_timestamp")
+    @classmethod
+    def _utc(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            raise ValueError("outcomeTimestamp needs a time zone (RFC 3339)")
+        return value.astimezone(dt.UTC)
+
+    @model_validator(mode="after")
+    def _accepted_names_suggestions(self) -> Self:
+        if self.outcome == "accepted" and not self.accepted_suggestions:
+            raise ValueError("acceptedSuggestions is required when the outcome is accepted")
+        return self
+
+
+class Feedback(_Message):
+    feedback: list[FeedbackItem] = Field(min_length=1)

@@ -1,0 +1,116 @@
+"""`/api/v1/fhir`: FHIR R4 Bundles in, netlm cases and FHIR assessments out.
+
+Errors use the API's one shape (`{"errors": [{"field", "message"}]}`): 400 when the body is not
+JSON, 422 when it is not a Bundle netlm can map (one entry per problem).
+"""
+
+import datetime as dt
+import json
+from dataclasses import asdict
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from netlm.engine import assess
+from netlm.fhir.export import assessment_to_bundle
+from netlm.fhir.mapping import FhirImport, FhirMappingError, bundle_to_case
+from netlm.knowledge.load import KnowledgeBase
+from netlm.web.errors import ApiError, error_body
+from netlm.web.security import Viewer
+from netlm.web.service import Board
+
+router = APIRouter(prefix="/api/v1/fhir", tags=["fhir"])
+Lang = Literal["en", "zh"]
+FHIR_JSON = "application/fhir+json"
+BUNDLE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object", "description": "A FHIR R4 Bundle"}}
+        },
+    }
+}
+
+
+async def _bundle(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "(json)", f"malformed JSON: {exc}") from None
+
+
+def _import(data: Any, patient: str | None, on: dt.date | None) -> FhirImport | JSONResponse:
+    try:
+        return bundle_to_case(data, patient_id=patient, on=on or dt.date.today())
+    except FhirMappingError as exc:
+        body = error_body([(p.path, p.message) for p in exc.problems])
+        return JSONResponse(body, status_code=422)
+
+
+def _kb(request: Request) -> KnowledgeBase:
+    kb: KnowledgeBase = request.app.state.kb
+    return kb
+
+
+@router.post("/case", openapi_extra=BUNDLE_BODY)
+async def fhir_case(
+    request: Request, _: Viewer, patient: str | None = None, date: dt.date | None = None
+) -> Any:
+    """Map a Bundle to netlm.case/1: the case, what could not be mapped, and where each field
+    came from. `date` is the date ages are computed at (today by default). Nothing is stored."""
+    result = _import(await _bundle(request), patient, date)
+    if isinstance(result, JSONResponse):
+        return result
+    return {
+        "case": result.case.to_json_dict(),
+        "unmapped": [asdict(u) for u in result.unmapped],
+        "sources": result.sources,
+    }
+
+
+@router.post("/assess", openapi_extra=BUNDLE_BODY)
+async def fhir_assess(
+    request: Request,
+    _: Viewer,
+    lang: Lang = "en",
+    patient: str | None = None,
+    date: dt.date | None = None,
+) -> Any:
+    """Map a Bundle, assess it and return the assessment as a FHIR Bundle. Nothing is stored."""
+    data = await _bundle(request)
+    result = _import(data, patient, date)
+    if isinstance(result, JSONResponse):
+        return result
+    pid = patient or next(
+        str(e["resource"]["id"])
+        for e in data["entry"]
+        if e.get("resource", {}).get("resourceType") == "Patient"
+    )
+    kb = _kb(request)
+    assessment = assess(result.case, lang=lang, kb=kb)
+    bundle = assessment_to_bundle(
+        assessment, patient_reference=f"Patient/{pid}", case=result.case, kb=kb
+    )
+    return JSONResponse(bundle, media_type=FHIR_JSON)
+
+
+@router.get("/cases/{case_id}")
+def fhir_case_assessment(
+    request: Request,
+    case_id: str,
+    current: Viewer,
+    lang: Lang = "en",
+    patient_reference: str | None = None,
+) -> JSONResponse:
+    """The stored case's latest assessment as a FHIR Bundle (subject: `patient_reference`,
+    default Patient/<case id>, since netlm stores no patient identity)."""
+    board: Board = request.app.state.board
+    view = board.view(case_id, current.user, lang)
+    bundle = assessment_to_bundle(
+        view.assessment,
+        patient_reference=patient_reference or f"Patient/{case_id}",
+        case=view.record.case,
+        kb=_kb(request),
+    )
+    return JSONResponse(bundle, media_type=FHIR_JSON)

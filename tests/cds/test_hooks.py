@@ -1,0 +1,412 @@
+"""Discovery, patient-view, order-select and feedback over HTTP, as an EHR would call them."""
+
+import datetime as dt
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from netlm.engine import assess
+from netlm.fhir.cds.routes import cds_store
+from netlm.model.parse import parse_case_json
+from tests.cds.conftest import (
+    BASE,
+    DISCOVERY,
+    ORDER_CHECK,
+    STRATEGY,
+    Cds,
+    check_response,
+    make_env,
+    medication_order,
+    order_select,
+    patient_view,
+)
+from tests.cds.ehr import FhirServer, load_bundle, prefetch_for
+
+ROOT = Path(__file__).resolve().parents[2]
+V03 = tuple[str, dict[str, Any]]
+
+
+def fhir_context(server: FhirServer, patient_id: str) -> dict[str, Any]:
+    return {
+        "fhirServer": server.base,
+        "fhirAuthorization": {
+            "access_token": server.token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "user/Patient.read user/Condition.read user/Observation.read",
+            "subject": "netlm",
+        },
+    }
+
+
+def test_discovery_lists_both_services_with_prefetch_and_spec_version(env: Cds) -> None:
+    response = env.client.get(DISCOVERY, headers=env.ehr.auth(DISCOVERY))
+    assert response.status_code == 200
+    services = {s["id"]: s for s in response.json()["services"]}
+    assert services["netlm-strategy"]["hook"] == "patient-view"
+    assert services["netlm-order-check"]["hook"] == "order-select"
+    for service in services.values():
+        assert service["version"] == "2.0.1"
+        assert service["title"]
+        assert service["description"]
+        assert service["prefetch"] == {
+            "patient": "Patient/{{context.patientId}}",
+            "conditions": "Condition?patient={{context.patientId}}",
+            "observations": "Observation?patient={{context.patientId}}",
+            "procedures": "Procedure?patient={{context.patientId}}",
+            "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+            "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
+        }
+
+
+def test_patient_view_with_full_prefetch_gives_the_strategy_and_a_review_card(
+    env: Cds, v03: V03
+) -> None:
+    patient_id, prefetch = v03
+    cards = check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
+    info, warning = cards
+    assert info["indicator"] == "info"
+    assert (
+        info["summary"]
+        == "netlm: NET G2, liver type III (diffuse): first choice PRRT (recommended)"
+    )
+    assert "NETTER-1 (phase 3 RCT, N=229)" in info["detail"].replace("\\", "")
+    assert "1. **177Lu-DOTATATE PRRT" in info["detail"]
+    assert "Availability" in info["detail"]
+    assert "`labs.albumin_g_dl`" in info["detail"]
+    assert info["source"]["label"].startswith("netlm ")
+    assert info["source"]["topic"]["code"] == "94381002"
+    assert info["links"] == [
+        {
+            "label": "Open the case in netlm",
+            "url": f"{BASE}/cases/ehr-{patient_id}",
+            "type": "absolute",
+        }
+    ]
+    assert warning["indicator"] == "warning"
+    assert "controversial" in warning["summary"]
+    assert "missing finding" in warning["summary"]
+    assert len({info["uuid"], warning["uuid"]}) == 2
+
+
+def test_patient_view_stores_the_case_under_a_disabled_service_account(env: Cds, v03: V03) -> None:
+    patient_id, prefetch = v03
+    check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
+    record = env.store.get_case(f"ehr-{patient_id}")
+    expected = parse_case_json(
+        (ROOT / "examples" / "03-midgut-progressive-on-ssa-sstr4.json").read_text()
+    )
+    same = {"id": True, "patient": {"age_years"}}  # the age is computed on the day of the call
+    assert record.case.model_dump(exclude=same) == expected.model_dump(exclude=same)
+    assert record.created_by == "cds-hooks"
+    latest = env.store.latest_assessment(record.case_id)
+    assert latest is not None
+    assert latest[1] == assess(record.case)
+    (account,) = [u for u in env.store.list_users() if u.username == "cds-hooks"]
+    assert (account.role, account.disabled) == ("clinician", True)
+    # the web app shows it (read through the API as a clinician of the board)
+    user = env.store.add_user("dr-b", "correct horse battery", "clinician")
+    token = env.store.create_token(user, "t")
+    shown = env.client.get(
+        f"/api/v1/cases/ehr-{patient_id}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert shown.status_code == 200
+
+
+def test_a_repeated_view_adds_nothing_and_a_change_adds_a_version(env: Cds, v03: V03) -> None:
+    patient_id, prefetch = v03
+    check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
+    check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
+    before = env.counts()
+    assert (before["case_versions"], before["assessments"]) == (1, 1)
+    for entry in prefetch["observations"]["entry"]:
+        if entry["resource"]["code"]["coding"][0]["code"] == "29593-1":  # Ki-67 4 % -> 25 %
+            entry["resource"]["valueQuantity"]["value"] = 25
+    cards = check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
+    assert cards[0]["summary"].startswith("netlm: NET G3")
+    after = env.counts()
+    assert (after["case_versions"], after["assessments"]) == (2, 2)
+    assert env.store.get_case(f"ehr-{patient_id}").version == 2
+
+
+def test_patient_view_without_prefetch_reads_the_fhir_server_with_the_token(
+    env: Cds, fhir_v03: FhirServer
+) -> None:
+    body = patient_view("v03", None, **fhir_context(fhir_v03, "v03"))
+    cards = check_response(env.hook(STRATEGY, body))
+    assert cards[0]["summary"].startswith("netlm: NET G2, liver type III")
+    assert fhir_v03.seen_tokens
+    assert set(fhir_v03.seen_tokens) == {f"Bearer {fhir_v03.token}"}
+    assert any("_page=2" in path for path in fhir_v03.requests)  # followed the next link
+    assert any(path.startswith("/fhir/Patient/v03") for path in fhir_v03.requests)
+    stored = env.store.get_case("ehr-v03").case
+    assert stored.pathology.ki67_percent == 4
+    assert stored.labs.neutrophils_10e9_per_l == 4
+
+
+def test_partial_prefetch_is_completed_from_the_fhir_server(
+    env: Cds, v03: V03, fhir_v03: FhirServer
+) -> None:
+    patient_id, prefetch = v03
+    del prefetch["observations"]
+    prefetch["procedures"] = None
+    body = patient_view(patient_id, prefetch, **fhir_context(fhir_v03, patient_id))
+    cards = check_response(env.hook(STRATEGY, body))
+    assert cards[0]["summary"].startswith("netlm: NET G2, liver type III")
+    fetched = {p.split("?")[0] for p in fhir_v03.requests}
+    assert fetched == {"/fhir/Observation", "/fhir/Procedure"}
+
+
+def test_no_prefetch_and_an_unreachable_fhir_server_is_412_with_an_operation_outcome(
+    env: Cds,
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    body = patient_view("v03", None, fhirServer=f"http://127.0.0.1:{port}/fhir")
+    response = env.hook(STRATEGY, body)
+    assert response.status_code == 412
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["severity"] == "error"
+    no_server = env.hook(STRATEGY, patient_view("v03"))
+    assert no_server.status_code == 412
+    assert no_server.json()["resourceType"] == "OperationOutcome"
+    assert env.counts()["case_versions"] == 0
+
+
+def test_a_next_link_off_the_fhir_server_is_not_followed(env: Cds, v03: V03) -> None:
+    patient_id, prefetch = v03
+    prefetch["observations"]["link"] = [{"relation": "next", "url": "https://elsewhere.example/x"}]
+    body = patient_view(patient_id, prefetch, fhirServer="https://fhir.example.org/r4")
+    response = env.hook(STRATEGY, body)
+    assert response.status_code == 412
+    assert "off fhirServer" in response.json()["issue"][0]["diagnostics"]
+
+
+def test_a_patient_without_nets_gets_no_card_and_no_case(env: Cds) -> None:
+    prefetch = {
+        "patient": {"resourceType": "Patient", "id": "p9", "gender": "female"},
+        "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+    }
+    for key in ("observations", "procedures", "medicationStatements", "medicationRequests"):
+        prefetch[key] = {"resourceType": "Bundle", "type": "searchset", "entry": []}
+    assert check_response(env.hook(STRATEGY, patient_view("p9", prefetch))) == []
+    assert env.counts()["case_versions"] == 0
+
+
+def test_a_wrong_patient_prefetch_and_a_wrong_hook_are_refused(env: Cds, v03: V03) -> None:
+    patient_id, prefetch = v03
+    wrong = env.hook(STRATEGY, patient_view("someone-else", prefetch))
+    assert wrong.status_code == 400
+    assert wrong.json()["resourceType"] == "OperationOutcome"
+    body = patient_view(patient_id, prefetch)
+    body["hook"] = "order-sign"
+    assert env.hook(STRATEGY, body).status_code == 400
+    assert env.hook(f"{BASE}/cds-services/nope", body).status_code == 404
+    invalid = env.hook(STRATEGY, {"hook": "patient-view"})
+    assert invalid.status_code == 400
+    assert "hookInstance" in invalid.json()["issue"][0]["diagnostics"]
+
+
+def test_cards_in_chinese(tmp_path: Path, ehr: Any, v03: V03) -> None:
+    app, _, _ = make_env(tmp_path, cds_lang="zh")
+    cds_store(app).add_client(ehr.issuer, "EHR", ehr.jwks(), [])
+    patient_id, prefetch = v03
+    with TestClient(app, base_url=BASE) as client:
+        response = client.post(
+            STRATEGY, json=patient_view(patient_id, prefetch), headers=ehr.auth(STRATEGY)
+        )
+    cards = check_response(response)
+    assert cards[0]["summary"] == "netlm：NET G2，肝转移III型（弥漫型）：首选PRRT（推荐）"
+    assert "证据" in cards[0]["detail"]
+    assert cards[0]["links"][0]["label"] == "在netlm中打开病例"
+
+
+# --- order-select ----------------------------------------------------------------------------
+
+
+def test_an_excluded_order_gets_a_warning_with_the_reasons(env: Cds, v03: V03) -> None:
+    patient_id, prefetch = v03
+    order = medication_order("mr-1", patient_id, "L01EX01", "sunitinib 37.5 mg")
+    (card,) = check_response(env.hook(ORDER_CHECK, order_select(patient_id, [order], prefetch)))
+    assert card["indicator"] == "warning"
+    assert card["summary"].startswith("netlm: sunitinib is not proposed for this patient")
+    assert "pancreatic NET only" in card["detail"]
+    assert "177Lu-DOTATATE PRRT" in card["detail"]  # what is proposed instead
+    (suggestion,) = card["suggestions"]
+    assert card["selectionBehavior"] == "at-most-one"
+    assert suggestion["actions"] == [
+        {
+            "type": "delete",
+            "description": suggestion["label"],
+            "resourceId": "MedicationRequest/mr-1",
+        }
+    ]
+
+
+def test_a_proposed_order_gets_an_info_card_with_its_rank(env: Cds, v03: V03) -> None:
+    patient_id, prefetch = v03
+    order = {
+        "resourceType": "MedicationRequest",
+        "id": "mr-2",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "medicationCodeableConcept": {"text": "Lutathera (lutetium Lu 177 dotatate) 7.4 GBq"},
+    }
+    (card,) = check_response(env.hook(ORDER_CHECK, order_select(patient_id, [order], prefetch)))
+    assert card["indicator"] == "info"
+    assert card["summary"] == "netlm: PRRT is proposed for this patient (rank 1, recommended)"
+    assert "NETTER-1" in card["detail"]
+
+
+def test_an_order_against_a_nec_is_critical(env: Cds) -> None:
+    patient_id, prefetch = prefetch_for(load_bundle("05"))
+    order = medication_order("mr-3", patient_id, "H01CB02", "octreotide LAR 30 mg")
+    (card,) = check_response(env.hook(ORDER_CHECK, order_select(patient_id, [order], prefetch)))
+    assert card["indicator"] == "critical"
+    assert "NEC" in card["summary"]
+
+
+def test_unknown_and_diagnostic_orders_get_no_card_and_no_chart_read(env: Cds) -> None:
+    orders = [
+        medication_order("mr-4", "v03", "N02BE01", "paracetamol 1 g"),
+        {
+            "resourceType": "ServiceRequest",
+            "id": "sr-1",
+            "status": "draft",
+            "intent": "order",
+            "subject": {"reference": "Patient/v03"},
+            "code": {"text": "Ga-68 DOTATATE PET/CT"},
+        },
+    ]
+    # no prefetch and no FHIR server: a chart read would be a 412
+    assert check_response(env.hook(ORDER_CHECK, order_select("v03", orders))) == []
+
+
+def test_only_selected_orders_are_checked(env: Cds, v03: V03) -> None:
+    patient_id, prefetch = v03
+    orders = [
+        medication_order("mr-5", patient_id, "L01EX01", "sunitinib"),
+        medication_order("mr-6", patient_id, "L01EG02", "everolimus 10 mg"),
+    ]
+    body = order_select(patient_id, orders, prefetch)
+    body["context"]["selections"] = ["MedicationRequest/mr-6"]
+    (card,) = check_response(env.hook(ORDER_CHECK, body))
+    assert card["summary"] == "netlm: everolimus is proposed for this patient (rank 2, recommended)"
+
+
+def test_a_liver_directed_service_request_is_checked(env: Cds, v03: V03) -> None:
+    patient_id, prefetch = v03
+    order = {
+        "resourceType": "ServiceRequest",
+        "id": "sr-2",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "code": {"text": "Transarterial chemoembolization of liver"},
+    }
+    (card,) = check_response(env.hook(ORDER_CHECK, order_select(patient_id, [order], prefetch)))
+    assert card["indicator"] == "warning"
+    assert "TACE" in card["summary"]
+
+
+# --- feedback --------------------------------------------------------------------------------
+
+FEEDBACK = f"{STRATEGY}/feedback"
+
+
+def overridden(card_id: str, when: str = "2026-12-01T10:00:00Z") -> dict[str, Any]:
+    return {
+        "card": card_id,
+        "outcome": "overridden",
+        "overrideReason": {
+            "reason": {
+                "system": "https://ehr.example.org/override",
+                "code": "mdt",
+                "display": "MDT decided otherwise",
+            },
+            "userComment": "Board chose everolimus",
+        },
+        "outcomeTimestamp": when,
+    }
+
+
+def test_feedback_is_stored_once_and_listed_for_the_case(env: Cds, v03: V03) -> None:
+    patient_id, prefetch = v03
+    info, warning = check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
+    batch = {"feedback": [overridden(info["uuid"]), overridden(info["uuid"])]}
+    assert env.hook(FEEDBACK, batch).status_code == 200
+    assert env.hook(FEEDBACK, batch).status_code == 200  # redelivered
+    later = {"feedback": [overridden(warning["uuid"], "2026-12-01T10:30:00+01:00")]}
+    assert env.hook(FEEDBACK, later).status_code == 200
+    stored = env.cds.list_feedback(f"ehr-{patient_id}")
+    assert [(f.card_uuid, f.outcome) for f in stored] == [
+        (warning["uuid"], "overridden"),  # 09:30 UTC: listed by outcome time
+        (info["uuid"], "overridden"),
+    ]
+    first = stored[1]
+    assert (first.override_code, first.override_display, first.override_comment) == (
+        "mdt", "MDT decided otherwise", "Board chose everolimus",
+    )  # fmt: skip
+    assert first.outcome_timestamp == dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC)
+    assert first.card_summary == info["summary"]
+    assert first.service == "netlm-strategy"
+    audit = [e.action for e in env.store.audit_log(f"ehr-{patient_id}")]
+    assert audit.count("cds_feedback") == 2
+
+
+def test_accepted_suggestion_feedback_on_an_order_card(env: Cds, v03: V03) -> None:
+    patient_id, prefetch = v03
+    order = medication_order("mr-7", patient_id, "L01EX01", "sunitinib")
+    (card,) = check_response(env.hook(ORDER_CHECK, order_select(patient_id, [order], prefetch)))
+    item = {
+        "card": card["uuid"],
+        "outcome": "accepted",
+        "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}],
+        "outcomeTimestamp": "2026-12-01T10:00:00Z",
+    }
+    assert env.hook(f"{ORDER_CHECK}/feedback", {"feedback": [item]}).status_code == 200
+    (stored,) = env.cds.list_feedback(f"ehr-{patient_id}")
+    assert stored.accepted_suggestions == (card["suggestions"][0]["uuid"],)
+
+
+def test_feedback_on_unknown_cards_or_the_wrong_service_stores_nothing(env: Cds, v03: V03) -> None:
+    patient_id, prefetch = v03
+    info, _ = check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
+    unknown = {"feedback": [overridden(info["uuid"]), overridden(str(uuid.uuid4()))]}
+    response = env.hook(FEEDBACK, unknown)
+    assert response.status_code == 422
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert (
+        env.hook(f"{ORDER_CHECK}/feedback", {"feedback": [overridden(info["uuid"])]}).status_code
+        == 422
+    )
+    assert env.hook(FEEDBACK, {"feedback": [{"card": info["uuid"]}]}).status_code == 400
+    assert env.cds.list_feedback(f"ehr-{patient_id}") == []
+
+
+def test_cors_is_limited_to_listed_origins_and_to_cds_services(tmp_path: Path) -> None:
+    from netlm.fhir.cds.routes import add_cors
+
+    app, _, settings = make_env(tmp_path, cds_cors_origins=("https://ehr.example.org",))
+    add_cors(app, settings)
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    with TestClient(app, base_url=BASE) as client:
+        ok = client.options(STRATEGY, headers={"Origin": "https://ehr.example.org", **preflight})
+        assert ok.status_code == 200
+        assert ok.headers["access-control-allow-origin"] == "https://ehr.example.org"
+        assert "authorization" in ok.headers["access-control-allow-headers"].lower()
+        bad = client.options(STRATEGY, headers={"Origin": "https://evil.example", **preflight})
+        assert "access-control-allow-origin" not in bad.headers
+        api = client.options(
+            "/api/v1/assess", headers={"Origin": "https://ehr.example.org", **preflight}
+        )
+        assert "access-control-allow-origin" not in api.headers
