@@ -1,0 +1,90 @@
+"""A pretend EHR for trying the CDS Hooks service by hand against `make run`.
+
+    .venv/bin/python scripts/demo_ehr.py examples/fhir/03-midgut-progressive-on-ssa-sstr4.json
+
+It makes an ES384 key pair (kept in var/demo-ehr/), registers itself once as a CDS client with
+`netlm cds client add`, then calls patient-view with the Bundle as prefetch, signed as the
+CDS Hooks spec requires, and prints the cards. It also shows that an unsigned call is refused.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+ISSUER = "https://demo-ehr.example"
+KID = "demo-ehr-1"
+STATE = Path("var/demo-ehr")
+SEARCHES = {
+    "conditions": "Condition",
+    "observations": "Observation",
+    "procedures": "Procedure",
+    "medicationStatements": "MedicationStatement",
+    "medicationRequests": "MedicationRequest",
+}
+
+
+def key() -> ec.EllipticCurvePrivateKey:
+    """The demo EHR's signing key, registered with netlm the first time."""
+    path = STATE / "private.pem"
+    if path.exists():
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+        return loaded
+    STATE.mkdir(parents=True, exist_ok=True)
+    private = ec.generate_private_key(ec.SECP384R1())
+    path.write_bytes(private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ))  # fmt: skip
+    public = json.loads(ECAlgorithm.to_jwk(private.public_key()))
+    jwks = STATE / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [{**public, "kid": KID, "alg": "ES384", "use": "sig"}]}))
+    netlm = str(Path(sys.executable).parent / "netlm")
+    subprocess.run([netlm, "cds", "client", "add", "--issuer", ISSUER, "--jwks-file", str(jwks),
+                    "--name", "demo EHR"], check=True)  # fmt: skip
+    return private
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("--base", default="http://127.0.0.1:8000")
+    args = parser.parse_args()
+    bundle = json.loads(args.bundle.read_text(encoding="utf-8"))
+    items = [e["resource"] for e in bundle["entry"]]
+    (patient,) = (r for r in items if r["resourceType"] == "Patient")
+    prefetch = {"patient": patient} | {
+        k: {"resourceType": "Bundle", "type": "searchset",
+            "entry": [{"resource": r} for r in items if r["resourceType"] == kind]}
+        for k, kind in SEARCHES.items()
+    }  # fmt: skip
+    url = f"{args.base}/cds-services/netlm-strategy"
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": url, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
+    token = jwt.encode(claims, key(), algorithm="ES384", headers={"kid": KID, "typ": "JWT"})
+    request = {
+        "hook": "patient-view", "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/demo", "patientId": patient["id"]},
+        "prefetch": prefetch,
+    }  # fmt: skip
+    unsigned = httpx.post(url, json=request, timeout=30)
+    print(f"unsigned call: HTTP {unsigned.status_code}")
+    signed = httpx.post(url, json=request, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    print(f"signed call:   HTTP {signed.status_code}")
+    for card in signed.json().get("cards", []):
+        print(f"\n[{card['indicator']}] {card['summary']}")
+        for link in card.get("links", []):
+            print(f"  -> {link['label']}: {link['url']}")
+
+
+if __name__ == "__main__":
+    main()
