@@ -14,6 +14,7 @@ import typer
 
 from netlm.cli.admin import db_app, user_app
 from netlm.cli.cds import cds_app
+from netlm.cli.common import Lang, fail
 from netlm.cli.fhir import fhir_app
 from netlm.cli.render import render_markdown, render_text
 from netlm.engine import assess
@@ -37,18 +38,11 @@ app.add_typer(user_app, name="user", help="Local user accounts.")
 app.add_typer(fhir_app, name="fhir", help="FHIR R4 import (Bundle -> case) and export.")
 app.add_typer(cds_app, name="cds", help="CDS Hooks service: registered EHR clients.")
 
-BAD_INPUT = 2
-
 
 class Format(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
-
-
-class Lang(StrEnum):
-    en = "en"
-    zh = "zh"
 
 
 class RegionOption(StrEnum):
@@ -62,17 +56,11 @@ class SchemaName(StrEnum):
     assessment = "assessment"
 
 
-def _fail(lines: list[str], code: int = BAD_INPUT) -> typer.Exit:
-    for line in lines:
-        typer.echo(line, err=True)
-    return typer.Exit(code)
-
-
 def _knowledge_base() -> KnowledgeBase:
     try:
         return load_knowledge_base()
     except KnowledgeBaseError as exc:
-        raise _fail(str(exc).splitlines(), 1) from None
+        raise fail(str(exc).splitlines(), 1) from None
 
 
 def _read(source: str) -> str | bytes:
@@ -116,7 +104,7 @@ def assess_command(
             case = case.model_copy(update={"region": region.value})
         results.append(assess(case, lang=lang.value, kb=kb))
     if errors:
-        raise _fail(errors)
+        raise fail(errors)
     if output is Format.json:
         payload: Any = [a.to_json_dict() for a in results]
         if len(results) == 1:
@@ -148,7 +136,7 @@ def kb_check_command() -> None:
     kb = _knowledge_base()
     problems = check(kb)
     if problems:
-        raise _fail(problems, 1)
+        raise fail(problems, 1)
     verified = sum(1 for e in kb.evidence.values() if e.verified)
     rules = sum(
         len(o.indications) + len(o.contraindications) + len(o.cautions) for o in kb.options.values()
@@ -182,7 +170,7 @@ def kb_show_command(
         found = {"definition": item, "label": kb.definition_labels[item](lang.value)}
     if found is None:
         known = sorted([*kb.options, *kb.evidence, *kb.definitions])
-        raise _fail([f"{item}: not found; known ids: {', '.join(known)}"])
+        raise fail([f"{item}: not found; known ids: {', '.join(known)}"])
     typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
 
 

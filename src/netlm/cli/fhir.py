@@ -7,19 +7,17 @@ stderr, exit 2 for bad input and never a traceback.
 import datetime as dt
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from netlm.cli.common import Lang, fail
 from netlm.engine import assess
 from netlm.fhir.export import assessment_to_bundle
 from netlm.fhir.mapping import FhirMappingError, bundle_to_case
 from netlm.knowledge.load import KnowledgeBaseError, load_knowledge_base
 from netlm.model.parse import CaseInputError, parse_case_json
-
-BAD_INPUT = 2
 
 fhir_app = typer.Typer(
     help="FHIR R4: import a Bundle as a netlm.case/1, export an assessment as a Bundle.",
@@ -29,26 +27,15 @@ fhir_app = typer.Typer(
 )
 
 
-class Lang(StrEnum):
-    en = "en"
-    zh = "zh"
-
-
-def _fail(lines: list[str], code: int = BAD_INPUT) -> typer.Exit:
-    for line in lines:
-        typer.echo(line, err=True)
-    return typer.Exit(code)
-
-
 def _read(source: str) -> bytes:
     if source == "-":
         return sys.stdin.buffer.read()
     try:
         return Path(source).read_bytes()
     except IsADirectoryError:
-        raise _fail(["(file): is a directory, not a JSON file"]) from None
+        raise fail(["(file): is a directory, not a JSON file"]) from None
     except OSError as exc:
-        raise _fail([f"(file): cannot read: {exc.strerror}"]) from None
+        raise fail([f"(file): cannot read: {exc.strerror}"]) from None
 
 
 def _json(raw: bytes) -> Any:
@@ -56,9 +43,9 @@ def _json(raw: bytes) -> Any:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
-        raise _fail([f"(json): malformed JSON at {where}: {exc.msg}"]) from None
+        raise fail([f"(json): malformed JSON at {where}: {exc.msg}"]) from None
     except UnicodeDecodeError as exc:
-        raise _fail([f"(json): not UTF-8 text: {exc.reason}"]) from None
+        raise fail([f"(json): not UTF-8 text: {exc.reason}"]) from None
 
 
 def _print(data: Any) -> None:
@@ -79,12 +66,12 @@ def import_command(
     try:
         on = dt.date.fromisoformat(date) if date else dt.date.today()
     except ValueError:
-        raise _fail([f"--date: must be YYYY-MM-DD, got {date!r}"]) from None
+        raise fail([f"--date: must be YYYY-MM-DD, got {date!r}"]) from None
     data = _json(_read(bundle))
     try:
         result = bundle_to_case(data, patient_id=patient, on=on)
     except FhirMappingError as exc:
-        raise _fail([str(p) for p in exc.problems]) from None
+        raise fail([str(p) for p in exc.problems]) from None
     _print(result.case.to_json_dict())
     for item in result.unmapped:
         typer.echo(f"unmapped: {item.field}: {item.reason}", err=True)
@@ -103,11 +90,11 @@ def export_command(
     try:
         parsed = parse_case_json(_read(case))
     except CaseInputError as exc:
-        raise _fail([str(p) for p in exc.problems]) from None
+        raise fail([str(p) for p in exc.problems]) from None
     try:
         kb = load_knowledge_base()
     except KnowledgeBaseError as exc:
-        raise _fail(str(exc).splitlines(), 1) from None
+        raise fail(str(exc).splitlines(), 1) from None
     result = assess(parsed, lang=lang.value, kb=kb)
     reference = patient_reference or f"Patient/{parsed.id}"
     _print(assessment_to_bundle(result, patient_reference=reference, case=parsed, kb=kb))
