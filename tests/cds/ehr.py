@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 ROOT = Path(__file__).resolve().parents[2]
+EHR_ISSUER = "https://ehr.example.org"
 BUNDLES = ROOT / "tests" / "fhir" / "bundles"
 SEARCHES = {
     "conditions": "Condition",
@@ -64,7 +65,7 @@ def prefetch_for(bundle: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 class Ehr:
     """Signs like a CDS client: ES384 by default, with kid, typ JWT and fresh iat/exp/jti."""
 
-    issuer: str = "https://ehr.example.org"
+    issuer: str = EHR_ISSUER
     keys: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from netlm.engine import assess
 from netlm.fhir.cds.routes import cds_store
+from netlm.fhir.cds.service import case_id_for
 from netlm.model.parse import parse_case_json
 from tests.cds.conftest import (
     BASE,
@@ -23,7 +24,7 @@ from tests.cds.conftest import (
     order_select,
     patient_view,
 )
-from tests.cds.ehr import FhirServer, load_bundle, prefetch_for
+from tests.cds.ehr import EHR_ISSUER, FhirServer, load_bundle, prefetch_for
 
 ROOT = Path(__file__).resolve().parents[2]
 V03 = tuple[str, dict[str, Any]]
@@ -82,7 +83,7 @@ def test_patient_view_with_full_prefetch_gives_the_strategy_and_a_review_card(
     assert info["links"] == [
         {
             "label": "Open the case in netlm",
-            "url": f"{BASE}/cases/ehr-{patient_id}",
+            "url": f"{BASE}/cases/{case_id_for(EHR_ISSUER, patient_id)}",
             "type": "absolute",
         }
     ]
@@ -95,7 +96,7 @@ def test_patient_view_with_full_prefetch_gives_the_strategy_and_a_review_card(
 def test_patient_view_stores_the_case_under_a_disabled_service_account(env: Cds, v03: V03) -> None:
     patient_id, prefetch = v03
     check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
-    record = env.store.get_case(f"ehr-{patient_id}")
+    record = env.store.get_case(case_id_for(EHR_ISSUER, patient_id))
     expected = parse_case_json(
         (ROOT / "examples" / "03-midgut-progressive-on-ssa-sstr4.json").read_text()
     )
@@ -111,7 +112,8 @@ def test_patient_view_stores_the_case_under_a_disabled_service_account(env: Cds,
     user = env.store.add_user("dr-b", "correct horse battery", "clinician")
     token = env.store.create_token(user, "t")
     shown = env.client.get(
-        f"/api/v1/cases/ehr-{patient_id}", headers={"Authorization": f"Bearer {token}"}
+        f"/api/v1/cases/{case_id_for(EHR_ISSUER, patient_id)}",
+        headers={"Authorization": f"Bearer {token}"},
     )
     assert shown.status_code == 200
 
@@ -129,7 +131,7 @@ def test_a_repeated_view_adds_nothing_and_a_change_adds_a_version(env: Cds, v03:
     assert cards[0]["summary"].startswith("netlm: NET G3")
     after = env.counts()
     assert (after["case_versions"], after["assessments"]) == (2, 2)
-    assert env.store.get_case(f"ehr-{patient_id}").version == 2
+    assert env.store.get_case(case_id_for(EHR_ISSUER, patient_id)).version == 2
 
 
 def test_patient_view_without_prefetch_reads_the_fhir_server_with_the_token(
@@ -142,7 +144,7 @@ def test_patient_view_without_prefetch_reads_the_fhir_server_with_the_token(
     assert set(fhir_v03.seen_tokens) == {f"Bearer {fhir_v03.token}"}
     assert any("_page=2" in path for path in fhir_v03.requests)  # followed the next link
     assert any(path.startswith("/fhir/Patient/v03") for path in fhir_v03.requests)
-    stored = env.store.get_case("ehr-v03").case
+    stored = env.store.get_case(case_id_for(EHR_ISSUER, "v03")).case
     assert stored.pathology.ki67_percent == 4
     assert stored.labs.neutrophils_10e9_per_l == 4
 
@@ -344,7 +346,7 @@ def test_feedback_is_stored_once_and_listed_for_the_case(env: Cds, v03: V03) -> 
     assert env.hook(FEEDBACK, batch).status_code == 200  # redelivered
     later = {"feedback": [overridden(warning["uuid"], "2026-12-01T10:30:00+01:00")]}
     assert env.hook(FEEDBACK, later).status_code == 200
-    stored = env.cds.list_feedback(f"ehr-{patient_id}")
+    stored = env.cds.list_feedback(case_id_for(EHR_ISSUER, patient_id))
     assert [(f.card_uuid, f.outcome) for f in stored] == [
         (warning["uuid"], "overridden"),  # 09:30 UTC: listed by outcome time
         (info["uuid"], "overridden"),
@@ -356,7 +358,7 @@ def test_feedback_is_stored_once_and_listed_for_the_case(env: Cds, v03: V03) -> 
     assert first.outcome_timestamp == dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC)
     assert first.card_summary == info["summary"]
     assert first.service == "netlm-strategy"
-    audit = [e.action for e in env.store.audit_log(f"ehr-{patient_id}")]
+    audit = [e.action for e in env.store.audit_log(case_id_for(EHR_ISSUER, patient_id))]
     assert audit.count("cds_feedback") == 2
 
 
@@ -371,7 +373,7 @@ def test_accepted_suggestion_feedback_on_an_order_card(env: Cds, v03: V03) -> No
         "outcomeTimestamp": "2026-12-01T10:00:00Z",
     }
     assert env.hook(f"{ORDER_CHECK}/feedback", {"feedback": [item]}).status_code == 200
-    (stored,) = env.cds.list_feedback(f"ehr-{patient_id}")
+    (stored,) = env.cds.list_feedback(case_id_for(EHR_ISSUER, patient_id))
     assert stored.accepted_suggestions == (card["suggestions"][0]["uuid"],)
 
 
@@ -387,7 +389,7 @@ def test_feedback_on_unknown_cards_or_the_wrong_service_stores_nothing(env: Cds,
         == 422
     )
     assert env.hook(FEEDBACK, {"feedback": [{"card": info["uuid"]}]}).status_code == 400
-    assert env.cds.list_feedback(f"ehr-{patient_id}") == []
+    assert env.cds.list_feedback(case_id_for(EHR_ISSUER, patient_id)) == []
 
 
 def test_cors_is_limited_to_listed_origins_and_to_cds_services(tmp_path: Path) -> None:

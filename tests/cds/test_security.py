@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 
 from netlm.fhir.cds.routes import cds_store
+from netlm.fhir.cds.service import case_id_for
 from tests.cds.conftest import (
     BASE,
     DISCOVERY,
@@ -21,7 +22,7 @@ from tests.cds.conftest import (
     make_env,
     patient_view,
 )
-from tests.cds.ehr import Ehr, FhirServer, serve
+from tests.cds.ehr import EHR_ISSUER, Ehr, FhirServer, serve
 
 V03 = tuple[str, dict[str, Any]]
 
@@ -155,7 +156,7 @@ def test_feedback_with_a_bad_token_stores_nothing(env: Cds, v03: V03) -> None:
         url, json={"feedback": [item]}, headers=env.ehr.auth(STRATEGY)
     )  # aud of another URL
     assert response.status_code == 401
-    assert env.cds.list_feedback(f"ehr-{patient_id}") == []
+    assert env.cds.list_feedback(case_id_for(EHR_ISSUER, patient_id)) == []
 
 
 @pytest.mark.parametrize("kid", ["es384-1", "es256-1", "rs384-1"])

@@ -2,8 +2,8 @@
 
 Both gather the patient's FHIR data (prefetch first, then the EHR's FHIR server with the access
 token it lent for this call), map it to a netlm case, assess it and keep case and assessment in
-the store as case `ehr-<patientId>`, so the tumour board sees what the EHR was told. The cards
-are rendered from the assessment only: nothing clinical is decided here.
+the store as case `ehr-<issuer tag>-<patientId>`, so the tumour board sees what the EHR was
+told. The cards are rendered from the assessment only: nothing clinical is decided here.
 """
 
 import datetime as dt
@@ -157,12 +157,14 @@ def operation_outcome(code: str, message: str) -> dict[str, Any]:
     }
 
 
-def case_id_for(patient_id: str) -> str:
-    """`ehr-<patientId>`, or a digest of the id when that would not be a valid case id."""
-    candidate = f"ehr-{patient_id}"
+def case_id_for(issuer: str, patient_id: str) -> str:
+    """`ehr-<issuer tag>-<patientId>`: the tag keeps two EHRs' patients with the same id apart;
+    a digest of the id stands in when the result would not be a valid case id."""
+    tag = hashlib.sha256(issuer.encode()).hexdigest()[:6]
+    candidate = f"ehr-{tag}-{patient_id}"
     if CASE_ID.fullmatch(candidate):
         return candidate
-    return "ehr-" + hashlib.sha256(patient_id.encode()).hexdigest()[:60]
+    return f"ehr-{tag}-" + hashlib.sha256(patient_id.encode()).hexdigest()[:53]
 
 
 # --- FHIR data -------------------------------------------------------------------------------
@@ -470,7 +472,7 @@ class CdsService:
             bundle = gatherer.bundle()
         finally:
             gatherer.close()
-        case_id = case_id_for(patient_id)
+        case_id = case_id_for(call.caller.issuer, patient_id)
         today = dt.datetime.now(dt.UTC).date()
         try:
             imported = bundle_to_case(bundle, patient_id=patient_id, on=today, case_id=case_id)
