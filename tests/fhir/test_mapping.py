@@ -572,8 +572,19 @@ def test_absolute_and_urn_subject_references() -> None:
                                                 "status": "final", "code": {"text": "x"},
                                                 "valueQuantity": {"value": "abc"}}}),
       "Observation/x.valueQuantity.value"),
-     (lambda d: d["entry"].append({"resource": {"resourceType": "Spaceship", "id": "s"}}), "Spaceship/s"),
-     (lambda d: d.update(total="many"), "Bundle.total"),
+     (lambda d: d["entry"].append({"resource": {"resourceType": "Spaceship", "id": "s"}}), "Spaceship/s")],
+)  # fmt: skip
+def test_an_invalid_clinical_resource_is_left_out_and_reported(change: Any, where: str) -> None:
+    data = copy.deepcopy(bundle(obs("o", c.LOINC, c.KI67, valueQuantity=qty(5, "%"))))
+    change(data)
+    result = bundle_to_case(data, on=ON)
+    assert result.case.pathology.ki67_percent == 5  # the rest of the chart is still used
+    assert any(u.field == "(resource)" and u.reason.startswith(where) for u in result.unmapped)
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [(lambda d: d.update(total="many"), "Bundle.total"),
      (lambda d: d["entry"][0]["resource"].update(birthDate="15/06/1960"), "Patient/p.birthDate"),
      (lambda d: d.update(resourceType="Patient"), "(bundle)"),
      (lambda d: d["entry"].pop(0), "(patient)")],

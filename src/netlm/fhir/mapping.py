@@ -132,10 +132,12 @@ def bundle_to_case(
 
     `on` is the date ages are computed at (the assessment date, never the wall clock).
     """
-    entries = _validated_entries(bundle)
+    entries, invalid = _validated_entries(bundle)
     patient = _select_patient(entries, patient_id)
     pid = str(patient.data["id"])
     b = _Builder(entries, on)
+    for problem in invalid:  # one broken resource must not silence the rest of the chart
+        b.miss("(resource)", f"{problem}; resource not used")
     for entry in entries:
         if entry.full_url:
             b.by_reference[entry.full_url] = entry
@@ -175,7 +177,12 @@ def _validation_problems(label: str, exc: ValidationError) -> list[Problem]:
     return out
 
 
-def _validated_entries(bundle: Mapping[str, Any]) -> list[_Entry]:
+def _validated_entries(bundle: Mapping[str, Any]) -> tuple[list[_Entry], list[Problem]]:
+    """The valid entries, and the problems of the clinical resources left out.
+
+    A malformed Bundle or Patient refuses the whole import; an invalid Condition, Observation or
+    other resource is left out and reported, so that the rest of the chart is still used.
+    """
     if not isinstance(bundle, Mapping):
         raise FhirMappingError([Problem("(bundle)", "must be a JSON object (a FHIR Bundle)")])
     if bundle.get("resourceType") != "Bundle":
@@ -185,6 +192,7 @@ def _validated_entries(bundle: Mapping[str, Any]) -> list[_Entry]:
     if not isinstance(raw_entries, list):
         raise FhirMappingError([Problem("Bundle.entry", "must be a list")])
     problems: list[Problem] = []
+    skipped: list[Problem] = []
     shell = {**bundle, "entry": [_without_resource(e) for e in raw_entries]}
     try:
         Bundle.model_validate(shell)
@@ -197,21 +205,22 @@ def _validated_entries(bundle: Mapping[str, Any]) -> list[_Entry]:
             continue
         entry = _Entry(i, raw.get("fullUrl"), resource if isinstance(resource, dict) else {})
         kind = entry.data.get("resourceType")
+        found = problems if kind == "Patient" else skipped
         if not isinstance(kind, str):
-            problems.append(Problem(f"Bundle.entry[{i}].resource", "has no resourceType"))
+            skipped.append(Problem(f"Bundle.entry[{i}].resource", "has no resourceType"))
             continue
         try:
             get_fhir_model_class(kind).model_validate(entry.data)
         except ValueError as exc:  # ValidationError is a ValueError; so is an unknown type
             if isinstance(exc, ValidationError):
-                problems += _validation_problems(entry.label, exc)
+                found += _validation_problems(entry.label, exc)
             else:
-                problems.append(Problem(entry.label, f"{kind!r} is not an R4 resource type"))
+                found.append(Problem(entry.label, f"{kind!r} is not an R4 resource type"))
             continue
         entries.append(entry)
     if problems:
         raise FhirMappingError(problems)
-    return entries
+    return entries, skipped
 
 
 def _without_resource(raw: Any) -> Any:
