@@ -2,13 +2,20 @@
 
 import copy
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from netlm import Case, parse_case
 from netlm.knowledge.load import KnowledgeBase, load_knowledge_base
+from netlm.settings import Settings
+from netlm.store.db import create_db_engine, upgrade
+from netlm.store.repository import Store
+from netlm.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 VIGNETTES = sorted((ROOT / "tests" / "vignettes").glob("v*.json"))
@@ -53,3 +60,34 @@ def load_json(path: Path) -> Any:
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
     return load_knowledge_base()
+
+
+# An application on a fresh SQLite store, with one user of each role and their tokens.
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Env:
+    app: FastAPI
+    store: Store
+    settings: Settings
+    tokens: dict[str, str]
+
+    def client(self) -> TestClient:
+        return TestClient(self.app, base_url="http://testserver")
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    url = f"sqlite:///{tmp_path / 'netlm.db'}"
+    upgrade(url)
+    settings = Settings(database_url=url, secret_key="test-secret-" + "x" * 40, data_dir=tmp_path)
+    store = Store(create_db_engine(url))
+    tokens = {}
+    for role in ("admin", "clinician", "viewer"):
+        user = store.add_user(role, PASSWORD, role, display_name=f"{role.title()} User")
+        tokens[role] = store.create_token(user, "tests")
+    return Env(create_app(settings, store), store, settings, tokens)

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from netlm.fhir.cds.models import CdsResponse
-from netlm.fhir.cds.routes import cds_store, router
+from netlm.fhir.cds.routes import cds_store
 from netlm.fhir.cds.store import CdsStore
 from netlm.settings import Settings
 from netlm.store.db import create_db_engine, upgrade
@@ -25,14 +25,6 @@ BASE = "http://testserver"
 DISCOVERY = f"{BASE}/cds-services"
 STRATEGY = f"{BASE}/cds-services/netlm-strategy"
 ORDER_CHECK = f"{BASE}/cds-services/netlm-order-check"
-
-
-def build_app(settings: Settings, store: Store) -> FastAPI:
-    """The web app, with the CDS router included unless create_app mounts it already."""
-    app = create_app(settings, store)
-    if not any(getattr(r, "path", "") == "/cds-services" for r in app.routes):
-        app.include_router(router)
-    return app
 
 
 @dataclass
@@ -139,7 +131,7 @@ def make_env(tmp_path: Path, **settings: Any) -> tuple[FastAPI, Store, Settings]
         database_url=url, secret_key="test-secret-" + "x" * 40, data_dir=tmp_path, **settings
     )
     store = Store(create_db_engine(url))
-    return build_app(config, store), store, config
+    return create_app(config, store), store, config
 
 
 @pytest.fixture

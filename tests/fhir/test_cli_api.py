@@ -7,32 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 
-from netlm.settings import Settings
-from netlm.store.db import create_db_engine, upgrade
-from netlm.store.repository import Store
-from netlm.web.api.fhir import router
-from netlm.web.app import create_app
-from tests.app.conftest import PASSWORD
+from tests.app.conftest import Env
 from tests.conftest import EXAMPLES
 
 BUNDLES = Path(__file__).parent / "bundles"
 NETLM = Path(sys.executable).parent / "netlm"
 
 
-def _command() -> list[str]:
-    """`netlm fhir` once it is mounted in the main app; the sub-app on its own until then."""
-    mounted = subprocess.run([str(NETLM), "fhir", "--help"], capture_output=True, timeout=60)
-    if mounted.returncode == 0:
-        return [str(NETLM), "fhir"]
-    return [sys.executable, "-c", "from netlm.cli.fhir import fhir_app; fhir_app()"]
-
-
 @pytest.fixture(scope="module")
 def fhir_cli() -> list[str]:
-    return _command()
+    return [str(NETLM), "fhir"]
 
 
 def run(cmd: list[str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -95,41 +81,17 @@ def test_cli_export_prints_a_valid_bundle(fhir_cli: list[str]) -> None:
 # --- API -------------------------------------------------------------------------------------
 
 
-class Api:
-    def __init__(self, client: TestClient, tokens: dict[str, str]) -> None:
-        self.client, self.tokens = client, tokens
-
-    def auth(self, role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[role]}"}
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Api:
-    url = f"sqlite:///{tmp_path / 'netlm.db'}"
-    upgrade(url)
-    settings = Settings(database_url=url, secret_key="test-secret-" + "x" * 40, data_dir=tmp_path)
-    store = Store(create_db_engine(url))
-    tokens = {}
-    for role in ("clinician", "viewer"):
-        user = store.add_user(role, PASSWORD, role, display_name=role.title())
-        tokens[role] = store.create_token(user, "tests")
-    app = create_app(settings, store)
-    if not any(getattr(r, "path", "") == "/api/v1/fhir/case" for r in app.routes):
-        app.include_router(router)
-    return Api(TestClient(app, base_url="http://testserver"), tokens)
-
-
 def bundle_text(name: str) -> str:
     return (BUNDLES / f"{name}.json").read_text(encoding="utf-8")
 
 
-def post(api: Api, path: str, body: str, role: str = "viewer") -> Any:
-    headers = {**api.auth(role), "Content-Type": "application/json"}
-    return api.client.post(path, content=body, headers=headers)
+def post(env: Env, path: str, body: str, role: str = "viewer") -> Any:
+    headers = {**env.auth(role), "Content-Type": "application/json"}
+    return env.client().post(path, content=body, headers=headers)
 
 
-def test_api_case(api: Api) -> None:
-    response = post(api, "/api/v1/fhir/case?date=2024-06-01", bundle_text("unknown-units"))
+def test_api_case(env: Env) -> None:
+    response = post(env, "/api/v1/fhir/case?date=2024-06-01", bundle_text("unknown-units"))
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["case"]["id"] == "fhir-units"
@@ -137,8 +99,8 @@ def test_api_case(api: Api) -> None:
     assert {"field": "labs.hemoglobin_g_dl"}.items() <= body["unmapped"][0].items()
 
 
-def test_api_needs_a_login(api: Api) -> None:
-    response = api.client.post("/api/v1/fhir/case", content=bundle_text("whipple"))
+def test_api_needs_a_login(env: Env) -> None:
+    response = env.client().post("/api/v1/fhir/case", content=bundle_text("whipple"))
     assert response.status_code == 401
 
 
@@ -147,19 +109,19 @@ def test_api_needs_a_login(api: Api) -> None:
     [("{oops", 400, "(json)"), ('{"resourceType": "Patient"}', 422, "(bundle)"),
      (bundle_text("two-patients"), 422, "(patient)")],
 )  # fmt: skip
-def test_api_bad_bundles(api: Api, body: str, status: int, field: str) -> None:
-    response = post(api, "/api/v1/fhir/case", body)
+def test_api_bad_bundles(env: Env, body: str, status: int, field: str) -> None:
+    response = post(env, "/api/v1/fhir/case", body)
     assert response.status_code == status
     assert response.json()["errors"][0]["field"] == field
 
 
-def test_api_case_with_patient_choice(api: Api) -> None:
-    response = post(api, "/api/v1/fhir/case?patient=pa", bundle_text("two-patients"))
+def test_api_case_with_patient_choice(env: Env) -> None:
+    response = post(env, "/api/v1/fhir/case?patient=pa", bundle_text("two-patients"))
     assert response.json()["case"]["primary"]["site"] == "pancreas"
 
 
-def test_api_assess_returns_a_fhir_bundle(api: Api) -> None:
-    response = post(api, "/api/v1/fhir/assess?lang=zh&date=2024-06-01", bundle_text("whipple"))
+def test_api_assess_returns_a_fhir_bundle(env: Env) -> None:
+    response = post(env, "/api/v1/fhir/assess?lang=zh&date=2024-06-01", bundle_text("whipple"))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/fhir+json")
     bundle = response.json()
@@ -167,16 +129,16 @@ def test_api_assess_returns_a_fhir_bundle(api: Api) -> None:
     assert bundle["entry"][0]["resource"]["subject"] == {"reference": "Patient/wh"}
 
 
-def test_api_stored_case_as_fhir(api: Api) -> None:
+def test_api_stored_case_as_fhir(env: Env) -> None:
     case = json.loads(EXAMPLES[2].read_text(encoding="utf-8"))
-    created = api.client.post("/api/v1/cases", json=case, headers=api.auth("clinician"))
+    created = env.client().post("/api/v1/cases", json=case, headers=env.auth("clinician"))
     assert created.status_code == 201, created.text
-    response = api.client.get(f"/api/v1/fhir/cases/{case['id']}", headers=api.auth("viewer"))
+    response = env.client().get(f"/api/v1/fhir/cases/{case['id']}", headers=env.auth("viewer"))
     assert response.status_code == 200, response.text
     bundle = response.json()
     Bundle.model_validate(bundle)
     plan = bundle["entry"][1]["resource"]
     assert plan["subject"] == {"reference": f"Patient/{case['id']}"}
     assert plan["action"][0]["prefix"] == "1"
-    missing = api.client.get("/api/v1/fhir/cases/nope", headers=api.auth("viewer"))
+    missing = env.client().get("/api/v1/fhir/cases/nope", headers=env.auth("viewer"))
     assert missing.status_code == 404

@@ -17,11 +17,6 @@ from netlm.cli.admin import db_app, user_app
 from netlm.store import Store, create_db_engine
 
 NETLM = Path(sys.executable).parent / "netlm"
-HOST = (
-    "import typer; from netlm.cli.admin import db_app, user_app; "
-    "app = typer.Typer(); app.add_typer(db_app, name='db'); app.add_typer(user_app, name='user'); "
-    "app()"
-)
 PASSWORD = "a long enough password"
 
 
@@ -132,17 +127,6 @@ def test_unreachable_database_is_one_line(
 # --- real processes -----------------------------------------------------------------------------
 
 
-def _netlm_mounts_admin() -> bool:
-    help_text = subprocess.run(
-        [str(NETLM), "--help"], capture_output=True, text=True, check=False
-    ).stdout
-    return " db " in help_text and " user " in help_text
-
-
-def _command() -> list[str]:
-    return [str(NETLM)] if _netlm_mounts_admin() else [sys.executable, "-c", HOST]
-
-
 def _process(
     prefix: list[str], args: list[str], env: dict[str, str], stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
@@ -151,9 +135,8 @@ def _process(
     )
 
 
-@pytest.mark.parametrize("host", ["netlm", "python -c"])
-def test_admin_commands_as_processes(env: dict[str, str], host: str) -> None:
-    prefix = _command() if host == "netlm" else [sys.executable, "-c", HOST]
+def test_admin_commands_as_processes(env: dict[str, str]) -> None:
+    prefix = [str(NETLM)]
     upgraded = _process(prefix, ["db", "upgrade"], env)
     assert (upgraded.returncode, upgraded.stdout) == (0, "0002\n"), upgraded.stderr
     added = _process(

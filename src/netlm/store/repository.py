@@ -54,7 +54,7 @@ UNUSABLE_PASSWORD = "!"  # not an argon2 hash: every password check against it f
 TOKEN_TOUCH_INTERVAL = dt.timedelta(minutes=1)
 
 
-def _utcnow() -> dt.datetime:
+def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
@@ -144,7 +144,7 @@ class Store:
         *,
         max_failures: int = 5,
         window_seconds: int = 900,
-        clock: Callable[[], dt.datetime] = _utcnow,
+        clock: Callable[[], dt.datetime] = utcnow,
         hasher: PasswordHasher | None = None,
         token_cache_seconds: float = 2.0,
     ) -> None:

@@ -23,6 +23,7 @@ import jwt
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from netlm.fhir.cds.store import CdsStore, ClientInfo
+from netlm.store.repository import utcnow
 
 ALGORITHMS = frozenset({"ES256", "ES384", "RS384"})
 CURVES = {"ES256": "P-256", "ES384": "P-384"}
@@ -151,17 +152,13 @@ class JwksCache:
         return entry
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class Verifier:
     def __init__(
         self,
         clients: CdsStore,
         jwks: JwksCache,
         max_age_seconds: int = 300,
-        clock: Callable[[], dt.datetime] = _utcnow,
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self._clients, self._jwks = clients, jwks
         self._max_age, self._clock = max_age_seconds, clock

@@ -18,11 +18,7 @@ from netlm.fhir.cds.models import FeedbackItem
 from netlm.store.db import READ_ONLY
 from netlm.store.errors import Conflict
 from netlm.store.models import AuditRow, CdsCardRow, CdsClientRow, CdsFeedbackRow, CdsJtiRow
-from netlm.store.repository import SYSTEM, UserInfo
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from netlm.store.repository import SYSTEM, UserInfo, utcnow
 
 
 @dataclass(frozen=True)
@@ -68,7 +64,7 @@ class UnknownCards(LookupError):
 
 
 class CdsStore:
-    def __init__(self, engine: Engine, clock: Callable[[], dt.datetime] = _utcnow) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._reads = sessionmaker(
             engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
