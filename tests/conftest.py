@@ -19,6 +19,7 @@ from netlm.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 VIGNETTES = sorted((ROOT / "tests" / "vignettes").glob("v*.json"))
+GATE_VIGNETTES = sorted((ROOT / "tests" / "vignettes").glob("s*.json"))
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
 
 BASE_CASE: dict[str, Any] = {

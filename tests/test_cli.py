@@ -141,7 +141,7 @@ def test_schema_case_validates_the_examples() -> None:
 def test_kb_check() -> None:
     result = netlm("kb", "check")
     assert result.returncode == 0
-    assert "OK: 19 options" in result.stdout
+    assert "OK: 20 options" in result.stdout
 
 
 @pytest.mark.parametrize("item", ["prrt", "netter1", "sstr_positive"])

@@ -56,9 +56,23 @@ class TestSomatostatinAnalogue:
         assert proposed(a)["ssa"] == strength
 
     def test_sstr_negative_excludes(self) -> None:
-        a = run(DIFFUSE, sstr_imaging={"krenning_score": 1})
+        a = run(
+            DIFFUSE, sstr_imaging={"krenning_score": 1}, primary={"functional_syndrome": "none"}
+        )
         assert "ssa" not in proposed(a)
         assert any("SSTR" in r for r in reasons(a, "ssa"))
+
+    def test_functional_tumour_keeps_ssa_after_progression(self) -> None:
+        """NCCN: the SSA is continued for hormonal control when other therapy is added."""
+        a = run(DIFFUSE, SSTR_ALL, PROGRESSIVE_ON_SSA, primary={"functional_syndrome": "carcinoid"})
+        assert proposed(a)["ssa"] == "recommended"
+        plain = run(DIFFUSE, SSTR_ALL, PROGRESSIVE_ON_SSA, primary={"functional_syndrome": "none"})
+        assert "ssa" not in proposed(plain)
+
+    def test_unrecorded_syndrome_after_progression_is_asked_for(self) -> None:
+        a = run(DIFFUSE, SSTR_ALL, PROGRESSIVE_ON_SSA)
+        assert "ssa" not in proposed(a)
+        assert "primary.functional_syndrome" in [m.field for m in a.missing_data]
 
     def test_unknown_sstr_status_is_asked_for(self) -> None:
         a = run(DIFFUSE)
@@ -86,17 +100,30 @@ class TestPRRT:
         assert "prrt" not in proposed(a)
 
     @pytest.mark.parametrize(
-        ("labs", "excluded"),
+        ("labs", "strength"),
         [
-            ({"platelets_10e9_per_l": 74.9}, True),
-            ({"platelets_10e9_per_l": 75}, False),
-            ({"hemoglobin_g_dl": 7.9}, True),
-            ({"hemoglobin_g_dl": 8}, False),
+            ({"platelets_10e9_per_l": 74.9}, "consider"),
+            ({"platelets_10e9_per_l": 75}, "recommended"),
+            ({"hemoglobin_g_dl": 7.9}, "consider"),
+            ({"hemoglobin_g_dl": 8}, "recommended"),
+            ({"creatinine_clearance_ml_min": 49.9}, "consider"),
+            ({"creatinine_clearance_ml_min": 50}, "recommended"),
         ],
     )
-    def test_marrow_limits(self, labs: dict[str, float], excluded: bool) -> None:
+    def test_netter1_organ_function_limits_cap_at_consider(
+        self, labs: dict[str, float], strength: str
+    ) -> None:
+        """Outside NETTER-1's population the trial cannot raise PRRT to `recommended`."""
         a = run(DIFFUSE, SSTR_ALL, PROGRESSIVE_ON_SSA, GOOD_LABS, labs=labs)
+        assert proposed(a)["prrt"] == strength
+
+    @pytest.mark.parametrize(("crcl", "excluded"), [(29.9, True), (30, False)])
+    def test_severe_renal_impairment_excludes(self, crcl: float, excluded: bool) -> None:
+        a = run(DIFFUSE, SSTR_ALL, PROGRESSIVE_ON_SSA, GOOD_LABS,
+                labs={"creatinine_clearance_ml_min": crcl})  # fmt: skip
         assert ("prrt" not in proposed(a)) is excluded
+        if excluded:
+            assert "30 mL/min" in reasons(a, "prrt")[0]
 
     def test_missing_labs_become_cautions_and_missing_data(self) -> None:
         a = run(DIFFUSE, SSTR_ALL, PROGRESSIVE_ON_SSA)
@@ -145,12 +172,13 @@ class TestTargetedAgents:
         assert set(suru.availability) == {"US", "EU", "CN"}
         assert any("Not approved in US, EU" in c for c in suru.cautions)
 
-    def test_unverified_regional_status_only_cautions(self) -> None:
+    def test_unverified_non_approval_caps_instead_of_excluding(self) -> None:
         a = run(DIFFUSE, PROGRESSIVE_ON_SSA, region="CN", prior_therapies=[
             {"option": "ssa", "outcome": "progression"}, {"option": "captem", "outcome": "progression"}
         ])  # fmt: skip
         cabo = next(r for r in a.recommendations if r.option == "cabozantinib")
-        assert any("not confirmed" in c for c in cabo.cautions)
+        assert cabo.strength == "consider"
+        assert any("not fully verified" in c for c in cabo.cautions)
 
 
 class TestChemotherapy:
@@ -168,10 +196,17 @@ class TestChemotherapy:
         a = run(DIFFUSE, pathology={"ki67_percent": ki67})
         assert ("platinum_etoposide" in proposed(a)) is allowed
 
-    def test_bulky_pancreatic_net_favours_captem(self) -> None:
+    def test_bulky_pancreatic_net_recommends_captem_below_on_label_options(self) -> None:
         a = run(DIFFUSE, PROGRESSIVE_ON_SSA, GOOD_LABS, primary={"site": "pancreas"},
                 symptoms={"bulky_symptomatic": True})  # fmt: skip
-        assert a.recommendations[0].option == "captem"
+        captem = next(r for r in a.recommendations if r.option == "captem")
+        assert captem.strength == "recommended"
+        assert "label" in captem.order_basis
+        on_label = [
+            r for r in a.recommendations if r.strength == "recommended" and r.option != "captem"
+        ]
+        assert on_label
+        assert all(r.tier < captem.tier for r in on_label)
 
 
 class TestLiverDirected:
@@ -184,16 +219,38 @@ class TestLiverDirected:
         a = run(DIFFUSE, self.LIVER_ONLY_PROGRESSIVE)
         assert {"tae", "tace", "tare"} <= set(proposed(a))
 
-    def test_bilioenteric_anastomosis_excludes_embolisation(self) -> None:
+    def test_bilioenteric_anastomosis_is_a_relative_contraindication(self) -> None:
+        """CIRSE lists an incompetent papilla after biliary surgery as relative: a caution."""
         a = run(DIFFUSE, self.LIVER_ONLY_PROGRESSIVE, history={"bilioenteric_anastomosis": True})
         for option in ("tae", "tace", "tare"):
-            assert "abscess" in reasons(a, option)[0]
+            rec = next(r for r in a.recommendations if r.option == option)
+            assert rec.strength == "consider"
+            assert any("Relative contraindication" in c and "abscess" in c for c in rec.cautions)
 
-    def test_unknown_anastomosis_history_is_a_caution(self) -> None:
+    def test_unchecked_absolute_limit_is_asked_for(self) -> None:
         a = run(DIFFUSE, course={"status": "progressive"})
         tae = next(r for r in a.recommendations if r.option == "tae")
         assert any(c.startswith("Not yet checked") for c in tae.cautions)
-        assert "history.bilioenteric_anastomosis" in [m.field for m in a.missing_data]
+        fields = [m.field for m in a.missing_data]
+        assert "labs.creatinine_clearance_ml_min" in fields
+        # a relative limit cannot change a `consider` option: not asked for
+        assert "history.bilioenteric_anastomosis" not in fields
+
+    @pytest.mark.parametrize(
+        ("labs", "excluded"),
+        [
+            ({"bilirubin_x_uln": 3.1}, True),
+            ({"bilirubin_x_uln": 3}, False),
+            ({"creatinine_clearance_ml_min": 29}, True),
+            ({"creatinine_clearance_ml_min": 30}, False),
+        ],
+    )
+    def test_cirse_absolute_limits_exclude_embolisation(
+        self, labs: dict[str, float], excluded: bool
+    ) -> None:
+        a = run(DIFFUSE, self.LIVER_ONLY_PROGRESSIVE, GOOD_LABS, labs=labs)
+        for option in ("tae", "tace"):
+            assert (option not in proposed(a)) is excluded
 
     def test_tace_always_warns_against_drug_eluting_beads(self) -> None:
         a = run(DIFFUSE, self.LIVER_ONLY_PROGRESSIVE)

@@ -32,7 +32,10 @@ def test_required_evidence_is_present(kb: KnowledgeBase) -> None:
 
 
 def test_every_evidence_record_has_an_identifier(kb: KnowledgeBase) -> None:
-    assert all(e.doi or e.pmid for e in kb.evidence.values())
+    """A DOI or PMID; documents without one (labels, regulatory notices, standards) a URL and
+    the date it was read."""
+    for e in kb.evidence.values():
+        assert e.doi or e.pmid or (e.url and e.read), e.id
 
 
 def test_recommended_indications_rest_on_verified_evidence(kb: KnowledgeBase) -> None:
@@ -58,8 +61,13 @@ def _first_indication(data: Any, option: str) -> Any:
     return next(r for r in data if r["option"] == option)["indications"][0]
 
 
+def _ssa_first_line(data: Any) -> Any:
+    rules = next(r for r in data if r["option"] == "ssa")["indications"]
+    return next(i for i in rules if i["id"] == "first_line_ki67_below_10")
+
+
 def _cite_missing(data: Any) -> Any:
-    _first_indication(data, "ssa")["evidence"] = ["no_such_trial"]
+    _ssa_first_line(data)["evidence"] = ["no_such_trial"]
     return data
 
 
@@ -68,26 +76,26 @@ def _drop_identifiers(data: Any) -> Any:
     return data
 
 
-def _unverify_netter1(data: Any) -> Any:
+def _unverify_ssa_trials(data: Any) -> Any:
     for record in data:
-        if record["id"] in ("netter1", "asco2023", "lutathera_label"):
+        if record["id"] in ("clarinet", "promid", "asco2023"):
             record["status"] = "unverified"
     return data
 
 
 def _unverified_threshold(data: Any) -> Any:
-    ind = _first_indication(data, "ssa")
+    ind = _ssa_first_line(data)
     ind["when"]["all"][2]["source"] = "compete"  # unverified record used as a threshold source
     return data
 
 
 def _unknown_fact(data: Any) -> Any:
-    _first_indication(data, "ssa")["when"]["all"].append({"fact": "pathology.ki76", "lt": 10})
+    _ssa_first_line(data)["when"]["all"].append({"fact": "pathology.ki76", "lt": 10})
     return data
 
 
 def _impossible_value(data: Any) -> Any:
-    _first_indication(data, "ssa")["when"]["all"].append({"fact": "grade", "eq": "G4"})
+    _ssa_first_line(data)["when"]["all"].append({"fact": "grade", "eq": "G4"})
     return data
 
 
@@ -101,7 +109,10 @@ def _no_chinese_name(data: Any) -> Any:
     [
         (_edit("rules/systemic.yaml", _cite_missing), "cites missing evidence 'no_such_trial'"),
         (_edit("evidence/local.yaml", _drop_identifiers), "has neither a DOI nor a PMID"),
-        (_edit("evidence/systemic.yaml", _unverify_netter1), "rests only on unverified evidence"),
+        (
+            _edit("evidence/systemic.yaml", _unverify_ssa_trials),
+            "rests only on unverified evidence",
+        ),
         (_edit("rules/systemic.yaml", _unverified_threshold), "comes from unverified 'compete'"),
         (_edit("rules/systemic.yaml", _unknown_fact), "unknown fact 'pathology.ki76'"),
         (_edit("rules/systemic.yaml", _impossible_value), "'G4' is not a value of grade"),

@@ -55,7 +55,7 @@ def test_viewer_cannot_write(env: Env, method: str, path: str) -> None:
 def test_health_needs_no_login(env: Env) -> None:
     body = env.client().get("/healthz").json()
     assert body["status"] == "ok"
-    assert body["knowledge_base"] == "1.0.0"
+    assert body["knowledge_base"] == "2.0.0"
 
 
 def test_assess_stores_nothing(env: Env) -> None:
@@ -160,10 +160,10 @@ def test_search_and_filters(env: Env) -> None:
     def ids(query: str) -> set[str]:
         return {row["case_id"] for row in client.get(f"/api/v1/cases?{query}", headers=auth).json()}
 
-    assert ids("grade=NEC") == {"v05"}
-    assert ids("pattern=I") == {"v01", "v06"}
+    assert ids("grade=NEC") == {"v05", "v17"}
+    assert ids("pattern=I") == {"v01", "v06", "v13"}
     assert ids("site=rectum") == {"v05", "v08"}
-    assert ids("q=v0") == {f"v0{i}" for i in range(1, 9)}
+    assert ids("q=v0") == {f"v0{i}" for i in range(1, 10)}
     assert len(ids("pending=true")) == len(EXAMPLES)
     assert ids("q=' OR '1'='1") == set()
 
@@ -217,7 +217,7 @@ def test_report_pdf(env: Env, lang: str) -> None:
 
 def test_knowledge_base_is_readable(env: Env) -> None:
     client, auth = env.client(), env.auth("viewer")
-    assert len(client.get("/api/v1/kb/options", headers=auth).json()) == 19
+    assert len(client.get("/api/v1/kb/options", headers=auth).json()) == 20
     assert client.get("/api/v1/kb/options/prrt", headers=auth).json()["indications"]
     assert client.get("/api/v1/kb/evidence/netter1", headers=auth).json()["n"] == 229
     assert client.get("/api/v1/kb/evidence/nope", headers=auth).status_code == 404

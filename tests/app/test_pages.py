@@ -21,7 +21,7 @@ def test_case_list_and_live_search(env: Env) -> None:
     client = env.client()
     login(client, "viewer")
     page = client.get("/cases").text
-    assert page.count('href="/cases/v0') == 8
+    assert page.count('href="/cases/v0') == 9
     partial = client.get("/cases?grade=NEC", headers={"HX-Request": "true"}).text
     assert "<html" not in partial
     assert "v05" in partial

@@ -262,7 +262,9 @@ def test_a_proposed_order_gets_an_info_card_with_its_rank(env: Cds, v03: V03) ->
     }
     (card,) = check_response(env.hook(ORDER_CHECK, order_select(patient_id, [order], prefetch)))
     assert card["indicator"] == "info"
-    assert card["summary"] == "netlm: PRRT is proposed for this patient (rank 1, recommended)"
+    assert (
+        card["summary"] == "netlm: PRRT is proposed for this patient (rank 1, tier 1, recommended)"
+    )
     assert "NETTER-1" in card["detail"]
 
 
@@ -299,7 +301,10 @@ def test_only_selected_orders_are_checked(env: Cds, v03: V03) -> None:
     body = order_select(patient_id, orders, prefetch)
     body["context"]["selections"] = ["MedicationRequest/mr-6"]
     (card,) = check_response(env.hook(ORDER_CHECK, body))
-    assert card["summary"] == "netlm: everolimus is proposed for this patient (rank 2, recommended)"
+    assert (
+        card["summary"]
+        == "netlm: everolimus is proposed for this patient (rank 2, tier 2, recommended)"
+    )
 
 
 def test_a_liver_directed_service_request_is_checked(env: Cds, v03: V03) -> None:

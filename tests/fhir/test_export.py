@@ -91,8 +91,10 @@ def test_citations_carry_doi_or_pmid_urls(kb: KnowledgeBase) -> None:
             assert d["citation"] == record.citation
             if record.doi:
                 assert d["url"] == f"https://doi.org/{record.doi}"
-            else:
+            elif record.pmid:
                 assert d["url"] == f"https://pubmed.ncbi.nlm.nih.gov/{record.pmid}/"
+            else:  # a label or regulatory document: where it was read
+                assert d["url"] == record.url
 
 
 def test_missing_findings_name_the_fhir_data_that_would_fill_them(kb: KnowledgeBase) -> None:

@@ -29,7 +29,8 @@ from netlm.store import (
     upgrade,
 )
 from netlm.store.models import Base
-from tests.store.conftest import PASSWORD, Clock, all_examples, changed, example
+from tests.conftest import EXAMPLES
+from tests.store.conftest import FAST_HASHER, PASSWORD, Clock, all_examples, changed, example
 
 SCRIPT = "<script>alert(1)</script>"
 TABLES = {
@@ -72,7 +73,7 @@ def decision(*options: str, reason: str | None = None, notes: str = "") -> Decis
 def test_upgrade_builds_the_schema_from_empty_and_twice_is_a_no_op(db_url: str) -> None:
     assert current_revision(db_url) is None
     upgrade(db_url)
-    assert current_revision(db_url) == head_revision() == "0002"
+    assert current_revision(db_url) == head_revision() == "0003"
     engine = create_db_engine(db_url)
     try:
         assert set(inspect(engine).get_table_names()) >= TABLES
@@ -80,6 +81,39 @@ def test_upgrade_builds_the_schema_from_empty_and_twice_is_a_no_op(db_url: str) 
         upgrade(db_url)
         assert current_revision(db_url) == head_revision()
         assert [u.username for u in Store(engine).list_users()] == ["keeper"]
+    finally:
+        engine.dispose()
+
+
+def test_assessments_stored_before_tiers_are_kept_and_readable(db_url: str) -> None:
+    """Migration 0003: an assessment saved before tiers reads back with tier = rank."""
+    upgrade(db_url, "0002")
+    engine = create_db_engine(db_url)
+    try:
+        store = Store(engine, hasher=FAST_HASHER)
+        user = store.add_user("keeper", PASSWORD, "clinician")
+        case = example("03")
+        store.create_case(case, user)
+        old = assess(case).to_json_dict()
+        for rec in old["recommendations"]:  # the shape netlm stored before tiers
+            del rec["tier"], rec["order_basis"]
+        del old["classification"]["net_or_nec_undecided"]
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO assessments (case_id, case_version, kb_version, kb_released,"
+                    " data, created_at, created_by) VALUES ('v03', 1, '1.0.0', '2026-11-27',"
+                    " :data, CURRENT_TIMESTAMP, 'keeper')"
+                ),
+                {"data": json.dumps(old)},
+            )
+        upgrade(db_url)
+        found = store.latest_assessment("v03")
+        assert found is not None
+        recs = found[1].recommendations
+        assert [r.option for r in recs] == [r["option"] for r in old["recommendations"]]
+        assert all(r.tier == r.rank for r in recs)
+        assert all("before tiers" in r.order_basis for r in recs)
     finally:
         engine.dispose()
 
@@ -409,7 +443,7 @@ def test_soft_delete(store: Store, alice: UserInfo, bob: UserInfo) -> None:
 
 
 @pytest.fixture
-def eleven(store: Store, alice: UserInfo) -> None:
+def examples_stored(store: Store, alice: UserInfo) -> None:
     for case in all_examples():
         store.create_case(case, alice)
 
@@ -418,17 +452,17 @@ def ids(store: Store, **filters: Any) -> set[str]:
     return {s.case_id for s in store.list_cases(**filters)}
 
 
-@pytest.mark.usefixtures("eleven")
+@pytest.mark.usefixtures("examples_stored")
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
         ({"grade": "G1"}, {"v01", "v02"}),
-        ({"grade": "NEC"}, {"v05"}),
-        ({"liver_pattern": "I"}, {"v01", "v06"}),
+        ({"grade": "NEC"}, {"v05", "v17"}),
+        ({"liver_pattern": "I"}, {"v01", "v06", "v13"}),
         ({"liver_pattern": "unclassified"}, {"v05"}),
         ({"primary_site": "rectum"}, {"v05", "v08"}),
-        ({"primary_site": "pancreas", "grade": "G2"}, {"v06", "e09", "e10"}),
-        ({"text": "V0"}, {f"v0{n}" for n in range(1, 9)}),
+        ({"primary_site": "pancreas", "grade": "G2"}, {"v06", "v10", "v13", "v14", "e09", "e10"}),
+        ({"text": "V0"}, {f"v0{n}" for n in range(1, 10)}),
         ({"text": "e1"}, {"e10", "e11"}),
         ({"text": "x' OR '1'='1"}, set()),
         ({"text": "' OR 1=1 --"}, set()),
@@ -442,10 +476,10 @@ def ids(store: Store, **filters: Any) -> set[str]:
 )
 def test_list_cases_filters(store: Store, filters: dict[str, Any], expected: set[str]) -> None:
     assert ids(store, **filters) == expected
-    assert len(store.list_cases()) == 11  # nothing was dropped by an injected string
+    assert len(store.list_cases()) == len(EXAMPLES)  # nothing was dropped by an injected string
 
 
-@pytest.mark.usefixtures("eleven")
+@pytest.mark.usefixtures("examples_stored")
 def test_search_wildcards_only_match_themselves(store: Store, alice: UserInfo) -> None:
     store.create_case(parse_case({**example("01").to_json_dict(), "id": "a_b.c-1"}), alice)
     assert ids(store, text="_") == {"a_b.c-1"}
@@ -453,13 +487,13 @@ def test_search_wildcards_only_match_themselves(store: Store, alice: UserInfo) -
     assert ids(store, text=".") == {"a_b.c-1"}
 
 
-@pytest.mark.usefixtures("eleven")
+@pytest.mark.usefixtures("examples_stored")
 def test_list_cases_pages_by_most_recent_change(store: Store, alice: UserInfo) -> None:
     store.update_case("v03", changed(example("03"), patient={"ecog": 1}), alice)
     first = store.list_cases(limit=4)
     assert first[0].case_id == "v03"
     rest = store.list_cases(limit=100, offset=4)
-    assert len(first) + len(rest) == 11
+    assert len(first) + len(rest) == len(EXAMPLES)
     assert not {s.case_id for s in first} & {s.case_id for s in rest}
     assert first[0].updated_at >= first[1].updated_at
 

@@ -11,6 +11,7 @@ from typing import Any
 from netlm.classify.grade import GradeResult, who_grade
 from netlm.classify.liver_pattern import PatternResultWithBasis, liver_pattern
 from netlm.classify.resectability import ResectabilityResult, resectability
+from netlm.knowledge.conditions import OneOf
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.case import Case
 from netlm.model.codes import OPTION_CODES
@@ -62,15 +63,21 @@ def case_facts(case: Case, kb: KnowledgeBase) -> dict[str, Any]:
 def derive(case: Case, kb: KnowledgeBase) -> Derived:
     facts = case_facts(case, kb)
     grade = who_grade(case.pathology, kb.classification.grading)
-    facts["grade"] = None if grade.grade == "unknown" else grade.grade
+    if grade.undecided:
+        facts["grade"] = OneOf(("G3", "NEC"))
+    else:
+        facts["grade"] = None if grade.grade == "unknown" else grade.grade
     facts["grade_discordant"] = grade.discordant
+    facts["grade_undecided"] = grade.undecided
     pattern = liver_pattern(facts, kb)
     facts["liver_pattern"] = None if pattern.pattern == "unclassified" else pattern.pattern
     resect = resectability(facts, kb)
     facts["resectability"] = None if resect.value == "undetermined" else resect.value
     grade_inputs = ("pathology.ki67_percent", "pathology.mitoses_per_2mm2")
     missing_inputs = {
-        "grade": grade_inputs if grade.grade == "unknown" else (),
+        "grade": ("pathology.differentiation",)
+        if grade.undecided
+        else (grade_inputs if grade.grade == "unknown" else ()),
         "grade_discordant": tuple(f for f in grade_inputs if facts.get(f) is None),
         "liver_pattern": pattern.missing,
         "resectability": resect.missing if resect.value == "undetermined" else (),

@@ -2,7 +2,9 @@
 
 Thresholds come from the knowledge base (classification.yaml); this module only applies them:
 each index gives a grade, the higher of the two decides, and poorly differentiated or NEC
-morphology is NEC whatever the indices say.
+morphology is NEC whatever the indices say. Above the G3 thresholds WHO separates NET G3 from
+NEC by morphology, not by numbers: without a recorded differentiation the result is G3 with
+NET versus NEC undecided, and nothing pretends to know which.
 """
 
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ class GradeResult:
     basis: GradeBasis
     ki67_grade: Grade | None
     mitotic_grade: Grade | None
+    undecided: bool = False  # G3 by the indices, NET G3 or NEC: differentiation not recorded
 
     @property
     def discordant(self) -> bool | None:
@@ -45,11 +48,21 @@ def who_grade(pathology: Pathology, grading: Grading) -> GradeResult:
     if ki67 is None:
         if mitoses is None:
             return GradeResult("unknown", "none", None, None)
-        return GradeResult(mitoses, "mitoses", None, mitoses)
+        return _with_morphology(GradeResult(mitoses, "mitoses", None, mitoses), pathology)
     if mitoses is None:
-        return GradeResult(ki67, "ki67", ki67, None)
+        return _with_morphology(GradeResult(ki67, "ki67", ki67, None), pathology)
     if ki67 == mitoses:
-        return GradeResult(ki67, "both", ki67, mitoses)
-    if _ORDER[ki67] > _ORDER[mitoses]:
-        return GradeResult(ki67, "ki67", ki67, mitoses)
-    return GradeResult(mitoses, "mitoses", ki67, mitoses)
+        result = GradeResult(ki67, "both", ki67, mitoses)
+    elif _ORDER[ki67] > _ORDER[mitoses]:
+        result = GradeResult(ki67, "ki67", ki67, mitoses)
+    else:
+        result = GradeResult(mitoses, "mitoses", ki67, mitoses)
+    return _with_morphology(result, pathology)
+
+
+def _with_morphology(result: GradeResult, pathology: Pathology) -> GradeResult:
+    """Mark a G3 by the indices as undecided when nothing says the tumour is well differentiated."""
+    known_net = pathology.differentiation == "well" or pathology.morphology == "net"
+    if result.grade == "G3" and not known_net:
+        return GradeResult("G3", result.basis, result.ki67_grade, result.mitotic_grade, True)
+    return result

@@ -55,7 +55,9 @@ def render_text(a: Assessment, kb: KnowledgeBase) -> str:
     lines += [f"  {label.ljust(width)}  {value}" for label, value in rows]
     lines += ["", w("ui.recommendations")]
     for rec in a.recommendations:
-        lines.append(f"  {rec.rank}. {rec.name} [{w(f'strength.{rec.strength}')}]")
+        tier = f"{w('ui.tier')} {rec.tier}"
+        lines.append(f"  {rec.rank}. {rec.name} [{w(f'strength.{rec.strength}')} · {tier}]")
+        lines.append(f"     {w('ui.order_basis')}: {rec.order_basis}")
         lines += [f"     {text}" for text in rec.rationale]
         lines.append(f"     {w('ui.evidence')}:")
         lines += [f"       - {e.summary}" for e in rec.evidence]
@@ -92,8 +94,10 @@ def render_markdown(a: Assessment, kb: KnowledgeBase) -> str:
         "",
     ]
     for rec in a.recommendations:
-        out.append(f"### {rec.rank}. {rec.name} ({w(f'strength.{rec.strength}')})")
-        out += ["", *[f"- {text}" for text in rec.rationale], "", f"**{w('ui.evidence')}**", ""]
+        tier = f"{w('ui.tier')} {rec.tier}"
+        out.append(f"### {rec.rank}. {rec.name} ({w(f'strength.{rec.strength}')}, {tier})")
+        out += ["", f"*{w('ui.order_basis')}*: {rec.order_basis}", ""]
+        out += [*[f"- {text}" for text in rec.rationale], "", f"**{w('ui.evidence')}**", ""]
         out += [f"- {e.summary}" for e in rec.evidence]
         if rec.cautions:
             out += ["", f"**{w('ui.cautions')}**", "", *[f"- {text}" for text in rec.cautions]]

@@ -7,11 +7,13 @@ randomness: the same case and knowledge base always give the same assessment.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from typing import Any
 
 from netlm.classify import Derived, derive
-from netlm.knowledge.conditions import Outcome, Truth, evaluate, explain, unmet_count
-from netlm.knowledge.load import Compiled, CompiledOption, KnowledgeBase, load_knowledge_base
+from netlm.engine.decide import Decision, MissingLog, OptionDecider
+from netlm.engine.ranking import place
+from netlm.knowledge.conditions import Truth, explain
+from netlm.knowledge.load import OUTCOME_FACT_PREFIX, KnowledgeBase, load_knowledge_base
 from netlm.knowledge.phrasing import Phraser
 from netlm.model.assessment import (
     Assessment,
@@ -24,34 +26,10 @@ from netlm.model.assessment import (
     Recommendation,
 )
 from netlm.model.case import Case
-from netlm.model.codes import REGIONS, Availability, Intent, Language, Region
+from netlm.model.codes import Intent, Language
 
-_STRENGTH_ORDER = {"recommended": 0, "consider": 1}
-
-
-@dataclass
-class _MissingLog:
-    """Case fields whose absence matters, and why (kind -> option codes or texts)."""
-
-    entries: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-
-    def add(self, fields: Iterable[str], kind: str, subject: str) -> None:
-        for name in fields:
-            subjects = self.entries.setdefault(name, {}).setdefault(kind, [])
-            if subject not in subjects:
-                subjects.append(subject)
-
-
-@dataclass
-class _Decision:
-    code: str
-    proposed: bool
-    strength: str = ""
-    priority: int = 0
-    rationale: list[str] = field(default_factory=list)
-    evidence: list[str] = field(default_factory=list)
-    cautions: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
+# Categories that are not disease-directed: a trial is an offer, supportive care is the floor.
+_NOT_DISEASE_DIRECTED = ("trial", "supportive")
 
 
 class _Assessor:
@@ -62,12 +40,10 @@ class _Assessor:
         self.say = Phraser(kb, lang)
         self.derived: Derived = derive(case, kb)
         self.facts = self.derived.facts
-        self.missing = _MissingLog()
-        self.memo: dict[str, Outcome] = {}
-
-    # -- helpers -------------------------------------------------------------------------------
-    def evaluate(self, compiled: Compiled) -> Outcome:
-        return evaluate(compiled.when, self.facts, self.kb.definitions, self.memo)
+        self.missing = MissingLog()
+        self.decider = OptionDecider(
+            kb, self.say, self.facts, case.region, self.case_fields, self.missing
+        )
 
     def case_fields(self, facts: Iterable[str]) -> list[str]:
         """Map (possibly derived) fact names to the case fields a user can fill in."""
@@ -89,108 +65,29 @@ class _Assessor:
             visit(fact)
         return out
 
-    def why_not(self, compiled: Compiled) -> list[str]:
-        return explain(compiled.when, self.facts, self.kb.definitions, self.say.unmet)
-
-    def unmet_count(self, compiled: Compiled) -> int:
-        return unmet_count(compiled.when, self.facts, self.kb.definitions)
-
     # -- options -------------------------------------------------------------------------------
-    def decide(self, entry: CompiledOption) -> _Decision:
-        code = entry.option.code
-        decision = _Decision(code, proposed=False)
-        held_contras, unknown_contras = [], []
-        for contra in entry.contraindications:
-            outcome = self.evaluate(contra)
-            if outcome.truth is Truth.TRUE:
-                held_contras.append(contra)
-            elif outcome.truth is Truth.UNKNOWN:
-                unknown_contras.append((contra, outcome))
-        indications = [(ind, self.evaluate(ind)) for ind in entry.indications]
-        held = [ind for ind, outcome in indications if outcome.truth is Truth.TRUE]
-        held.sort(key=lambda ind: (_STRENGTH_ORDER[ind.rule.strength], ind.rule.priority))
-        region_block = self.region_block(entry)
+    def decide_all(self) -> list[Decision]:
+        """Decide every option; those that read facts about the assessment itself go last."""
+        entries = list(self.kb.options.values())
+        first: dict[str, Decision] = {
+            e.option.code: self.decider.decide(e) for e in entries if not e.deferred
+        }
+        self.facts.update(self.outcome_facts(list(first.values())))
+        later: dict[str, Decision] = {
+            e.option.code: self.decider.decide(e) for e in entries if e.deferred
+        }
+        return [first.get(code) or later[code] for code in self.kb.options]
 
-        if held and not held_contras and region_block is None:
-            best = held[0].rule
-            decision.proposed = True
-            decision.strength, decision.priority = best.strength, best.priority
-            for ind in held:
-                text = ind.rule.rationale(self.lang)
-                if text not in decision.rationale:
-                    decision.rationale.append(text)
-                decision.evidence += [e for e in ind.rule.evidence if e not in decision.evidence]
-            decision.cautions = self.cautions(entry, unknown_contras)
-            return decision
-
-        decision.reasons = [c.rule.reason(self.lang) for c in held_contras]
-        if region_block:
-            decision.reasons.append(region_block)
-        if not held and not decision.reasons:
-            decision.reasons = self.nearest_indication_gaps(indications)
-            for _ind, outcome in indications:
-                if outcome.truth is Truth.UNKNOWN:
-                    self.missing.add(self.case_fields(outcome.missing), "indication", code)
-        return decision
-
-    def nearest_indication_gaps(self, indications: list[tuple[Compiled, Outcome]]) -> list[str]:
-        """The unmet conditions of the indication that came closest to holding."""
-        candidates = [ind for ind, _ in indications]
-        nearest = candidates[0] if len(candidates) == 1 else min(candidates, key=self.unmet_count)
-        return self.why_not(nearest)
-
-    def cautions(
-        self, entry: CompiledOption, unknown_contras: list[tuple[Compiled, Outcome]]
-    ) -> list[str]:
-        code = entry.option.code
-        texts: list[str] = []
-        for caution in entry.cautions:
-            outcome = self.evaluate(caution)
-            if outcome.truth is Truth.TRUE:
-                texts.append(caution.rule.text(self.lang))
-            elif outcome.truth is Truth.UNKNOWN and caution.rule.report_missing:
-                self.missing.add(self.case_fields(outcome.missing), "safety", code)
-        for contra, outcome in unknown_contras:
-            fields = self.case_fields(outcome.missing)
-            labels = self.say.join([self.say.label(f) for f in fields])
-            texts.append(
-                self.say.text(
-                    "caution.unchecked", facts=labels, reason=contra.rule.reason(self.lang)
-                )
-            )
-            self.missing.add(fields, "safety", code)
-        texts += self.availability_cautions(entry)
-        return texts
-
-    def region_block(self, entry: CompiledOption) -> str | None:
-        region = self.case.region
-        if region is None:
-            return None
-        status = entry.option.availability[region]
-        if status.status == "not_approved" and status.verified:
-            return self.say.text(
-                "region.excluded",
-                region=self.say.value("region", region),
-                basis=status.basis(self.lang),
-            )
-        return None
-
-    def availability_cautions(self, entry: CompiledOption) -> list[str]:
-        avail = entry.option.availability
-        region = self.case.region
-        if region is None:
-            blocked = [r for r in REGIONS if avail[r].status == "not_approved"]
-            if not blocked:
-                return []
-            names = self.say.join([self.say.value("region", r) for r in blocked])
-            return [self.say.text("region.not_everywhere", regions=names)]
-        status = avail[region]
-        name, basis = self.say.value("region", region), status.basis(self.lang)
-        if status.status == "off_label":
-            return [self.say.text("region.off_label", region=name, basis=basis)]
-        if not status.verified:
-            return [self.say.text("region.unverified", region=name, basis=basis)]
-        return []
+    def outcome_facts(self, decisions: list[Decision]) -> dict[str, Any]:
+        options = self.kb.options
+        prefix = OUTCOME_FACT_PREFIX
+        return {
+            f"{prefix}disease_directed_proposed": any(
+                d.proposed and options[d.code].option.category not in _NOT_DISEASE_DIRECTED
+                for d in decisions
+            ),
+            f"{prefix}not_approved_here": any(d.region_blocked for d in decisions),
+        }
 
     # -- assembly ------------------------------------------------------------------------------
     def evidence_ref(self, evidence_id: str) -> EvidenceRef:
@@ -206,10 +103,6 @@ class _Assessor:
         )
         return EvidenceRef(id=evidence_id, summary=summary)
 
-    def availability(self, entry: CompiledOption) -> dict[Region, Availability]:
-        regions: tuple[Region, ...] = (self.case.region,) if self.case.region else REGIONS
-        return {r: entry.option.availability[r].status for r in regions}
-
     def classification(self, intent: Intent) -> Classification:
         d, say, lang = self.derived, self.say, self.lang
         grade = d.grade
@@ -223,6 +116,8 @@ class _Assessor:
             who = say.text(key)
         elif grade.grade == "unknown":
             who = say.text("who.unknown")
+        elif grade.undecided:
+            who = say.text("who.undecided")
         elif morphology == "minen":
             who = say.text("who.minen", grade=say.text("who.NET", grade=grade.grade))
         else:
@@ -253,12 +148,13 @@ class _Assessor:
             resectability=res.value,
             resectability_reasons=reasons,
             intent=intent,
+            net_or_nec_undecided=grade.undecided,
         )
 
     def flags(self, cited: Iterable[str]) -> list[Flag]:
         flags: list[Flag] = []
         for compiled in self.kb.flags:
-            if self.evaluate(compiled).truth is Truth.TRUE:
+            if self.decider.evaluate(compiled.when).truth is Truth.TRUE:
                 flag = Flag(code=compiled.rule.code, message=compiled.rule.message(self.lang))
                 if flag not in flags:
                     flags.append(flag)
@@ -275,8 +171,9 @@ class _Assessor:
 
     def classification_missing(self) -> None:
         d = self.derived
-        if d.grade.grade == "unknown":
-            self.missing.add(d.missing_inputs["grade"], "text", self.say.text("missing.grade"))
+        if d.grade.grade == "unknown" or d.grade.undecided:
+            key = "missing.differentiation" if d.grade.undecided else "missing.grade"
+            self.missing.add(d.missing_inputs["grade"], "text", self.say.text(key))
         if d.pattern.pattern == "unclassified":
             self.missing.add(d.pattern.missing, "text", self.say.text("missing.pattern"))
         resect_fields = self.case_fields(d.resectability.missing)
@@ -286,7 +183,8 @@ class _Assessor:
         out = []
         for name, kinds in self.missing.entries.items():
             parts: list[str] = list(kinds.get("text", []))
-            for kind, key in (("indication", "missing.indication"), ("safety", "missing.safety")):
+            for kind in ("indication", "safety", "label"):
+                key = f"missing.{kind}"
                 if kind in kinds:
                     options = self.say.join([self.say.option_short(c) for c in kinds[kind]])
                     parts.append(self.say.text(key, options=options))
@@ -295,34 +193,31 @@ class _Assessor:
 
     def run(self) -> Assessment:
         self.classification_missing()
-        decisions = [self.decide(entry) for entry in self.kb.options.values()]
-        order = {code: i for i, code in enumerate(self.kb.options)}
-        proposed = sorted(
-            (d for d in decisions if d.proposed),
-            key=lambda d: (_STRENGTH_ORDER[d.strength], d.priority, order[d.code]),
-        )
+        decisions = self.decide_all()
+        placed = place(decisions, self.kb, self.say)
         recommendations = [
             Recommendation(
-                option=d.code,
-                name=self.say.option_name(d.code),
-                strength=d.strength,
-                rank=rank,
-                rationale=d.rationale,
-                evidence=[self.evidence_ref(e) for e in d.evidence],
-                cautions=d.cautions,
-                availability=self.availability(self.kb.options[d.code]),
+                option=p.decision.code,
+                name=self.say.option_name(p.decision.code),
+                strength=p.decision.strength,
+                rank=p.rank,
+                tier=p.tier,
+                order_basis=p.order_basis,
+                rationale=p.decision.rationale,
+                evidence=[self.evidence_ref(e) for e in p.decision.evidence],
+                cautions=p.decision.cautions,
+                availability=p.decision.availability,
             )
-            for rank, d in enumerate(proposed, start=1)
+            for p in placed
         ]
         excluded = [
             Exclusion(option=d.code, name=self.say.option_name(d.code), reasons=d.reasons)
             for d in decisions
             if not d.proposed
         ]
-        intent: Intent = (
-            self.kb.options[proposed[0].code].option.intent if proposed else "palliative"
-        )
-        cited = list(dict.fromkeys(e for d in proposed for e in d.evidence))
+        first = placed[0].decision.code if placed else None
+        intent: Intent = self.kb.options[first].option.intent if first else "palliative"
+        cited = list(dict.fromkeys(e for p in placed for e in p.decision.evidence))
         return Assessment(
             case_id=self.case.id,
             language=self.lang,

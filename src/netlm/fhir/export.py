@@ -162,6 +162,8 @@ def _citation(evidence_id: str, summary: str, kb: KnowledgeBase) -> dict[str, An
             out["url"] = f"https://doi.org/{record.doi}"
         elif record.pmid:
             out["url"] = f"https://pubmed.ncbi.nlm.nih.gov/{record.pmid}/"
+        elif record.url:
+            out["url"] = record.url
     return out
 
 

@@ -1,18 +1,23 @@
 """Consistency checks of a loaded knowledge base (`netlm kb check`).
 
 Fails on what would make an answer untrustworthy: a rule citing missing evidence, evidence
-without a DOI or PMID, an option without English and Chinese names, an unverified source
-driving a `recommended` option, and conditions over unknown facts or impossible values.
+without a DOI, PMID or (for labels and regulatory records) a URL read on a stated date, an option
+without English and Chinese names, a medicine without a label record for each region, a raise
+(an indication) without verified evidence or widened by an unverified threshold, and conditions
+over unknown facts or impossible values.
 """
 
 from collections.abc import Iterator
+from typing import Any
 
-from netlm.knowledge.conditions import Condition, Leaf, leaves, refs
-from netlm.knowledge.load import Compiled, KnowledgeBase
+from netlm.knowledge.conditions import All, Condition, Leaf, leaves, refs
+from netlm.knowledge.load import OUTCOME_FACT_PREFIX, Compiled, KnowledgeBase
+from netlm.knowledge.schema import DOCUMENT_DESIGNS, DRUG_CATEGORIES
 from netlm.model.codes import OPTION_CODES
 from netlm.model.schema_paths import allowed_values, leaf_fields
 
 NUMERIC = ("number", "integer")
+WEB_DOCUMENT_DESIGNS = ("classification", "guideline", "consensus")
 
 
 def _rules(kb: KnowledgeBase) -> Iterator[tuple[str, Compiled]]:
@@ -21,6 +26,7 @@ def _rules(kb: KnowledgeBase) -> Iterator[tuple[str, Compiled]]:
         for group, items in (
             ("indication", entry.indications),
             ("contraindication", entry.contraindications),
+            ("eligibility", entry.eligibility),
             ("caution", entry.cautions),
         ):
             for item in items:
@@ -52,6 +58,9 @@ def _conditions(kb: KnowledgeBase) -> Iterator[tuple[str, Condition]]:
     for name, cond in kb.definitions.items():
         yield f"definitions:{name}", cond
     yield "classification.resectable_when", kb.resectable_when
+    for code, entry in kb.options.items():
+        for region, scope in entry.scopes.items():
+            yield f"options:{code}.availability.{region}.scope", scope
 
 
 def _fact_problems(kb: KnowledgeBase, where: str, leaf: Leaf) -> list[str]:
@@ -104,8 +113,7 @@ def check(kb: KnowledgeBase) -> list[str]:
     """Every problem found, one line each; an empty list means the knowledge base is sound."""
     problems: list[str] = []
     for record in kb.evidence.values():
-        if not record.doi and not record.pmid:
-            problems.append(f"evidence:{record.id}: has neither a DOI nor a PMID")
+        problems += _identifier_problems(record)
     for where, ids in _citations(kb):
         problems += [f"{where}: cites missing evidence {e!r}" for e in ids if e not in kb.evidence]
 
@@ -132,8 +140,16 @@ def check(kb: KnowledgeBase) -> list[str]:
 
     for code, entry in kb.options.items():
         for ind in entry.indications:
-            if ind.rule.strength == "recommended":
-                problems += _unverified_driver(kb, f"rules:{code}.indication.{ind.rule.id}", ind)
+            problems += _unverified_driver(kb, f"rules:{code}.indication.{ind.rule.id}", ind)
+        known = {ind.rule.id for ind in entry.indications}
+        for rule in entry.eligibility:
+            problems += [
+                f"rules:{code}.eligibility.{rule.rule.id}: no indication {name!r}"
+                for name in rule.rule.indications
+                if name not in known
+            ]
+    problems += _outcome_fact_problems(kb)
+    problems += _label_problems(kb)
 
     for path, node in leaf_fields().items():
         values = allowed_values(node)
@@ -149,15 +165,100 @@ def check(kb: KnowledgeBase) -> list[str]:
     return problems
 
 
+def _identifier_problems(record: Any) -> list[str]:
+    where = f"evidence:{record.id}"
+    if record.design in DOCUMENT_DESIGNS:
+        if not (record.url and record.read):
+            return [f"{where}: a {record.design} record needs the URL it was read at and the date"]
+        if record.design == "label" and record.label is None and record.section_of is None:
+            return [f"{where}: a label record needs its `label` sections"]
+        return []
+    if record.label is not None:
+        return [f"{where}: only a record of design `label` may carry label sections"]
+    # Standards and society lists published only on the web are cited like labels: URL + date.
+    web_document = record.design in WEB_DOCUMENT_DESIGNS and record.url and record.read
+    if not record.doi and not record.pmid and not web_document:
+        return [f"{where}: has neither a DOI nor a PMID"]
+    return []
+
+
 def _unverified_driver(kb: KnowledgeBase, where: str, rule: Compiled) -> list[str]:
+    """An indication raises an option: only verified evidence may do that.
+
+    A threshold from an unverified source may only narrow a raise (a top-level conjunct of an
+    indication that is `consider` at most); it may never widen one, nor shape a `recommended`.
+    """
     problems = []
-    cited = rule.rule.evidence
-    if not any(kb.evidence[e].verified for e in cited):
-        problems.append(f"{where}: a `recommended` option rests only on unverified evidence")
+    if not any(kb.evidence[e].verified for e in rule.rule.evidence):
+        problems.append(f"{where}: an indication (a raise) rests only on unverified evidence")
+    recommended = rule.rule.strength == "recommended"
+    narrowing = {id(leaf) for leaf in _top_level_conjuncts(rule.when)}
     for leaf in leaves(rule.when, kb.definitions):
-        if leaf.source is not None and not kb.evidence[leaf.source].verified:
+        if leaf.source is None or kb.evidence[leaf.source].verified:
+            continue
+        if recommended or id(leaf) not in narrowing:
             problems.append(
                 f"{where}: threshold on {leaf.fact} comes from unverified {leaf.source!r} "
-                "and may not drive a `recommended` option"
-            )
+                + ("and may not drive a `recommended` option" if recommended
+                   else "and may only narrow the indication (a top-level `all` item)")
+            )  # fmt: skip
+    return problems
+
+
+def _top_level_conjuncts(cond: Condition) -> list[Leaf]:
+    if isinstance(cond, All) and len(cond.items) > 1:
+        return [item for item in cond.items if isinstance(item, Leaf)]
+    return []
+
+
+def _outcome_fact_problems(kb: KnowledgeBase) -> list[str]:
+    """Facts about the assessment exist only once options are decided: classification rules and
+    definitions (which any option may use) must not read them."""
+    problems = []
+    early: list[tuple[str, Condition]] = [
+        (f"definitions:{k}", c) for k, c in kb.definitions.items()
+    ]
+    early.append(("classification.resectable_when", kb.resectable_when))
+    early += [
+        (f"{group}.{c.rule.id}", c.when)
+        for group, rules in (
+            ("liver_pattern", kb.pattern_rules),
+            ("unresectable", kb.unresectable_rules),
+            ("potentially_resectable", kb.potentially_resectable_rules),
+        )
+        for c in rules
+    ]
+    for where, cond in early:
+        for leaf in leaves(cond):
+            if leaf.fact.startswith(OUTCOME_FACT_PREFIX):
+                problems.append(f"{where}: reads {leaf.fact}, known only after options are decided")
+    return problems
+
+
+def _label_problems(kb: KnowledgeBase) -> list[str]:
+    """Every medicine has, for every region, a label or regulatory record behind its status."""
+    problems = []
+    for code, entry in kb.options.items():
+        option = entry.option
+        for region, status in option.availability.items():
+            where = f"options:{code}.availability.{region}"
+            records = [kb.evidence[e] for e in status.evidence]
+            if status.scope is not None and status.status != "approved":
+                problems.append(f"{where}: only an approved status has a label scope")
+            if option.category not in DRUG_CATEGORIES:
+                continue
+            if status.verified and not any(r.verified for r in records):
+                problems.append(f"{where}: marked verified but cites no verified evidence")
+            own = [
+                r for r in records
+                if (r.label is not None and r.label.region == region and r.label.option == code)
+                or (r.design == "regulatory")
+            ]  # fmt: skip
+            if not own:
+                problems.append(
+                    f"{where}: a medicine needs the {region} label or regulatory record"
+                )
+    for record in kb.evidence.values():
+        if record.label is not None and record.label.option not in kb.options:
+            problems.append(f"evidence:{record.id}: label for unknown option {record.label.option}")
     return problems

@@ -10,9 +10,12 @@ known (true/false: whether the fact is recorded). A leaf may carry `source` (the
 behind its threshold) and `says` ({en, zh}: how to phrase the requirement in words).
 
 Evaluation uses Kleene's three-valued logic: a leaf over an unrecorded fact is UNKNOWN, and an
-UNKNOWN result records which facts would decide it. That is what lets the engine report only the
-missing findings that would change the answer. The same tree is explained clause by clause in
-words ("why not") and, being data, can be compiled to SQL for registry-wide evaluation.
+UNKNOWN result records which facts would decide it. A fact may also be *narrowed but
+undecided* (`OneOf`: e.g. the grade is G3 or NEC until differentiation is recorded): a leaf is
+then TRUE or FALSE only when every remaining possibility agrees, and UNKNOWN otherwise. That
+is what lets the engine report only the missing findings that would change the answer. The
+same tree is explained clause by clause in words ("why not") and, being data, can be compiled
+to SQL for registry-wide evaluation.
 """
 
 from collections.abc import Callable, Mapping
@@ -69,6 +72,10 @@ Condition = Union[Leaf, All, AnyOf, Not, Ref]  # noqa: UP007 (recursive alias ne
 
 class ConditionSyntaxError(ValueError):
     pass
+
+
+class OneOf(tuple[Any, ...]):
+    """A fact known to be one of these values, but not which (e.g. NET G3 or NEC)."""
 
 
 def parse(data: Any, where: str = "condition") -> Condition:
@@ -158,6 +165,14 @@ def holds(leaf: Leaf, value: Any) -> bool:
     raise ConditionSyntaxError(f"unknown operator {op}")  # pragma: no cover - parse() rejects it
 
 
+def _decided(leaf: Leaf, value: Any) -> bool | None:
+    """The leaf's truth over a recorded value; None when an undecided value leaves it open."""
+    if isinstance(value, OneOf):
+        results = {holds(leaf, v) for v in value}
+        return results.pop() if len(results) == 1 else None
+    return holds(leaf, value)
+
+
 def evaluate(
     cond: Condition, facts: Facts, definitions: Definitions, memo: dict[str, Outcome] | None = None
 ) -> Outcome:
@@ -166,9 +181,10 @@ def evaluate(
         value = facts.get(cond.fact)
         if cond.op == "known":
             return TRUE if (value is not None) == cond.value else FALSE
-        if value is None:
+        result = None if value is None else _decided(cond, value)
+        if result is None:
             return Outcome(Truth.UNKNOWN, frozenset((cond.fact,)))
-        return TRUE if holds(cond, value) else FALSE
+        return TRUE if result else FALSE
     if isinstance(cond, Ref):
         if memo is None:
             return evaluate(definitions[cond.name], facts, definitions)
@@ -213,8 +229,8 @@ def explain(
         value = facts.get(cond.fact)
         if cond.op == "known":
             settled = ((value is not None) == cond.value) == want
-        else:  # an unrecorded value never settles a clause: it is phrased as "not recorded"
-            settled = value is not None and holds(cond, value) == want
+        else:  # an unrecorded or undecided value never settles a clause
+            settled = value is not None and _decided(cond, value) == want
         if settled:
             return []
         return [phrase(cond if want else negate(cond), value)]
@@ -237,7 +253,7 @@ def unmet_count(cond: Condition, facts: Facts, definitions: Definitions, want: b
         value = facts.get(cond.fact)
         if cond.op == "known":
             return 0 if ((value is not None) == cond.value) == want else 1
-        return 0 if value is not None and holds(cond, value) == want else 1
+        return 0 if value is not None and _decided(cond, value) == want else 1
     counts = [unmet_count(item, facts, definitions, want) for item in cond.items]
     if isinstance(cond, All) == want:
         return sum(counts)
@@ -254,14 +270,25 @@ def negate(leaf: Leaf) -> Leaf:
 
 
 def leaves(cond: Condition, definitions: Definitions | None = None) -> list[Leaf]:
-    """All leaves of a tree (following refs when definitions are given)."""
-    if isinstance(cond, Leaf):
-        return [cond]
-    if isinstance(cond, Ref):
-        return leaves(definitions[cond.name], definitions) if definitions is not None else []
-    if isinstance(cond, Not):
-        return leaves(cond.item, definitions)
-    return [leaf for item in cond.items for leaf in leaves(item, definitions)]
+    """All leaves of a tree, following refs (each once; unknown ones skipped) when given."""
+    out: list[Leaf] = []
+    seen: set[str] = set()
+
+    def visit(node: Condition) -> None:
+        if isinstance(node, Leaf):
+            out.append(node)
+        elif isinstance(node, Ref):
+            if definitions is not None and node.name not in seen and node.name in definitions:
+                seen.add(node.name)
+                visit(definitions[node.name])
+        elif isinstance(node, Not):
+            visit(node.item)
+        else:
+            for item in node.items:
+                visit(item)
+
+    visit(cond)
+    return out
 
 
 def refs(cond: Condition) -> list[str]:

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from netlm.knowledge import schema as s
-from netlm.knowledge.conditions import Condition, ConditionSyntaxError, parse
+from netlm.knowledge.conditions import Condition, ConditionSyntaxError, leaves, parse
 
 DATA_PACKAGE = "netlm.knowledge.data"
 M = TypeVar("M", bound=BaseModel)
@@ -27,12 +27,22 @@ class KnowledgeBaseError(Exception):
     """The knowledge-base files are malformed; each line of the message names file and field."""
 
 
+# Facts about the assessment itself (e.g. whether any disease-directed option was proposed):
+# known only after the other options are decided, so options that use them are decided last.
+OUTCOME_FACT_PREFIX = "assessment."
+
+
 @dataclass(frozen=True)
 class Compiled:
-    """A rule and its parsed condition."""
+    """A rule and its parsed condition (`when`, or `requires` for an eligibility rule).
+
+    `unverified` names the sources behind the rule (its evidence and the thresholds in its
+    condition) that are not verified: a safety rule that rests on any of them only cautions.
+    """
 
     rule: Any
     when: Condition
+    unverified: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,14 @@ class CompiledOption:
     option: s.Option
     indications: tuple[Compiled, ...]
     contraindications: tuple[Compiled, ...]
+    eligibility: tuple[Compiled, ...]
     cautions: tuple[Compiled, ...]
+    scopes: dict[str, Condition]  # region -> within the authorised indication
+    deferred: bool  # decided after the others: its rules read facts about the assessment
+
+
+def _reads_outcome(rules: tuple[Compiled, ...]) -> bool:
+    return any(leaf.fact.startswith(OUTCOME_FACT_PREFIX) for c in rules for leaf in leaves(c.when))
 
 
 @dataclass(frozen=True)
@@ -84,9 +101,48 @@ def _validate(model: type[M] | TypeAdapter[Any], data: Any, where: str) -> Any:
         raise KnowledgeBaseError("\n".join(lines)) from None
 
 
-def _compile(rule: Any, where: str) -> Compiled:
+def _compile(
+    rule: Any, where: str, evidence: dict[str, s.Evidence], definitions: dict[str, Condition]
+) -> Compiled:
+    field = "requires" if isinstance(rule, s.Eligibility) else "when"
     try:
-        return Compiled(rule, parse(rule.when, f"{where}.{rule.id}.when"))
+        when = parse(getattr(rule, field), f"{where}.{rule.id}.{field}")
+    except ConditionSyntaxError as exc:
+        raise KnowledgeBaseError(str(exc)) from None
+    thresholds = (leaf.source for leaf in leaves(when, definitions) if leaf.source)
+    sources = [*rule.evidence, *thresholds]
+    unverified = [e for e in sources if e not in evidence or not evidence[e].verified]
+    return Compiled(rule, when, tuple(dict.fromkeys(unverified)))
+
+
+def _label_sections(record: s.Evidence) -> list[s.Evidence]:
+    """Each section of a label as a citable record of its own (`<label id>.<key>`)."""
+    if record.label is None:
+        return []
+    return [
+        record.model_copy(
+            update={
+                "id": f"{record.id}.{key}",
+                "short_name": f"{record.short_name}, {section.section}",
+                "key_result": section.says,
+                "status": "verified"
+                if record.verified and section.status == "verified"
+                else "unverified",
+                "label": None,
+                "section_of": record.id,
+            }
+        )
+        for key, section in record.label.sections().items()
+    ]
+
+
+def _scopes(option: s.Option) -> dict[str, Condition]:
+    try:
+        return {
+            region: parse(status.scope, f"options:{option.code}.availability.{region}.scope")
+            for region, status in option.availability.items()
+            if status.scope is not None
+        }
     except ConditionSyntaxError as exc:
         raise KnowledgeBaseError(str(exc)) from None
 
@@ -110,9 +166,12 @@ def load_from(root: Traversable) -> KnowledgeBase:
     for file in _files(root, "evidence"):
         records = _validate(TypeAdapter(list[s.Evidence]), _read(file), f"evidence/{file.name}")
         for record in records:
-            if record.id in evidence:
-                raise KnowledgeBaseError(f"evidence/{file.name}: duplicate evidence id {record.id}")
-            evidence[record.id] = record
+            for item in (record, *_label_sections(record)):
+                if item.id in evidence:
+                    raise KnowledgeBaseError(
+                        f"evidence/{file.name}: duplicate evidence id {item.id}"
+                    )
+                evidence[item.id] = item
 
     catalogue = _validate(TypeAdapter(list[s.Option]), _read(root / "options.yaml"), "options.yaml")
     rules: dict[str, s.OptionRules] = {}
@@ -127,11 +186,20 @@ def load_from(root: Traversable) -> KnowledgeBase:
         if entry is None:
             raise KnowledgeBaseError(f"rules: no rules for option {option.code}")
         where = f"rules:{option.code}"
+
+        def compiled(rules_: list[Any], where: str = where) -> tuple[Compiled, ...]:
+            return tuple(_compile(r, where, evidence, definitions) for r in rules_)
+
+        indications, contras = compiled(entry.indications), compiled(entry.contraindications)
+        eligibility = compiled(entry.eligibility)
         options[option.code] = CompiledOption(
             option,
-            tuple(_compile(r, where) for r in entry.indications),
-            tuple(_compile(r, where) for r in entry.contraindications),
-            tuple(_compile(r, where) for r in entry.cautions),
+            indications,
+            contras,
+            eligibility,
+            compiled(entry.cautions),
+            scopes=_scopes(option),
+            deferred=_reads_outcome(indications + contras + eligibility),
         )
     for code in rules.keys() - options.keys():
         raise KnowledgeBaseError(f"rules: option {code} is not in options.yaml")
@@ -153,13 +221,19 @@ def load_from(root: Traversable) -> KnowledgeBase:
         evidence=evidence,
         options=options,
         classification=classification,
-        pattern_rules=tuple(_compile(r, "liver_pattern") for r in classification.liver_pattern),
-        unresectable_rules=tuple(_compile(r, "unresectable") for r in res.unresectable),
+        pattern_rules=tuple(
+            _compile(r, "liver_pattern", evidence, definitions)
+            for r in classification.liver_pattern
+        ),
+        unresectable_rules=tuple(
+            _compile(r, "unresectable", evidence, definitions) for r in res.unresectable
+        ),
         potentially_resectable_rules=tuple(
-            _compile(r, "potentially_resectable") for r in res.potentially_resectable
+            _compile(r, "potentially_resectable", evidence, definitions)
+            for r in res.potentially_resectable
         ),
         resectable_when=resectable_when,
-        flags=tuple(_compile(r, "flags") for r in flags),
+        flags=tuple(_compile(r, "flags", evidence, definitions) for r in flags),
         messages=messages,
     )
 

@@ -6,7 +6,7 @@ user-facing is spelled out in code, so a new language is a data change.
 
 from typing import Any
 
-from netlm.knowledge.conditions import Leaf
+from netlm.knowledge.conditions import Leaf, OneOf
 from netlm.knowledge.load import KnowledgeBase
 from netlm.knowledge.schema import FactSpec
 
@@ -54,6 +54,9 @@ class Phraser:
         spec = self.spec(fact)
         if isinstance(value, bool):
             return self.text("word.yes" if value else "word.no")
+        if isinstance(value, OneOf):
+            values = self.join([self.value(fact, v) for v in value], "word.or")
+            return self.text("word.undecided", values=values)
         if isinstance(value, list | tuple):
             if not value:
                 return self.text("word.none")

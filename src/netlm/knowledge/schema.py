@@ -12,6 +12,7 @@ from netlm.model.codes import Intent, OptionCode, Region, Strength
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.]*$")]
+IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 
 
 class _Data(BaseModel):
@@ -38,8 +39,10 @@ class Manifest(_Data):
 Design = Literal[
     "rct_phase3", "rct_phase2", "single_arm_phase2", "prospective_cohort",
     "retrospective_series", "meta_analysis", "systematic_review", "guideline", "consensus",
-    "review", "label", "classification",
+    "review", "label", "regulatory", "classification",
 ]  # fmt: skip
+# Designs that are documents rather than publications: cited by URL, section and date read.
+DOCUMENT_DESIGNS = ("label", "regulatory")
 Status = Literal["verified", "unverified"]
 
 
@@ -57,6 +60,48 @@ class Endpoint(_Data):
     status: Status
 
 
+class Section(_Data):
+    """One section of a document (a label or standard), as netlm reads it.
+
+    Each section is citable on its own as `<record id>.<key>` (e.g. `lutathera_eu_smpc.renal`),
+    with its own verification: a label whose indication was read may still have a renal
+    section that was not, and only a verified section may exclude an option.
+    """
+
+    key: Identifier | None = Field(None, description="Citation key for sections under `other`.")
+    section: NonEmpty = Field(description='Number and title, e.g. "4.3 Contraindications".')
+    says: Text = Field(description="What it says that matters here, in netlm's words.")
+    status: Literal["verified", "unverified"]
+
+
+class Label(_Data):
+    """What a drug's label says, for one region: scope of the indication and safety sections."""
+
+    option: OptionCode
+    region: Literal["US", "EU", "CN", "HK"] = Field(
+        description="The regions netlm serves, or another regulator whose label text informs "
+        "a safety rule (HK: Department of Health, Hong Kong SAR, close to the EU SmPC)."
+    )
+    product: NonEmpty
+    revised: NonEmpty | None = None
+    indication: Section
+    contraindications: Section | None = None
+    renal: Section | None = None
+    hepatic: Section | None = None
+    tests_before: Section | None = None
+    other: list[Section] = Field(default_factory=list)
+
+    def sections(self) -> dict[str, Section]:
+        """Every section by its citation key."""
+        named = {
+            key: getattr(self, key)
+            for key in ("indication", "contraindications", "renal", "hepatic", "tests_before")
+            if getattr(self, key) is not None
+        }
+        named.update({s.key or f"other{i}": s for i, s in enumerate(self.other)})
+        return named
+
+
 class Evidence(_Data):
     id: Identifier
     short_name: NonEmpty
@@ -64,14 +109,23 @@ class Evidence(_Data):
     citation: NonEmpty
     doi: str | None = None
     pmid: Annotated[str, StringConstraints(pattern=r"^\d+$")] | None = None
+    url: NonEmpty | None = Field(None, description="Where a label or regulatory text was read.")
+    read: IsoDate | None = Field(None, description="The date the document was read.")
     design: Design
     population: Text
+    eligibility: Text | None = Field(
+        None, description="A trial's fitness and organ-function criteria (what the rules gate on)."
+    )
     n: int | None = None
     arms: list[Text] = Field(default_factory=list)
     endpoints: list[Endpoint] = Field(default_factory=list)
     key_result: Text
     status: Status
     verification: NonEmpty
+    label: Label | None = None
+    section_of: Identifier | None = Field(
+        None, description="Set by the loader on a label section cited on its own."
+    )
 
     @property
     def verified(self) -> bool:
@@ -93,12 +147,19 @@ class Availability(_Data):
     basis: Text = Field(description="What the status rests on (agency, indication, date).")
     evidence: list[Identifier] = Field(default_factory=list)
     verified: bool
+    scope: Any = Field(
+        None,
+        description="When approved: the patient is within the authorised indication (a "
+        "condition); outside it the use is off-label.",
+    )
 
 
 Category = Literal[
     "surgery", "transplant", "ablation", "transarterial", "somatostatin_analogue", "targeted",
-    "radioligand", "chemotherapy", "observation", "trial",
+    "radioligand", "chemotherapy", "observation", "trial", "supportive",
 ]  # fmt: skip
+# Medicines: each needs a label (or regulatory) record per region.
+DRUG_CATEGORIES = ("somatostatin_analogue", "targeted", "radioligand", "chemotherapy")
 
 
 class Option(_Data):
@@ -118,13 +179,34 @@ class Indication(_Data):
     when: Any
     rationale: Text
     evidence: list[Identifier] = Field(min_length=1)
+    order_basis: Text | None = Field(
+        None, description="Why this priority: level of evidence, intent, invasiveness."
+    )
 
 
 class Contraindication(_Data):
+    """A safety concern. Absolute and fully verified, it excludes; otherwise it caps the option
+    at `consider` and its reason becomes a caution naming the source."""
+
     id: Identifier
     when: Any
     reason: Text
     evidence: list[Identifier] = Field(min_length=1)
+    relative: bool = Field(False, description="A relative contraindication never excludes.")
+
+
+class Eligibility(_Data):
+    """A requirement of the population behind the evidence (a pivotal trial's fitness and
+    organ-function criteria). Outside it, the evidence does not apply: at most `consider`."""
+
+    id: Identifier
+    requires: Any
+    reason: Text
+    evidence: list[Identifier] = Field(min_length=1)
+    indications: list[Identifier] = Field(
+        default_factory=list,
+        description="The indications whose evidence has this population (empty: all of them).",
+    )
 
 
 class Caution(_Data):
@@ -141,6 +223,7 @@ class OptionRules(_Data):
     option: OptionCode
     indications: list[Indication] = Field(min_length=1)
     contraindications: list[Contraindication] = Field(default_factory=list)
+    eligibility: list[Eligibility] = Field(default_factory=list)
     cautions: list[Caution] = Field(default_factory=list)
 
 

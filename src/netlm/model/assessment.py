@@ -42,6 +42,11 @@ class Classification(_Out):
     resectability: Resectability
     resectability_reasons: list[str]
     intent: Intent
+    net_or_nec_undecided: bool = Field(
+        False,
+        description="G3 by Ki-67 or mitoses with differentiation not recorded: NET G3 and NEC "
+        "are treated differently, and the pathology review decides.",
+    )
 
 
 class EvidenceRef(_Out):
@@ -54,6 +59,13 @@ class Recommendation(_Out):
     name: str
     strength: Strength
     rank: int = Field(ge=1, description="1 = first choice.")
+    tier: int = Field(
+        ge=1, description="1 = preferred; options that share a tier are equal alternatives."
+    )
+    order_basis: str = Field(
+        description="Why the option stands where it does: level of evidence, on- or off-label, "
+        "invasiveness, a safety limit, or equal alternatives to choose between."
+    )
     rationale: list[str]
     evidence: list[EvidenceRef]
     cautions: list[str]

@@ -45,7 +45,9 @@ class Primary(_Strict):
     site: PrimarySite
     status: PrimaryStatus | None = None
     resectable: bool | None = None
-    functional_syndrome: FunctionalSyndrome = "none"
+    functional_syndrome: FunctionalSyndrome | None = Field(
+        None, description='"none" = non-functioning; not recorded = not known.'
+    )
 
 
 class Pathology(_Strict):

@@ -47,6 +47,7 @@ OptionCode = Literal[
     "platinum_etoposide",
     "surveillance",
     "clinical_trial",
+    "best_supportive_care",
 ]
 
 Grade = Literal["G1", "G2", "G3", "NEC", "unknown"]

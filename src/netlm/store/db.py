@@ -56,14 +56,14 @@ def _config() -> Config:
     return config
 
 
-def upgrade(url: str) -> None:
+def upgrade(url: str, revision: str = "head") -> None:
     """Apply every migration not yet applied (from an empty database, the whole schema)."""
     engine = create_db_engine(url)
     try:
         with engine.begin() as connection:
             config = _config()
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
     finally:
         engine.dispose()
 

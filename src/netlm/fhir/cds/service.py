@@ -120,8 +120,8 @@ WORDS: dict[str, dict[Language, str]] = {
     "ui.instead": {"en": "Proposed for this patient", "zh": "本患者的推荐方案"},
     "link.case": {"en": "Open the case in netlm", "zh": "在netlm中打开病例"},
     "order.proposed": {
-        "en": "netlm: {option} is proposed for this patient (rank {rank}, {strength})",
-        "zh": "netlm：本患者推荐{option}（第{rank}位，{strength}）",
+        "en": "netlm: {option} is proposed for this patient (rank {rank}, tier {tier}, {strength})",
+        "zh": "netlm：本患者推荐{option}（第{rank}位，第{tier}层，{strength}）",
     },
     "order.excluded": {
         "en": "netlm: {option} is not proposed for this patient: {reason}",
@@ -586,7 +586,9 @@ class CdsService:
 
     def _option_lines(self, rec: Recommendation) -> list[str]:
         strength = self._word(f"strength.{rec.strength}")
-        lines = [f"{rec.rank}. **{_md(rec.name)}** ({_md(strength)})"]
+        tier = f"{self._word('ui.tier')} {rec.tier}"
+        lines = [f"{rec.rank}. **{_md(rec.name)}** ({_md(strength)}, {_md(tier)})"]
+        lines.append(f"    - {_md(self._word('ui.order_basis'))}: {_md(rec.order_basis)}")
         lines += [f"    - {_md(text)}" for text in rec.rationale]
         lines += [f"    - {_md(self._word('ui.evidence'))}: {_md(e.summary)}" for e in rec.evidence]
         lines += [f"    - ⚠ {_md(text)}" for text in rec.cautions]
@@ -658,6 +660,7 @@ class CdsService:
             "order.proposed",
             option=self.kb.options[rec.option].option.short(self.lang),
             rank=rec.rank,
+            tier=rec.tier,
             strength=self._word(f"strength.{rec.strength}"),
         )
         detail = [self._headline(found.assessment), "", *self._option_lines(rec)]
@@ -677,7 +680,8 @@ class CdsService:
         detail += ["", f"**{_md(self._word('ui.instead'))}**", ""]
         for rec in a.recommendations:
             strength = self._word(f"strength.{rec.strength}")
-            detail.append(f"{rec.rank}. {_md(rec.name)} ({_md(strength)})")
+            tier = f"{self._word('ui.tier')} {rec.tier}"
+            detail.append(f"{rec.rank}. {_md(rec.name)} ({_md(strength)}, {_md(tier)})")
         if not a.recommendations:
             detail.append(f"- {_md(self._word('order.none'))}")
         detail += self._findings_sections(found)
