@@ -24,9 +24,7 @@ BEFORE_TIERS = {
     "zh": "由知识库{version}评估，早于分层排序：仅有排序。",
 }
 
-_assessments = sa.table(
-    "assessments", sa.column("id", sa.Integer), sa.column("data", sa.JSON)
-)
+_assessments = sa.table("assessments", sa.column("id", sa.Integer), sa.column("data", sa.JSON))
 
 
 def _with_tiers(data: dict[str, Any]) -> dict[str, Any] | None:
