@@ -20,7 +20,7 @@ from json_logic import jsonLogic
 
 from netlm import assess, load_knowledge_base, parse_case, parse_case_json
 from netlm.classify import derive
-from netlm.knowledge.conditions import All, AnyOf, Condition, Leaf, Not, Ref, evaluate
+from netlm.knowledge.conditions import All, AnyOf, Condition, Leaf, Not, OneOf, Ref, evaluate
 from netlm.model import codes
 
 N_CASES = 10_000
@@ -151,11 +151,15 @@ def main() -> None:
     rules = [
         c.when
         for o in kb.options.values()
-        for c in (*o.indications, *o.contraindications, *o.cautions)
+        for c in (*o.indications, *o.contraindications, *o.eligibility, *o.cautions)
     ]
     logic = [to_json_logic(r, kb.definitions) for r in rules]
     facts = [derive(c, kb).facts for c in cases]
-    flat = [{k.replace(".", "__"): v for k, v in f.items()} for f in facts]
+    # json-logic has no "undecided" (NET G3 or NEC): the peer sees such a fact as missing
+    flat = [
+        {k.replace(".", "__"): None if isinstance(v, OneOf) else v for k, v in f.items()}
+        for f in facts
+    ]
     print(f"\nPeer: evaluate all {len(rules)} option-rule conditions per case, same facts")
     defs = kb.definitions
     ours = report(
@@ -166,14 +170,23 @@ def main() -> None:
         "json-logic (panzi-json-logic)", timed(lambda f: [jsonLogic(r, f) for r in logic], flat)
     )
     print(f"  ratio json-logic / netlm time: {peer / ours:.2f}x (>1 means netlm is faster)")
+    # Only cases the peer can represent: json-logic has no "undecided" value.
+    comparable = [
+        (f, g)
+        for f, g in zip(facts, flat, strict=True)
+        if not any(isinstance(v, OneOf) for v in f.values())
+    ]
     disagreements = sum(
         1
-        for f, g in zip(facts, flat, strict=True)
+        for f, g in comparable
         for r, jl in zip(rules, logic, strict=True)
         if (out := evaluate(r, f, kb.definitions).truth.value) != "unknown"
         and (out == "true") != bool(jsonLogic(jl, g))
     )
-    print(f"  decided (non-unknown) results that differ from json-logic: {disagreements}")
+    print(
+        f"  decided (non-unknown) results that differ from json-logic: {disagreements} "
+        f"(over {len(comparable):,} cases without an undecided grade)"
+    )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,14 @@ def test_structure_of_every_assessment(data: dict[str, Any]) -> None:
     assert "mdt_required" in [f.code for f in a.flags]
     strengths = [r.strength for r in a.recommendations]
     assert strengths == sorted(strengths, key=["recommended", "consider"].index)
+    tiers = [r.tier for r in a.recommendations]
+    assert tiers == sorted(tiers)
+    assert sorted(set(tiers)) == list(range(1, len(set(tiers)) + 1))
+    for r, s in zip(a.recommendations, a.recommendations[1:], strict=False):
+        if r.tier == s.tier:
+            assert r.strength == s.strength
+            assert "Equal" in r.order_basis
+    assert all(r.order_basis for r in a.recommendations)
     assert assess(case) == a  # deterministic
 
 
@@ -66,14 +74,55 @@ def test_clinical_invariants(data: dict[str, Any]) -> None:
     if offered.get("curative_resection") == "recommended":
         assert c.resectability == "resectable"
         assert c.intent == "curative"
-    if case.history.bilioenteric_anastomosis:
-        assert not {"tae", "tace", "tare"} & set(offered)
+    if case.history.bilioenteric_anastomosis:  # CIRSE: relative, so a caution, never a raise
+        for option in {"tae", "tace", "tare"} & set(offered):
+            assert offered[option] == "consider"
     if case.region is not None:
         for r in a.recommendations:
             assert set(r.availability) == {case.region}
-            assert r.availability[case.region] != "not_approved" or r.option in {
-                "cabozantinib", "prrt", "streptozocin_chemotherapy", "surufatinib", "tare",
-            }  # unverified "not approved" statuses caution instead of exclude  # fmt: skip
+            if r.availability[case.region] == "not_approved":  # only an unverified status
+                assert r.strength == "consider"
+                assert any("not fully verified" in c for c in r.cautions)
+
+
+ANTICANCER = ("everolimus", "sunitinib", "surufatinib", "cabozantinib", "prrt", "captem",
+              "streptozocin_chemotherapy", "platinum_etoposide", "tae", "tace", "tare")  # fmt: skip
+
+
+@SETTINGS
+@given(cases)
+def test_patient_gates(data: dict[str, Any]) -> None:
+    """Fitness and organ function decide as much as the tumour: the safety gates always hold."""
+    case = parse_case(data)
+    a = assess(case)
+    offered = proposed(a)
+    labs, ecog = case.labs, case.patient.ecog
+    if ecog is not None and ecog >= 3:
+        assert "best_supportive_care" in offered
+        assert not [o for o in ANTICANCER if offered.get(o) == "recommended"]
+        assert "tare" not in offered
+    crcl = labs.creatinine_clearance_ml_min
+    if crcl is not None and crcl < 30:
+        assert not {"prrt", "tae", "tace", "streptozocin_chemotherapy"} & set(offered)
+    bilirubin = labs.bilirubin_x_uln
+    if bilirubin is not None and bilirubin > 3:
+        assert not {"tae", "tace", "tare"} & set(offered)
+        assert offered.get("prrt") != "recommended"
+    for r in a.recommendations:
+        if r.strength == "recommended":  # a raise never stands outside its evidence's population
+            assert not any(c.startswith("Outside the population") for c in r.cautions)
+
+
+@SETTINGS
+@given(cases)
+def test_undecided_grade_recommends_neither_path(data: dict[str, Any]) -> None:
+    a = assess(parse_case(data))
+    if a.classification.net_or_nec_undecided:
+        assert a.classification.grade == "G3"
+        offered = proposed(a)
+        assert not [o for o in ANTICANCER if o in offered]
+        assert "pathology.differentiation" in [m.field for m in a.missing_data]
+        assert "pathology_review" in [f.code for f in a.flags]
 
 
 @SETTINGS
@@ -94,6 +143,7 @@ def test_chinese_output_is_chinese(data: dict[str, Any]) -> None:
     a = assess(parse_case(data), lang="zh")
     texts = [
         *([a.classification.who_category] if a.classification.grade in ("NEC", "unknown") else []),
+        *(r.order_basis for r in a.recommendations),
         a.classification.liver_pattern_basis,
         *a.classification.resectability_reasons,
         *(t for r in a.recommendations for t in (r.name, *r.rationale, *r.cautions)),

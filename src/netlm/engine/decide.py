@@ -131,8 +131,18 @@ class OptionDecider:
         return self.say.text("caution.unchecked", facts=labels, reason=reason)
 
     # -- regional approval and label scope ------------------------------------------------------
-    def regional(self, entry: CompiledOption, decision: Decision) -> tuple[str | None, list[_Gate]]:
-        """The exclusion (verified non-approval here) and the availability concerns.
+    def region_block(self, entry: CompiledOption) -> str | None:
+        """The exclusion: not approved in the patient's region, and that status is verified."""
+        if self.region is None:
+            return None
+        status = entry.option.availability[self.region]
+        if status.status != "not_approved" or not status.verified:
+            return None
+        name = self.say.value("region", self.region)
+        return self.say.text("region.excluded", region=name, basis=status.basis(self.say.lang))
+
+    def regional(self, entry: CompiledOption, decision: Decision) -> list[_Gate]:
+        """The availability of a proposed option and its concerns (off-label, unconfirmed).
 
         With a region, the details of that region; without one, a summary over all regions
         (where the option is not approved or off-label), so the board sees what differs.
@@ -144,14 +154,11 @@ class OptionDecider:
         for region in regions:
             status = avail[region]
             name, basis = say.value("region", region), status.basis(say.lang)
-            if status.status == "not_approved":
+            if status.status == "not_approved":  # verified non-approval never gets here
                 decision.availability[region] = "not_approved"
-                if self.region is None:
-                    continue
-                if status.verified:
-                    return say.text("region.excluded", region=name, basis=basis), []
-                text = say.text("region.unverified_not_approved", region=name, basis=basis)
-                gates.append(_Gate(text, caps=True))
+                if self.region is not None:
+                    text = say.text("region.unverified_not_approved", region=name, basis=basis)
+                    gates.append(_Gate(text, caps=True))
                 continue
             scope = entry.scopes.get(region)
             outcome = self.evaluate(scope) if scope is not None else None
@@ -185,32 +192,41 @@ class OptionDecider:
                 ]
                 if blocked:
                     gates.append(_Gate(say.text(key, regions=say.join(blocked)), caps=False))
-        return None, gates
+        return gates
 
     # -- the decision ----------------------------------------------------------------------------
     def decide(self, entry: CompiledOption) -> Decision:
+        """Indications first: the gates and the label are worked out only for a held option."""
         code = entry.option.code
         decision = Decision(code)
-        gates = [g for c in entry.contraindications if (g := self.contraindication(c))]
-        gates += [g for e in entry.eligibility if (g := self.eligibility(e))]
         indications = [(ind, self.evaluate(ind.when)) for ind in entry.indications]
         held = [ind for ind, outcome in indications if outcome.truth is Truth.TRUE]
+        if not held:
+            decision.reasons = [
+                c.rule.reason(self.say.lang)
+                for c in entry.contraindications
+                if not c.rule.relative
+                and not c.unverified
+                and self.evaluate(c.when).truth is Truth.TRUE
+            ]
+            if (block := self.region_block(entry)) is not None:
+                decision.reasons.append(block)
+            if not decision.reasons:
+                decision.reasons = self.nearest_indication_gaps(indications)
+                for _ind, outcome in indications:
+                    if outcome.truth is Truth.UNKNOWN:
+                        self.missing.add(self.case_fields(outcome.missing), "indication", code)
+            return decision
         held.sort(key=lambda ind: (STRENGTH_ORDER[ind.rule.strength], ind.rule.priority))
-        excluding = [g for g in gates if g.excludes and not g.fields]
-        region_block, regional = self.regional(entry, decision)
-
-        if held and not excluding and region_block is None:
-            return self.propose(decision, held, gates + regional)
-        decision.reasons = [g.text for g in excluding]
-        if region_block:
-            decision.reasons.append(region_block)
-            decision.region_blocked = bool(held) and not excluding
-        if not held and not decision.reasons:
-            decision.reasons = self.nearest_indication_gaps(indications)
-            for _ind, outcome in indications:
-                if outcome.truth is Truth.UNKNOWN:
-                    self.missing.add(self.case_fields(outcome.missing), "indication", code)
-        return decision
+        gates = [g for c in entry.contraindications if (g := self.contraindication(c))]
+        excluding = [g.text for g in gates if g.excludes and not g.fields]
+        block = self.region_block(entry)
+        if excluding or block is not None:
+            decision.reasons = excluding + ([block] if block else [])
+            decision.region_blocked = not excluding
+            return decision
+        gates += [g for e in entry.eligibility if (g := self.eligibility(e))]
+        return self.propose(decision, held, gates + self.regional(entry, decision))
 
     def propose(self, decision: Decision, held: list[Compiled], gates: list[_Gate]) -> Decision:
         best: Indication = held[0].rule
