@@ -15,7 +15,7 @@ A gate that cannot be checked becomes a "not yet checked" caution, and its findi
 missing data, but only when checking them could change the answer.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +78,7 @@ class OptionDecider:
         say: Phraser,
         facts: dict[str, Any],
         region: Region | None,
-        case_fields: Any,
+        case_fields: Callable[[Iterable[str]], list[str]],
         missing: MissingLog,
     ) -> None:
         self.kb, self.say, self.facts, self.region = kb, say, facts, region
