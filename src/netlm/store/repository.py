@@ -314,6 +314,7 @@ class Store:
                 label=label,
                 created_at=self._clock(),
                 revoked=False,
+                expires_at=self._clock() + TOKEN_LIFETIME,
             )
             s.add(row)
             s.flush()
@@ -735,6 +736,9 @@ class Store:
     def _dummy_hash(self) -> str:
         """Checked against for unknown users, so they take as long to refuse as known ones."""
         return self._hasher.hash(secrets.token_urlsafe(16))
+
+
+TOKEN_LIFETIME = dt.timedelta(days=90)
 
 
 def _digest(token: str) -> str:
