@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 ## run: the tumour-board app on the embedded store (SQLite in var/), with the example cases
 run: $(STAMP)
 	scripts/system-deps.sh run
-	$(BIN)/netlm serve --demo
+	NETLM_PUBLIC_URL="$${NETLM_PUBLIC_URL:-http://127.0.0.1:8000}" $(BIN)/netlm serve --demo
 
 ## assess-examples: assess every bundled example case and print the summaries
 assess-examples: $(STAMP)
@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_assess.py
 	$(BIN)/python benchmarks/bench_http.py
 	$(BIN)/python benchmarks/bench_cds.py
+	$(BIN)/python benchmarks/fuzz_parse.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

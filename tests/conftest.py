@@ -65,6 +65,7 @@ def kb() -> KnowledgeBase:
 
 # An application on a fresh SQLite store, with one user of each role and their tokens.
 PASSWORD = "correct horse battery"
+ORIGIN = "http://testserver"
 
 
 @dataclass
@@ -74,8 +75,11 @@ class Env:
     settings: Settings
     tokens: dict[str, str]
 
-    def client(self) -> TestClient:
-        return TestClient(self.app, base_url="http://testserver")
+    def client(self, address: str = "testclient") -> TestClient:
+        """A client at `address` on this app's origin; like a browser's, its requests say so."""
+        return TestClient(
+            self.app, base_url=ORIGIN, headers={"Origin": ORIGIN}, client=(address, 50000)
+        )
 
     def auth(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}

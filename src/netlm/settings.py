@@ -1,12 +1,21 @@
 """Runtime settings of the server and store, from the environment (12-factor style).
 
 CDS Hooks: `NETLM_PUBLIC_URL` (the base URL the EHR calls, e.g. `https://netlm.example.org`;
-JWT audiences and card links are built from it; default: the URL of each request),
+JWT audiences and card links are built from it, never from the request's Host header; required:
+without it /cds-services answers 503),
 `NETLM_CDS_LANG` (`en` or `zh`, the language of the cards), `NETLM_CDS_CORS_ORIGINS`
 (comma-separated browser origins allowed to call /cds-services; default none),
 `NETLM_CDS_ABOUT_URL` (the card source link; default the public URL),
-`NETLM_CDS_MAX_TOKEN_AGE` (seconds a JWT's `iat` may lie in the past; default 300) and
-`NETLM_CDS_FHIR_TIMEOUT` (seconds per FHIR request; default 5).
+`NETLM_CDS_MAX_TOKEN_AGE` (seconds a JWT's `iat` may lie in the past; default 300),
+`NETLM_CDS_FHIR_TIMEOUT` (seconds per FHIR request; default 5) and `NETLM_CDS_FHIR_MAX_BYTES`
+(largest FHIR response read; default 5 MB).
+
+Request limits: `NETLM_MAX_BODY_BYTES` (default 1 MB) and `NETLM_MAX_FHIR_BODY_BYTES` (FHIR
+Bundles and CDS Hooks requests; default 20 MB): larger bodies are refused with 413 unread.
+
+Accounts: `NETLM_SESSION_IDLE_MINUTES` (a browser session ends after this long without a
+request; default 30), `NETLM_SESSION_MAX_HOURS` (and this long after sign-in at the latest;
+default 8) and `NETLM_TOKEN_DAYS` (lifetime of a new API token; default 90).
 """
 
 import os
@@ -27,7 +36,9 @@ class Settings:
     data_dir: Path
     login_max_failures: int = 5
     login_window_seconds: int = 900
-    session_max_age_seconds: int = 8 * 3600
+    session_idle_minutes: int = 30
+    session_max_hours: int = 8
+    token_days: int = 90
     secure_cookies: bool = False
     public_url: str | None = None
     cds_lang: Language = "en"
@@ -35,6 +46,9 @@ class Settings:
     cds_about_url: str | None = None
     cds_max_token_age_seconds: int = 300
     cds_fhir_timeout_seconds: float = 5.0
+    cds_fhir_max_bytes: int = 5_000_000
+    max_body_bytes: int = 1_000_000
+    max_fhir_body_bytes: int = 20_000_000
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -45,6 +59,9 @@ class Settings:
             secret_key=os.environ.get("NETLM_SECRET_KEY") or _stored_secret(data_dir),
             data_dir=data_dir,
             secure_cookies=os.environ.get("NETLM_SECURE_COOKIES", "") == "1",
+            session_idle_minutes=_positive("NETLM_SESSION_IDLE_MINUTES", 30),
+            session_max_hours=_positive("NETLM_SESSION_MAX_HOURS", 8),
+            token_days=_positive("NETLM_TOKEN_DAYS", 90),
             public_url=os.environ.get("NETLM_PUBLIC_URL") or None,
             cds_lang=_language(os.environ.get("NETLM_CDS_LANG") or "en"),
             cds_cors_origins=tuple(
@@ -55,7 +72,18 @@ class Settings:
             cds_about_url=os.environ.get("NETLM_CDS_ABOUT_URL") or None,
             cds_max_token_age_seconds=int(os.environ.get("NETLM_CDS_MAX_TOKEN_AGE") or 300),
             cds_fhir_timeout_seconds=float(os.environ.get("NETLM_CDS_FHIR_TIMEOUT") or 5.0),
+            cds_fhir_max_bytes=int(os.environ.get("NETLM_CDS_FHIR_MAX_BYTES") or 5_000_000),
+            max_body_bytes=int(os.environ.get("NETLM_MAX_BODY_BYTES") or 1_000_000),
+            max_fhir_body_bytes=int(os.environ.get("NETLM_MAX_FHIR_BODY_BYTES") or 20_000_000),
         )
+
+
+def _positive(name: str, default: int) -> int:
+    """A whole number of at least 1 from the environment: a zero timeout would lock everyone out."""
+    value = int(os.environ.get(name) or default)
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1; got {value}")
+    return value
 
 
 def _language(value: str) -> Language:
@@ -69,8 +97,9 @@ def _stored_secret(data_dir: Path) -> str:
     path = data_dir / "secret.key"
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)  # never world-readable
+    with os.fdopen(fd, "w") as file:
+        file.write(key)
     return key

@@ -1,4 +1,4 @@
-"""`netlm db` and `netlm user`, in process (CliRunner) and as real subprocesses.
+"""`netlm db`, `netlm user` and `netlm token`, in process (CliRunner) and as real subprocesses.
 
 The subprocess tests use `netlm` itself once the main app mounts the admin commands, and until
 then a two-line host app around the same Typer apps, so they pass either way.
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from netlm.cli.admin import db_app, user_app
-from netlm.store import Store, create_db_engine
+from netlm.cli.admin import db_app, token_app, user_app
+from netlm.store import InvalidCredentials, Store, Throttled, create_db_engine
 
 NETLM = Path(sys.executable).parent / "netlm"
 PASSWORD = "a long enough password"
@@ -41,8 +41,8 @@ class CliResult:
 
 
 def run(args: list[str], stdin: str = "") -> CliResult:
-    """`netlm db ...` / `netlm user ...` in process, on the apps as they will be mounted."""
-    app = db_app if args[0] == "db" else user_app
+    """`netlm db|user|token ...` in process, on the apps as they will be mounted."""
+    app = {"db": db_app, "user": user_app, "token": token_app}[args[0]]
     result = CliRunner().invoke(app, args[1:], input=stdin)
     return CliResult(result.exit_code, result.stdout, result.stderr)
 
@@ -76,6 +76,53 @@ def test_upgrade_then_manage_users(env: dict[str, str]) -> None:
         assert PASSWORD not in str([e.detail for e in store.audit_log()])
     finally:
         engine.dispose()
+
+
+def test_unlock_a_user_and_list_and_revoke_tokens(env: dict[str, str]) -> None:
+    run(["db", "upgrade"])
+    run(["user", "add", "alice", "--role", "clinician", "--password-stdin"], PASSWORD)
+    run(["user", "add", "bob", "--role", "viewer", "--password-stdin"], PASSWORD)
+    engine = create_db_engine(env["NETLM_DATABASE_URL"])
+    try:
+        store = Store(engine)
+        for _ in range(5):
+            with pytest.raises(InvalidCredentials):
+                store.authenticate("alice", "wrong password", "10.6.6.6")
+        with pytest.raises(Throttled):
+            store.authenticate("alice", PASSWORD, "10.6.6.6")
+        assert run(["user", "unlock", "alice"]).stdout == "unlocked alice (10.6.6.6)\n"
+        alice = store.authenticate("alice", PASSWORD, "10.6.6.6")
+        token = store.create_token(alice, "laptop")
+        store.create_token(store.authenticate("bob", PASSWORD, "10.0.0.1"), "ci")
+        listing = run(["token", "list"])
+        lines = [line.split() for line in listing.stdout.splitlines()]
+        assert lines[0] == [
+            "id",
+            "user",
+            "label",
+            "expires",
+            "(UTC)",
+            "last",
+            "used",
+            "(UTC)",
+            "state",
+        ]
+        assert [(row[0], row[1], row[2], row[-1]) for row in lines[1:]] == [
+            ("1", "alice", "laptop", "active"),
+            ("2", "bob", "ci", "active"),
+        ]
+        assert token not in listing.stdout
+        assert run(["token", "revoke", "1"]).stdout == "revoked token 1\n"
+        assert store.user_for_token(token) is None  # at once, for every process
+        only_alice = run(["token", "list", "--user", "alice"]).stdout.splitlines()
+        assert [line.split()[-1] for line in only_alice[1:]] == ["revoked"]
+        actions = [e.action for e in store.audit_log(limit=20)]
+        assert {"login_locked", "login_unlocked", "token_revoked"} <= set(actions)
+    finally:
+        engine.dispose()
+    assert run(["token", "revoke", "99"]).stderr == "error: token 99 not found\n"
+    assert run(["user", "unlock", "nobody"]).stderr == "error: user 'nobody' not found\n"
+    assert run(["token", "list", "--user", "nobody"]).code == 2
 
 
 def test_password_prompt_asks_twice(env: dict[str, str]) -> None:
@@ -146,6 +193,9 @@ def test_admin_commands_as_processes(env: dict[str, str]) -> None:
         PASSWORD + "\n",
     )
     assert added.returncode == 0, added.stderr
+    tokens = _process(prefix, ["token", "list"], env)
+    assert (tokens.returncode, tokens.stdout.split()[:3]) == (0, ["id", "user", "label"])
+    assert _process(prefix, ["user", "unlock", "alice"], env).stdout == "unlocked alice\n"
     assert _process(prefix, ["user", "disable", "alice"], env).returncode == 0
     listing = _process(prefix, ["user", "list"], env)
     assert listing.stdout.splitlines()[1].split() == ["alice", "admin", "yes"]

@@ -1,6 +1,7 @@
-"""`netlm db` and `netlm user`: set up the database and manage accounts from the server's shell.
+"""`netlm db`, `netlm user` and `netlm token`: set up the database and manage accounts and API
+tokens from the server's shell.
 
-Both act on `NETLM_DATABASE_URL` (default: the embedded SQLite file under `NETLM_DATA_DIR`).
+All act on `NETLM_DATABASE_URL` (default: the embedded SQLite file under `NETLM_DATA_DIR`).
 Errors are one line on stderr with exit code 2, never a traceback.
 """
 
@@ -25,9 +26,12 @@ db_app = typer.Typer(
     help="Set up and migrate the database.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 user_app = typer.Typer(
-    help="Add, list and disable user accounts.",
+    help="Add, list, disable and unlock user accounts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+)
+token_app = typer.Typer(
+    help="List and revoke API tokens.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 
 
@@ -112,7 +116,44 @@ def user_list() -> None:
 
 @user_app.command("disable")
 def user_disable(username: str) -> None:
-    """Disable a user: password login and API tokens stop working; the record stays."""
+    """Disable a user: their sessions end, password login and API tokens stop working; the
+    record stays."""
     with _store() as store:
         store.disable_user(username)
     typer.echo(f"disabled {username}")
+
+
+@user_app.command("unlock")
+def user_unlock(username: str) -> None:
+    """Lift the sign-in locks on a user (from every address); audited."""
+    with _store() as store:
+        addresses = store.unlock_user(username)
+    typer.echo(f"unlocked {username}" + (f" ({', '.join(addresses)})" if addresses else ""))
+
+
+@token_app.command("list")
+def token_list(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
+) -> None:
+    """List API tokens (never their values) with owner, expiry and state."""
+    with _store() as store:
+        tokens = store.list_tokens(user)
+    rows = [
+        (str(t.id), t.username, t.label, t.expires_at.strftime("%Y-%m-%d %H:%M"),
+         "-" if t.last_used_at is None else t.last_used_at.strftime("%Y-%m-%d %H:%M"),
+         "active" if t.active else "revoked" if t.revoked else "expired")
+        for t in tokens
+    ]  # fmt: skip
+    header = ("id", "user", "label", "expires (UTC)", "last used (UTC)", "state")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        typer.echo("  ".join(cells).rstrip())
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke an API token: it is refused at once by every server process; audited."""
+    with _store() as store:
+        store.revoke_token(token_id)
+    typer.echo(f"revoked token {token_id}")

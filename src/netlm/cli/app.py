@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from netlm.cli.admin import db_app, user_app
+from netlm.cli.admin import db_app, token_app, user_app
 from netlm.cli.cds import cds_app
 from netlm.cli.common import Lang, fail
 from netlm.cli.fhir import fhir_app
@@ -35,6 +35,7 @@ kb_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_he
 app.add_typer(kb_app, name="kb")
 app.add_typer(db_app, name="db", help="Database migrations.")
 app.add_typer(user_app, name="user", help="Local user accounts.")
+app.add_typer(token_app, name="token", help="API tokens: list and revoke.")
 app.add_typer(fhir_app, name="fhir", help="FHIR R4 import (Bundle -> case) and export.")
 app.add_typer(cds_app, name="cds", help="CDS Hooks service: registered EHR clients.")
 

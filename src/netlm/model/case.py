@@ -4,9 +4,9 @@ Unknown fields are rejected (typo protection) and input is validated strictly: a
 contract should not turn `"yes"` into `True` or `"3"` into `3` behind the user's back.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from netlm.model.codes import (
     CourseStatus,
@@ -31,6 +31,17 @@ Percent = Annotated[float, Field(ge=0, le=100)]
 NonNegative = Annotated[float, Field(ge=0)]
 
 
+def _integral(value: Any) -> Any:
+    """JSON has one number type: 3.0 is the integer 3 (JSON Schema agrees); 2.5 is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Constraints first, then the validator: that order keeps minimum/maximum in the JSON Schema.
+Integral = BeforeValidator(_integral)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
 
@@ -38,7 +49,7 @@ class _Strict(BaseModel):
 class Patient(_Strict):
     age_years: Annotated[float, Field(ge=0, le=120)] | None = None
     sex: Sex | None = None
-    ecog: Annotated[int, Field(ge=0, le=4)] | None = None
+    ecog: Annotated[int, Field(ge=0, le=4), Integral] | None = None
 
 
 class Primary(_Strict):
@@ -58,7 +69,7 @@ class Pathology(_Strict):
 
 
 class Liver(_Strict):
-    lesion_count: Annotated[int, Field(ge=1)] | None = None
+    lesion_count: Annotated[int, Field(ge=1), Integral] | None = None
     largest_lesion_cm: Annotated[float, Field(gt=0)] | None = None
     distribution: Distribution | None = None
     tumor_burden_percent: Percent | None = None
@@ -79,7 +90,7 @@ class Extrahepatic(_Strict):
 
 class SstrImaging(_Strict):
     modality: SstrModality | None = None
-    krenning_score: Annotated[int, Field(ge=0, le=4)] | None = Field(
+    krenning_score: Annotated[int, Field(ge=0, le=4), Integral] | None = Field(
         None,
         description="0 none, 1 below liver, 2 equal to liver, 3 above liver, 4 above spleen/kidney",
     )

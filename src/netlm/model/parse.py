@@ -7,6 +7,7 @@ and (later) the HTTP API, so they live beside the model, not in an interface.
 
 import difflib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +35,49 @@ class CaseInputError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def parse_case_json(text: str | bytes) -> Case:
+# Bounds on the shape of any JSON netlm reads: deeper nesting or longer integers than any
+# clinical document needs are refused up front, instead of exhausting the recursion limit or
+# Python's integer-conversion limit inside a parser.
+MAX_JSON_DEPTH = 64
+MAX_INTEGER_DIGITS = 30
+_JSON_TOKENS = re.compile(rf'"(?:[^"\\]|\\.)*"|[\[\]{{}}]|-?\d{{{MAX_INTEGER_DIGITS + 1},}}')
+
+
+def json_shape_problem(text: str) -> Problem | None:
+    """Why `text` is too deeply nested or holds too long a number for netlm (None: it is not).
+
+    A linear scan that skips strings, so it costs little beside the parse it protects.
+    """
+    depth = deepest = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                return Problem("(json)", f"nested deeper than {MAX_JSON_DEPTH} levels")
+        elif token in "]}":
+            depth -= 1
+        elif token[0] != '"':
+            return Problem("(json)", f"a number longer than {MAX_INTEGER_DIGITS} digits")
+    return None
+
+
+def load_json(text: str | bytes) -> Any:
+    """Untrusted JSON to Python data, or one `(json)` problem in words: malformed, duplicate
+    keys, NaN/Infinity, too deep or too long a number, not UTF-8."""
     try:
-        data = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_no_nan)
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        shape = json_shape_problem(text)
+        if shape is not None:
+            raise CaseInputError([shape])
+        return json.loads(
+            text,
+            object_pairs_hook=_reject_duplicate_keys,
+            parse_constant=_no_nan,
+            parse_float=_finite_float,
+        )
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise CaseInputError([Problem("(json)", f"malformed JSON at {where}: {exc.msg}")]) from None
@@ -46,7 +87,10 @@ def parse_case_json(text: str | bytes) -> Case:
         raise CaseInputError([Problem("(json)", f"{exc.args[0]} is not a valid number")]) from None
     except UnicodeDecodeError as exc:
         raise CaseInputError([Problem("(json)", f"not UTF-8 text: {exc.reason}")]) from None
-    return parse_case(data)
+
+
+def parse_case_json(text: str | bytes) -> Case:
+    return parse_case(load_json(text))
 
 
 def parse_case(data: Any) -> Case:
@@ -78,6 +122,13 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_nan(token: str) -> float:
     raise _NonFinite(token)
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if value in (float("inf"), float("-inf")):
+        raise _NonFinite(token)
+    return value
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

@@ -1,5 +1,6 @@
 """Engines and migrations. The schema is owned by Alembic; `upgrade` builds it from empty."""
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,20 @@ def create_db_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(database))
     engine = create_engine(url)
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def private_file(path: Path) -> None:
+    """Create `path` readable by its owner only (0600), in a folder only the owner can enter
+    (0700) when netlm creates it: the database holds patient data and password hashes. SQLite
+    gives its -wal and -shm files the database file's permissions."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -2,78 +2,38 @@
 
 Every method is one transaction, and every mutation writes its audit row in that transaction,
 so the trail can never disagree with the data. Nothing clinical is overwritten: an edit adds
-a case version, a deletion only marks the case. Passwords are kept as argon2id hashes and API
-tokens as SHA-256 digests; neither ever reaches the audit log.
+a case version, a deletion only marks the case. Users, sessions, API tokens and login throttling
+are the `Accounts` half of the store (netlm.store.accounts).
 """
 
 import datetime as dt
-import hashlib
-import math
-import re
-import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any, Literal, cast
+from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from netlm.classify import derive
 from netlm.knowledge.load import load_knowledge_base
 from netlm.model.assessment import Assessment
 from netlm.model.case import Case
 from netlm.model.decision import Decision, DecisionIn
-from netlm.store.db import READ_ONLY
-from netlm.store.errors import Conflict, InvalidCredentials, NotFound, Throttled, ValidationFailed
+from netlm.store.accounts import SYSTEM as SYSTEM
+from netlm.store.accounts import Accounts
+from netlm.store.accounts import TokenInfo as TokenInfo
+from netlm.store.accounts import UserInfo as UserInfo
+from netlm.store.accounts import utcnow as utcnow
+from netlm.store.errors import Conflict, NotFound, ValidationFailed
 from netlm.store.models import (
-    ROLES,
-    ApiTokenRow,
     AssessmentRow,
     AuditRow,
     CaseRow,
     CaseVersionRow,
     DecisionRow,
-    LoginAttemptRow,
-    UserRow,
 )
 
-Role = Literal["admin", "clinician", "viewer"]
-MIN_PASSWORD_LENGTH = 10
 MAX_LIST_LIMIT = 1000
-SYSTEM = "(system)"  # actor of changes made without a signed-in user, e.g. from the CLI
-ANONYMOUS = "(anonymous)"  # actor of failed logins; parentheses cannot occur in a username
-USERNAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
-UNUSABLE_PASSWORD = "!"  # not an argon2 hash: every password check against it fails
-
-
-TOKEN_TOUCH_INTERVAL = dt.timedelta(minutes=1)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    id: int
-    username: str
-    display_name: str
-    role: Role
-    disabled: bool
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    id: int
-    label: str
-    created_at: dt.datetime
-    last_used_at: dt.datetime | None
-    revoked: bool
 
 
 @dataclass(frozen=True)
@@ -135,247 +95,13 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
-class Store:
+class Store(Accounts):
     """The case store over one SQLAlchemy engine (SQLite or PostgreSQL, migrated by `upgrade`)."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        max_failures: int = 5,
-        window_seconds: int = 900,
-        clock: Callable[[], dt.datetime] = utcnow,
-        hasher: PasswordHasher | None = None,
-        token_cache_seconds: float = 2.0,
-    ) -> None:
-        self.engine = engine  # shared with the repositories beside this one (CDS Hooks)
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-        # Token -> (owner, expiry). Every API call authenticates, and the database round trip
-        # costs more than the assessment itself; a revoked token or disabled account stops
-        # working at once in this process and within `token_cache_seconds` in the others.
-        self._token_cache: dict[str, tuple[UserInfo | None, float]] = {}
-        self._token_cache_seconds = token_cache_seconds
-        self._reads = sessionmaker(
-            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
-        )
-        self._max_failures = max_failures
-        self._window = dt.timedelta(seconds=window_seconds)
-        self._clock = clock
-        self._hasher = hasher or PasswordHasher()
 
     def ping(self) -> None:
         """Fail (with the driver's error) unless the database answers; for health checks."""
         with self._reads.begin() as s:
             s.execute(select(1))
-
-    # --- users and authentication ---------------------------------------------------------
-
-    def add_user(
-        self,
-        username: str,
-        password: str,
-        role: str,
-        display_name: str | None = None,
-        by: UserInfo | None = None,
-    ) -> UserInfo:
-        if not USERNAME.fullmatch(username):
-            raise ValueError("username must be 1-64 letters, digits, '.', '_', '@' or '-'")
-        if role not in ROLES:
-            raise ValueError(f"role must be one of: {', '.join(ROLES)}; got {role!r}")
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise ValueError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-        name = (display_name or "").strip() or username
-        if len(name) > 200:
-            raise ValueError("display name must be at most 200 characters")
-        row = UserRow(
-            username=username,
-            display_name=name,
-            role=role,
-            password_hash=self._hasher.hash(password),
-            disabled=False,
-            created_at=self._clock(),
-        )
-        try:
-            with self._sessions.begin() as s:
-                if s.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
-                    raise Conflict(f"user {username!r} already exists")
-                s.add(row)
-                s.flush()
-                self._audit(s, by, "user_added", "user", username, {"role": role})
-                return _user_info(row)
-        except IntegrityError:  # a concurrent add of the same name
-            raise Conflict(f"user {username!r} already exists") from None
-
-    def service_account(self, username: str, display_name: str, role: Role) -> UserInfo:
-        """The account a service (e.g. the CDS Hooks endpoint) records its changes under.
-
-        Created on first use, disabled and with an unusable password hash, so nobody can log in
-        as it or get a token for it; it only names the author in versions and the audit trail.
-        """
-        for _attempt in range(2):
-            with self._reads.begin() as s:
-                row = s.scalar(select(UserRow).where(UserRow.username == username))
-                if row is not None:
-                    return _user_info(row)
-            try:
-                with self._sessions.begin() as s:
-                    row = UserRow(
-                        username=username,
-                        display_name=display_name,
-                        role=role,
-                        password_hash=UNUSABLE_PASSWORD,
-                        disabled=True,
-                        created_at=self._clock(),
-                    )
-                    s.add(row)
-                    s.flush()
-                    detail = {"role": role, "service_account": True}
-                    self._audit(s, None, "user_added", "user", username, detail)
-                    return _user_info(row)
-            except IntegrityError:  # another worker created it meanwhile: read it again
-                continue
-        raise Conflict(f"service account {username!r} could not be created")
-
-    def list_users(self) -> list[UserInfo]:
-        with self._reads.begin() as s:
-            rows = s.scalars(select(UserRow).order_by(UserRow.username))
-            return [_user_info(row) for row in rows]
-
-    def get_user(self, user_id: int) -> UserInfo | None:
-        with self._reads.begin() as s:
-            row = s.get(UserRow, user_id)
-            return None if row is None else _user_info(row)
-
-    def disable_user(self, username: str, by: UserInfo | None = None) -> None:
-        with self._sessions.begin() as s:
-            row = s.scalar(select(UserRow).where(UserRow.username == username))
-            if row is None:
-                raise NotFound(f"user {username!r} not found")
-            row.disabled = True
-            self._audit(s, by, "user_disabled", "user", username)
-        self._token_cache.clear()
-
-    def authenticate(self, username: str, password: str, ip: str) -> UserInfo:
-        """Check a password login, refusing every attempt while the username or IP is throttled.
-
-        The attempt is recorded as failed before the (slow) password check, so parallel guesses
-        cannot slip past the limit; it is marked successful afterwards. Unknown, disabled and
-        wrong-password logins fail identically, including the time the hash check takes.
-        """
-        now = self._clock()
-        name, address = username[:200], ip[:64]
-        with self._sessions.begin() as s:
-            retry_after = self._retry_after(s, name, address, now)
-            if retry_after is None:
-                attempt = LoginAttemptRow(username=name, ip=address, at=now, success=False)
-                s.add(attempt)
-                s.flush()
-                user = s.scalar(select(UserRow).where(UserRow.username == username))
-                stored = None if user is None else (user.id, user.password_hash, user.disabled)
-            else:
-                detail = {"ip": address, "reason": "throttled"}
-                self._audit(s, None, "login_failed", "session", name, detail, actor=ANONYMOUS)
-        if retry_after is not None:
-            raise Throttled(retry_after)
-        valid = self._verify(self._dummy_hash if stored is None else stored[1], password)
-        if stored is None or stored[2] or not valid:
-            with self._sessions.begin() as s:
-                self._audit(
-                    s, None, "login_failed", "session", name, {"ip": address}, actor=ANONYMOUS
-                )
-            raise InvalidCredentials()
-        user_id, old_hash, _ = stored
-        rehash = self._hasher.check_needs_rehash(old_hash)
-        new_hash = self._hasher.hash(password) if rehash else None
-        with self._sessions.begin() as s:
-            s.execute(
-                update(LoginAttemptRow).where(LoginAttemptRow.id == attempt.id).values(success=True)
-            )
-            row = s.get_one(UserRow, user_id)
-            if new_hash is not None:
-                row.password_hash = new_hash
-            info = _user_info(row)
-            self._audit(s, info, "login", "session", info.username, {"ip": address})
-            return info
-
-    def create_token(self, user: UserInfo, label: str) -> str:
-        """A new API token for `user`; only its digest is kept, so it is shown once."""
-        label = label.strip()
-        if len(label) > 200:
-            raise ValueError("token label must be at most 200 characters")
-        token = secrets.token_urlsafe(32)
-        with self._sessions.begin() as s:
-            owner = s.get(UserRow, user.id)
-            if owner is None or owner.disabled:
-                raise NotFound(f"user {user.username!r} not found or disabled")
-            row = ApiTokenRow(
-                user_id=user.id,
-                token_hash=_digest(token),
-                label=label,
-                created_at=self._clock(),
-                revoked=False,
-                expires_at=self._clock() + TOKEN_LIFETIME,
-            )
-            s.add(row)
-            s.flush()
-            self._audit(s, user, "token_created", "token", str(row.id), {"label": label})
-        return token
-
-    def user_for_token(self, token: str) -> UserInfo | None:
-        """The owner of a live token (None if unknown, revoked or the owner is disabled).
-
-        Every API call asks this, so it only reads; `last_used_at` is written at most once a
-        minute per token rather than on every request.
-        """
-        cached = self._token_cache.get(token)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        owner = self._lookup_token(token)
-        if self._token_cache_seconds > 0:
-            if len(self._token_cache) > 10_000:
-                self._token_cache.clear()
-            self._token_cache[token] = (owner, time.monotonic() + self._token_cache_seconds)
-        return owner
-
-    def _lookup_token(self, token: str) -> UserInfo | None:
-        with self._reads.begin() as s:
-            found = s.execute(
-                select(ApiTokenRow, UserRow)
-                .join(UserRow, UserRow.id == ApiTokenRow.user_id)
-                .where(ApiTokenRow.token_hash == _digest(token))
-            ).first()
-            if found is None:
-                return None
-            token_row, user = found
-            if token_row.revoked or user.disabled:
-                return None
-            info, token_id, last_used = _user_info(user), token_row.id, token_row.last_used_at
-        now = self._clock()
-        if last_used is None or now - last_used > TOKEN_TOUCH_INTERVAL:
-            with self._sessions.begin() as s:
-                s.execute(
-                    update(ApiTokenRow).where(ApiTokenRow.id == token_id).values(last_used_at=now)
-                )
-        return info
-
-    def list_tokens(self, user: UserInfo) -> list[TokenInfo]:
-        with self._reads.begin() as s:
-            rows = s.scalars(
-                select(ApiTokenRow).where(ApiTokenRow.user_id == user.id).order_by(ApiTokenRow.id)
-            )
-            return [
-                TokenInfo(row.id, row.label, row.created_at, row.last_used_at, row.revoked)
-                for row in rows
-            ]
-
-    def revoke_token(self, token_id: int, by: UserInfo | None = None) -> None:
-        with self._sessions.begin() as s:
-            row = s.get(ApiTokenRow, token_id)
-            if row is None:
-                raise NotFound(f"token {token_id} not found")
-            row.revoked = True
-            self._audit(s, by, "token_revoked", "token", str(token_id))
-        self._token_cache.clear()
 
     # --- cases ---------------------------------------------------------------------------------
 
@@ -671,28 +397,6 @@ class Store:
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _audit(
-        self,
-        s: Session,
-        by: UserInfo | None,
-        action: str,
-        entity: str,
-        entity_id: str,
-        detail: dict[str, Any] | None = None,
-        actor: str = SYSTEM,
-    ) -> None:
-        s.add(
-            AuditRow(
-                at=self._clock(),
-                user_id=None if by is None else by.id,
-                username=actor if by is None else by.username,
-                action=action,
-                entity=entity,
-                entity_id=entity_id,
-                detail=detail or {},
-            )
-        )
-
     def _add_version(
         self, s: Session, case: Case, number: int, by: UserInfo, comment: str, now: dt.datetime
     ) -> CaseVersionRow:
@@ -706,47 +410,6 @@ class Store:
         )
         s.add(row)
         return row
-
-    def _retry_after(self, s: Session, username: str, ip: str, now: dt.datetime) -> int | None:
-        """Seconds until the username and the IP each have fewer failures in the window."""
-        longest: int | None = None
-        for column, value in ((LoginAttemptRow.username, username), (LoginAttemptRow.ip, ip)):
-            recent = s.scalars(
-                select(LoginAttemptRow.at)
-                .where(
-                    column == value,
-                    LoginAttemptRow.success.is_(False),
-                    LoginAttemptRow.at > now - self._window,
-                )
-                .order_by(LoginAttemptRow.at.desc())
-                .limit(self._max_failures)
-            ).all()
-            if len(recent) >= self._max_failures:
-                seconds = max(1, math.ceil((recent[-1] + self._window - now).total_seconds()))
-                longest = max(longest or 0, seconds)
-        return longest
-
-    def _verify(self, password_hash: str, password: str) -> bool:
-        try:
-            return self._hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
-
-    @cached_property
-    def _dummy_hash(self) -> str:
-        """Checked against for unknown users, so they take as long to refuse as known ones."""
-        return self._hasher.hash(secrets.token_urlsafe(16))
-
-
-TOKEN_LIFETIME = dt.timedelta(days=90)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _user_info(row: UserRow) -> UserInfo:
-    return UserInfo(row.id, row.username, row.display_name, cast(Role, row.role), row.disabled)
 
 
 def _live_case(s: Session, case_id: str, lock: bool = False) -> CaseRow:

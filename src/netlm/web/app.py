@@ -3,8 +3,8 @@
 import gc
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
+import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -15,13 +15,13 @@ from netlm.fhir.cds.routes import add_cors
 from netlm.fhir.cds.routes import router as cds_router
 from netlm.fhir.cds.service import operation_outcome
 from netlm.knowledge.load import load_knowledge_base
-from netlm.model.case import Case
 from netlm.settings import Settings
 from netlm.store.db import create_db_engine
 from netlm.store.repository import Store
-from netlm.web import errors
+from netlm.web import errors, openapi
 from netlm.web.api.fhir import router as fhir_router
 from netlm.web.api.routes import router as api_router
+from netlm.web.guard import RequestGuard
 from netlm.web.pages.routes import render_error
 from netlm.web.pages.routes import router as pages_router
 from netlm.web.service import Board
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         title="netlm",
         version=__version__,
         description="Decision support for neuroendocrine tumour liver metastases.",
-        docs_url="/docs",
+        docs_url=None,  # served below from local files: no CDN, works offline
         redoc_url=None,
     )
     app.state.settings, app.state.store, app.state.kb = settings, store, kb
@@ -63,33 +63,38 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         store.ping()
         return {"status": "ok", "version": __version__, "knowledge_base": kb.manifest.version}
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE)
+
     static = Path(str(resources.files("netlm.web").joinpath("static")))
+    swagger = Path(swagger_ui_bundle.swagger_ui_path)
+    app.mount("/static/swagger", StaticFiles(directory=swagger), name="swagger")
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.include_router(api_router)
     app.include_router(fhir_router)
     app.include_router(cds_router)
     add_cors(app, settings)
-    app.include_router(pages_router, default_response_class=HTMLResponse)
-    _document_case_body(app)
+    app.include_router(pages_router, default_response_class=HTMLResponse, include_in_schema=False)
+    openapi.document(app)
+    app.add_middleware(RequestGuard, settings=settings)
     # The knowledge base and the app are long-lived: keep them out of the garbage collector's
     # full passes, which otherwise walk every rule and record and show up as latency spikes.
     gc.freeze()
     return app
 
 
-def _document_case_body(app: FastAPI) -> None:
-    """Case bodies are parsed by netlm's own parser (for its error messages), so FastAPI does not
-    see their type; add netlm.case/1 to the OpenAPI components for the routes that take one."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            spec = build()
-            schema = Case.model_json_schema(ref_template="#/components/schemas/{model}")
-            components = spec.setdefault("components", {}).setdefault("schemas", {})
-            components.update(schema.pop("$defs", {}))
-            components["Case"] = schema
-            app.openapi_schema = spec
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+# Swagger UI from the swagger-ui-bundle package, started by a local script: nothing inline, so
+# the page runs under the same strict Content-Security-Policy as the rest of the app.
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>netlm API</title>
+  <link rel="stylesheet" href="/static/swagger/swagger-ui.css">
+  <script src="/static/swagger/swagger-ui-bundle.js" defer></script>
+  <script src="/static/docs.js" defer></script>
+</head>
+<body><div id="swagger-ui"></div></body>
+</html>
+"""

@@ -1,27 +1,39 @@
-"""Who is asking: session cookies for the pages, bearer tokens for the API, CSRF, roles.
+"""Who is asking: server-side sessions for the pages, bearer tokens for the API, CSRF, roles.
 
-The session cookie is signed (itsdangerous), HttpOnly and SameSite=Lax, and carries only the
-user id, a CSRF token and its issue time; the user is looked up on every request, so disabling
-an account takes effect at once. Unsafe requests authenticated by cookie must echo the CSRF
-token (form field `csrf_token` or header `X-CSRF-Token`).
+The session cookie (HttpOnly, SameSite=Lax, `Secure` with NETLM_SECURE_COOKIES=1) carries only a
+random session id. The store keeps its digest with the user, the CSRF token and the timeouts and
+is asked on every request, so logging out, an idle or absolute timeout or disabling the user ends
+the session at once in every worker.
+
+Unsafe requests authenticated by cookie must come from a page of this app (their Origin, or else
+their Referer, is its own origin) and echo the session's CSRF token (form field `csrf_token` or
+header `X-CSRF-Token`). The login form gets both checks too, although there is no session yet:
+its token is an HMAC of a random pre-session cookie, so a page elsewhere can neither read it nor
+make one up (login CSRF would sign the victim in to the attacker's account).
 """
 
+import datetime as dt
+import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from fastapi import Depends, HTTPException, Request, Response
 
 from netlm.settings import Settings
-from netlm.store.repository import UserInfo
+from netlm.store.accounts import UserInfo, WebSession
 from netlm.web import state
 
 SESSION_COOKIE = "netlm_session"
+LOGIN_COOKIE = "netlm_login"
+LOGIN_PATH = "/login"
 ROLES = {"viewer": 0, "clinician": 1, "admin": 2}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+_NONCE = re.compile(r"[A-Za-z0-9_-]{43}")  # what secrets.token_urlsafe(32) makes
 
 
 @dataclass(frozen=True)
@@ -29,31 +41,41 @@ class Session:
     user: UserInfo
     csrf: str
     via_cookie: bool
+    web_session: WebSession | None = None  # None for bearer tokens
 
 
-def serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key, salt="netlm-session")
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
-def new_session_cookie(settings: Settings, user: UserInfo) -> tuple[str, str]:
-    """A signed cookie value for `user` and the CSRF token it carries."""
-    csrf = secrets.token_urlsafe(32)
-    return serializer(settings).dumps({"uid": user.id, "csrf": csrf}), csrf
+def start_session(request: Request, response: Response, user: UserInfo) -> None:
+    """Sign `user` in: a new server-side session, and its id in a cookie on `response`."""
+    settings = state.settings(request)
+    lifetime = dt.timedelta(hours=settings.session_max_hours)
+    secret, _ = state.store(request).start_web_session(user, client_address(request), lifetime)
+    response.set_cookie(
+        SESSION_COOKIE, secret, max_age=int(lifetime.total_seconds()), httponly=True,
+        samesite="lax", secure=settings.secure_cookies, path="/",
+    )  # fmt: skip
+
+
+def end_session(request: Request, response: Response, current: Session) -> None:
+    """Log out: end the session in the store (the cookie is dead even if a copy survives)."""
+    if current.web_session is not None:
+        state.store(request).end_web_session(current.web_session)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+        secure=state.settings(request).secure_cookies,
+    )  # fmt: skip
 
 
 def _from_cookie(request: Request) -> Session | None:
-    settings = state.settings(request)
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:
         return None
-    try:
-        data = serializer(settings).loads(raw, max_age=settings.session_max_age_seconds)
-    except BadSignature:
-        return None
-    user = state.store(request).get_user(int(data["uid"]))
-    if user is None or user.disabled:
-        return None
-    return Session(user, str(data["csrf"]), via_cookie=True)
+    idle = dt.timedelta(minutes=state.settings(request).session_idle_minutes)
+    found = state.store(request).web_session(raw, idle)
+    return None if found is None else Session(found.user, found.csrf, True, found)
 
 
 def _from_bearer(request: Request) -> Session | None:
@@ -74,6 +96,8 @@ async def session(request: Request) -> Session:
     if current is None:
         raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Bearer"})
     if current.via_cookie and request.method in UNSAFE:
+        if not same_origin(request):
+            raise HTTPException(403, "cross-origin request refused")
         sent = request.headers.get("x-csrf-token")
         if sent is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -82,6 +106,56 @@ async def session(request: Request) -> Session:
         if not sent or not hmac.compare_digest(sent, current.csrf):
             raise HTTPException(403, "missing or invalid CSRF token")
     return current
+
+
+def same_origin(request: Request) -> bool:
+    """Whether the request was sent by a page of this app.
+
+    Its Origin header, or without one its Referer, must name the app's own origin: the one the
+    request was addressed to, or NETLM_PUBLIC_URL's. Browsers send Origin with every POST, so a
+    request with neither header, or with `Origin: null` (sandboxed or privacy-stripped), is
+    refused rather than trusted.
+    """
+    sent = request.headers.get("origin") or _origin(request.headers.get("referer", ""))
+    if not sent or sent == "null":
+        return False
+    public = state.settings(request).public_url
+    own = {_origin(str(request.base_url)), _origin(public) if public else ""}
+    return sent.lower() in own
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def login_csrf(request: Request) -> tuple[str, str]:
+    """The pre-session nonce (kept, or new) and the login form's token bound to it."""
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    if not _NONCE.fullmatch(nonce):
+        nonce = secrets.token_urlsafe(32)
+    return nonce, _login_token(state.settings(request), nonce)
+
+
+def set_login_cookie(request: Request, response: Response, nonce: str) -> None:
+    response.set_cookie(
+        LOGIN_COOKIE, nonce, httponly=True, samesite="lax",
+        secure=state.settings(request).secure_cookies, path=LOGIN_PATH,
+    )  # fmt: skip
+
+
+def login_allowed(request: Request, token: str) -> bool:
+    """Whether a login POST comes from our login form: same origin, and its token matches the
+    pre-session cookie."""
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    if not same_origin(request) or not _NONCE.fullmatch(nonce) or not token:
+        return False
+    return hmac.compare_digest(token, _login_token(state.settings(request), nonce))
+
+
+def _login_token(settings: Settings, nonce: str) -> str:
+    key = settings.secret_key.encode()
+    return hmac.new(key, b"netlm-login:" + nonce.encode(), hashlib.sha256).hexdigest()
 
 
 def require(role: str) -> Callable[..., Awaitable[Session]]:

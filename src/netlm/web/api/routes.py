@@ -4,7 +4,7 @@ knowledge base (read-only), tokens and users. JSON in and out; OpenAPI at /docs.
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from netlm.engine import assess
@@ -13,12 +13,15 @@ from netlm.model.case import Case
 from netlm.model.codes import Region
 from netlm.model.decision import Decision, DecisionIn
 from netlm.model.parse import parse_case_json
+from netlm.store.accounts import TokenInfo
 from netlm.web import state
 from netlm.web.errors import ApiError
 from netlm.web.report.pdf import render_report_pdf
-from netlm.web.security import Admin, Clinician, Viewer
+from netlm.web.security import Admin, Clinician, Viewer, client_address
 
 router = APIRouter(prefix="/api/v1")
+# Integers that reach the database fit a signed 32-bit column on every backend.
+MAX_INT = 2**31 - 1
 Lang = Literal["en", "zh"]
 CASE_BODY: dict[str, Any] = {
     "requestBody": {
@@ -44,21 +47,22 @@ class CaseOut(BaseModel):
 
 
 class TokenIn(BaseModel):
-    username: str
-    password: str
-    label: str = "api"
+    username: str = Field(max_length=200)
+    password: str = Field(max_length=1024)
+    label: str = Field("api", max_length=200)
 
 
 class TokenOut(BaseModel):
     token: str
     token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int  # seconds (NETLM_TOKEN_DAYS)
 
 
 class UserIn(BaseModel):
     username: str = Field(pattern=r"^[A-Za-z0-9._-]{2,64}$")
-    password: str = Field(min_length=10)
+    password: str = Field(min_length=10, max_length=1024)
     role: Literal["admin", "clinician", "viewer"]
-    display_name: str | None = None
+    display_name: str | None = Field(None, max_length=200)
 
 
 class DeleteIn(BaseModel):
@@ -85,13 +89,13 @@ async def assess_case(
 def list_cases(
     request: Request,
     _: Viewer,
-    q: str | None = None,
-    grade: str | None = None,
-    pattern: str | None = None,
-    site: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    grade: Annotated[str | None, Query(max_length=32)] = None,
+    pattern: Annotated[str | None, Query(max_length=32)] = None,
+    site: Annotated[str | None, Query(max_length=32)] = None,
     pending: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[dict[str, Any]]:
     rows = state.store(request).list_cases(
         text=q, grade=grade, liver_pattern=pattern, primary_site=site,
@@ -130,7 +134,7 @@ async def update_case(
     request: Request,
     case_id: str,
     current: Clinician,
-    expected_version: Annotated[int | None, Query(ge=1)] = None,
+    expected_version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> CaseOut:
     """Store an edited case as a new version (the old one stays readable). Pass
     `expected_version` to refuse the edit (409) if someone else saved a newer version."""
@@ -156,7 +160,12 @@ def case_versions(request: Request, case_id: str, _: Viewer) -> list[dict[str, A
 
 
 @router.get("/cases/{case_id}/versions/{version}", tags=["cases"])
-def case_version(request: Request, case_id: str, version: int, current: Viewer) -> dict[str, Any]:
+def case_version(
+    request: Request,
+    case_id: str,
+    version: Annotated[int, Path(ge=1, le=MAX_INT)],
+    current: Viewer,
+) -> dict[str, Any]:
     record = state.store(request).get_case(case_id, version=version, by=current.user)
     return {"case_id": case_id, "version": record.version, "case": record.case.to_json_dict()}
 
@@ -242,11 +251,36 @@ def kb_evidence_record(request: Request, evidence_id: str, _: Viewer) -> dict[st
 
 @router.post("/tokens", status_code=201, response_model=TokenOut, tags=["auth"])
 def create_token(request: Request, body: TokenIn) -> TokenOut:
-    """Exchange a username and password for a bearer token (login throttling applies)."""
-    ip = request.client.host if request.client else "unknown"
-    store = state.store(request)
-    user = store.authenticate(body.username, body.password, ip)
-    return TokenOut(token=store.create_token(user, body.label))
+    """Exchange a username and password for a bearer token that expires after NETLM_TOKEN_DAYS
+    (login throttling applies)."""
+    store, days = state.store(request), state.settings(request).token_days
+    user = store.authenticate(body.username, body.password, client_address(request))
+    return TokenOut(token=store.create_token(user, body.label, days), expires_in=days * 86400)
+
+
+@router.get(
+    "/tokens",
+    response_model=list[TokenInfo],
+    tags=["auth"],
+    responses={404: {"description": "No such user (`user`)", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Errors"}}}}},
+)  # fmt: skip
+def list_tokens(request: Request, current: Viewer, user: str | None = None) -> list[TokenInfo]:
+    """Your tokens, revoked and expired ones included; an admin may ask for another `user`'s."""
+    if user not in (None, current.user.username) and current.user.role != "admin":
+        raise ApiError(403, "user", "only an admin may list another user's tokens")
+    return state.store(request).list_tokens(user or current.user.username)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, tags=["auth"])
+def revoke_token(
+    request: Request, token_id: Annotated[int, Path(ge=1, le=MAX_INT)], current: Viewer
+) -> Response:
+    """Revoke a token at once, in every worker: your own, or as an admin anyone's (another
+    user's token is 404 to everyone else, so token ids reveal nothing)."""
+    only_own = current.user.role != "admin"
+    state.store(request).revoke_token(token_id, by=current.user, only_own=only_own)
+    return Response(status_code=204)
 
 
 @router.get("/users", tags=["users"])

@@ -1,5 +1,6 @@
 """Pages: login, case list and search, case form, assessment with what-if and decision, history,
-printable view. Every page checks the role; every form carries the session's CSRF token."""
+printable view, the account (API tokens; sign-in locks for admins). Every page checks the role;
+every form carries the session's CSRF token, the login form a pre-session one."""
 
 import datetime as dt
 from importlib import resources
@@ -15,17 +16,23 @@ from netlm.engine import assess
 from netlm.fhir.cds.routes import cds_store
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.decision import DecisionIn
-from netlm.store.errors import Conflict, InvalidCredentials, Throttled, ValidationFailed
+from netlm.store.accounts import MAX_PASSWORD_LENGTH
+from netlm.store.errors import Conflict, InvalidCredentials, NotFound, Throttled, ValidationFailed
 from netlm.web import forms, state
 from netlm.web.i18n import LANG_COOKIE, LANGUAGES, request_lang, word
 from netlm.web.report.forest import forest_rows, forest_svg
 from netlm.web.security import (
-    SESSION_COOKIE,
+    Admin,
     Clinician,
     Session,
     Viewer,
-    new_session_cookie,
+    client_address,
+    end_session,
+    login_allowed,
+    login_csrf,
     optional_session,
+    set_login_cookie,
+    start_session,
 )
 
 router = APIRouter()
@@ -87,7 +94,15 @@ def home() -> RedirectResponse:
 def login_form(request: Request, current: OptionalSession, next: str = "/cases") -> Response:
     if current is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
-    return page(request, "login.html", None, next=_safe_next(next))
+    return _login_page(request, next=_safe_next(next))
+
+
+def _login_page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+    """The login form with its CSRF token, and the pre-session cookie the token is bound to."""
+    nonce, token = login_csrf(request)
+    response = page(request, "login.html", None, status=status, login_token=token, **context)
+    set_login_cookie(request, response, nonce)
+    return response
 
 
 def _safe_next(target: str) -> str:
@@ -101,32 +116,59 @@ def login(
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/cases",
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    ip = request.client.host if request.client else "unknown"
     lang = request_lang(request)
+    next = _safe_next(next)
+    if not login_allowed(request, csrf_token):  # checked first: no throttling on others' behalf
+        return _login_page(request, 403, error=word("login.expired", lang), next=next)
     try:
-        user = state.store(request).authenticate(username, password, ip)
+        user = state.store(request).authenticate(username, password, client_address(request))
+    except ValidationFailed:  # the only one: a password too long to be checked
+        error = word("login.too_long", lang, max=MAX_PASSWORD_LENGTH)
+        return _login_page(request, 422, error=error, next=next)
     except Throttled as exc:
         error = word("login.throttled", lang, seconds=exc.retry_after)
-        return page(request, "login.html", None, status=429, error=error, next=next)
+        return _login_page(request, 429, error=error, next=next)
     except InvalidCredentials:
-        error = word("login.failed", lang)
-        return page(request, "login.html", None, status=401, error=error, next=next)
-    settings = state.settings(request)
-    cookie, _ = new_session_cookie(settings, user)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE, cookie, max_age=settings.session_max_age_seconds, httponly=True,
-        samesite="lax", secure=settings.secure_cookies, path="/",
-    )  # fmt: skip
+        return _login_page(request, 401, error=word("login.failed", lang), next=next)
+    response = RedirectResponse(next, status_code=303)
+    start_session(request, response, user)
     return response
 
 
 @router.post("/logout")
-def logout(current: Viewer) -> RedirectResponse:
+def logout(request: Request, current: Viewer) -> RedirectResponse:
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    end_session(request, response, current)
     return response
+
+
+@router.get("/account")
+def account(request: Request, current: Viewer) -> HTMLResponse:
+    """The user's API tokens, to revoke; for admins also the sign-in locks, to lift."""
+    store = state.store(request)
+    locks = store.locked_logins() if current.user.role == "admin" else []
+    tokens = store.list_tokens(current.user.username)
+    return page(request, "account.html", current, tokens=tokens, locks=locks)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_token(request: Request, token_id: int, current: Viewer) -> RedirectResponse:
+    try:
+        state.store(request).revoke_token(token_id, by=current.user, only_own=True)
+    except NotFound:
+        raise HTTPException(404, "token not found") from None
+    return RedirectResponse("/account", status_code=303)
+
+
+@router.post("/account/unlock")
+def unlock(request: Request, username: Annotated[str, Form()], current: Admin) -> RedirectResponse:
+    try:
+        state.store(request).unlock_user(username, by=current.user)
+    except NotFound:
+        raise HTTPException(404, "user not found") from None
+    return RedirectResponse("/account#locks", status_code=303)
 
 
 @router.get("/cases")
@@ -234,8 +276,12 @@ async def edit_case(request: Request, case_id: str, current: Clinician) -> Respo
     if case is None:
         return _form_page(request, current, values=values, problems=problems,
                           action=f"/cases/{case_id}/edit", editing=record, status=422)  # fmt: skip
-    expected = int(str(form.get("expected_version") or record.version))
-    state.board(request).update(case_id, case, current.user, expected_version=expected,
+    raw = str(form.get("expected_version") or record.version)
+    if not raw.isdigit() or not 1 <= int(raw) <= record.version:
+        problems = {"expected_version": "must be a version of this case"}
+        return _form_page(request, current, values=values, problems=problems,
+                          action=f"/cases/{case_id}/edit", editing=record, status=422)  # fmt: skip
+    state.board(request).update(case_id, case, current.user, expected_version=int(raw),
                            comment=str(form.get("comment") or ""))  # fmt: skip
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 

@@ -1,0 +1,142 @@
+"""Every request passes here first: body size, JSON shape, and the security headers.
+
+One ASGI middleware for the whole application (pages, REST API, FHIR, CDS Hooks), so no route
+can forget it: a body over the limit is refused with 413 before anything parses it (by its
+Content-Length, or while it streams in), a JSON body nested too deep or holding an absurd number
+is refused with 400 before a parser recurses into it, and every response carries the headers a
+browser needs to keep patient data out of frames, caches and referrers.
+"""
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from netlm.model.parse import json_shape_problem
+from netlm.settings import Settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Bodies that carry FHIR (Bundles, CDS Hooks prefetch) get their own, larger limit.
+FHIR_PREFIXES = ("/api/v1/fhir", "/cds-services")
+# The app's own scripts and styles only; Swagger UI (/docs) sets element styles from its script.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+def problem_response(path: str, status: int, message: str) -> tuple[bytes, str]:
+    """The error body each part of the app speaks: FHIR OperationOutcome for CDS Hooks, the
+    `{"errors": [...]}` shape elsewhere."""
+    if path.startswith("/cds-services"):
+        body: dict[str, Any] = {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "invalid", "diagnostics": message}],
+        }
+        return json.dumps(body).encode(), "application/fhir+json"
+    body = {"errors": [{"field": "(request)", "message": message}]}
+    return json.dumps(body).encode(), "application/json"
+
+
+class RequestGuard:
+    """Body limits and JSON shape for requests, security headers for responses."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app, self.settings = app, settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        send = self._with_headers(path, send)
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = (
+            self.settings.max_fhir_body_bytes
+            if path.startswith(FHIR_PREFIXES)
+            else self.settings.max_body_bytes
+        )
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await self._refuse(path, send, 413, f"request body larger than {limit} bytes")
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                await self._refuse(path, send, 413, f"request body larger than {limit} bytes")
+                return
+        if "json" in headers.get("content-type", "") and body:
+            try:
+                problem = json_shape_problem(body.decode("utf-8"))
+            except UnicodeDecodeError:
+                problem = None  # the route's own parser names the encoding problem
+            if problem is not None:
+                await self._refuse(path, send, 400, problem.message)
+                return
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+    async def _refuse(self, path: str, send: Send, status: int, message: str) -> None:
+        body, media_type = problem_response(path, status, message)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", media_type.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _with_headers(self, path: str, send: Send) -> Send:
+        extra = [
+            (b"content-security-policy", (DOCS_CSP if path == "/docs" else CSP).encode()),
+            (b"x-frame-options", b"DENY"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+        ]
+        if not path.startswith("/static/"):  # everything else may hold patient data
+            extra.append((b"cache-control", b"no-store"))
+        if self.settings.secure_cookies:
+            extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+        names = {name for name, _ in extra}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message["headers"] = kept + extra
+            await send(message)
+
+        return send_with_headers
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the already-read body to the application, then passes through
+    (so a real client disconnect still reaches streaming responses)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
