@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from jwt.algorithms import ECAlgorithm
 
 from netlm.fhir.cds.routes import cds_store, router
+from netlm.fhir.cds.searchset import prefetch_for
 from netlm.settings import Settings
 from netlm.store.db import create_db_engine, upgrade
 from netlm.store.repository import Store
@@ -35,23 +36,12 @@ CALLS, WARM_UP = 500, 50
 BASE = "http://testserver"
 URL = f"{BASE}/cds-services/netlm-strategy"
 ISSUER = "https://ehr.bench.example"
-SEARCHES = {
-    "conditions": "Condition",
-    "observations": "Observation",
-    "procedures": "Procedure",
-    "medicationStatements": "MedicationStatement",
-    "medicationRequests": "MedicationRequest",
-}
 
 
 def prefetch() -> tuple[str, dict[str, Any]]:
     items = [e["resource"] for e in json.loads(BUNDLE.read_text())["entry"]]
     (patient,) = (r for r in items if r["resourceType"] == "Patient")
-    out: dict[str, Any] = {"patient": patient}
-    for key, kind in SEARCHES.items():
-        entries = [{"resource": r} for r in items if r["resourceType"] == kind]
-        out[key] = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
-    return patient["id"], out
+    return patient["id"], prefetch_for(items, patient["id"])
 
 
 def percentile(values: list[float], q: float) -> float:

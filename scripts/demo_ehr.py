@@ -5,6 +5,8 @@
 It makes an ES384 key pair (kept in var/demo-ehr/), registers itself once as a CDS client with
 `netlm cds client add`, then calls patient-view with the Bundle as prefetch, signed as the
 CDS Hooks spec requires, and prints the cards. It also shows that an unsigned call is refused.
+`--base` must be the server's NETLM_PUBLIC_URL (`make run` sets http://127.0.0.1:8000): the
+JWT audience is built from it, and netlm accepts no other.
 """
 
 import argparse
@@ -21,16 +23,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+from netlm.fhir.cds.searchset import prefetch_for
+
 ISSUER = "https://demo-ehr.example"
 KID = "demo-ehr-1"
 STATE = Path("var/demo-ehr")
-SEARCHES = {
-    "conditions": "Condition",
-    "observations": "Observation",
-    "procedures": "Procedure",
-    "medicationStatements": "MedicationStatement",
-    "medicationRequests": "MedicationRequest",
-}
 
 
 def key() -> ec.EllipticCurvePrivateKey:
@@ -57,16 +54,12 @@ def key() -> ec.EllipticCurvePrivateKey:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("bundle", type=Path)
-    parser.add_argument("--base", default="http://127.0.0.1:8000")
+    parser.add_argument("--base", default="http://127.0.0.1:8000", help="NETLM_PUBLIC_URL")
     args = parser.parse_args()
     bundle = json.loads(args.bundle.read_text(encoding="utf-8"))
     items = [e["resource"] for e in bundle["entry"]]
     (patient,) = (r for r in items if r["resourceType"] == "Patient")
-    prefetch = {"patient": patient} | {
-        k: {"resourceType": "Bundle", "type": "searchset",
-            "entry": [{"resource": r} for r in items if r["resourceType"] == kind]}
-        for k, kind in SEARCHES.items()
-    }  # fmt: skip
+    prefetch = prefetch_for(items, patient["id"])
     url = f"{args.base}/cds-services/netlm-strategy"
     now = int(time.time())
     claims = {"iss": ISSUER, "aud": url, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
@@ -80,6 +73,9 @@ def main() -> None:
     print(f"unsigned call: HTTP {unsigned.status_code}")
     signed = httpx.post(url, json=request, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     print(f"signed call:   HTTP {signed.status_code}")
+    if signed.status_code != 200:  # an OperationOutcome says why (e.g. NETLM_PUBLIC_URL unset)
+        for issue in signed.json().get("issue", []):
+            print(f"  {issue.get('diagnostics')}")
     for card in signed.json().get("cards", []):
         print(f"\n[{card['indicator']}] {card['summary']}")
         for link in card.get("links", []):

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,10 @@ class Cds:
     @property
     def cds(self) -> CdsStore:
         return cds_store(self.app)
+
+    def allow(self, *bases: str) -> None:
+        """Register the FHIR servers netlm may read for the test EHR (http: development flag)."""
+        self.cds.set_fhir_servers(self.ehr.issuer, bases, allow_http=True)
 
     def hook(
         self,
@@ -125,13 +130,26 @@ def check_response(response: Any) -> list[dict[str, Any]]:
 
 
 def make_env(tmp_path: Path, **settings: Any) -> tuple[FastAPI, Store, Settings]:
+    """The app on a fresh database; its public URL is the TestClient's unless one is given."""
     url = f"sqlite:///{tmp_path / 'netlm.db'}"
     upgrade(url)
     config = Settings(
-        database_url=url, secret_key="test-secret-" + "x" * 40, data_dir=tmp_path, **settings
+        database_url=url,
+        secret_key="test-secret-" + "x" * 40,
+        data_dir=tmp_path,
+        **{"public_url": BASE, **settings},
     )
     store = Store(create_db_engine(url))
     return create_app(config, store), store, config
+
+
+@contextmanager
+def running(tmp_path: Path, ehr: Ehr, **settings: Any) -> Iterator[Cds]:
+    """The app with `ehr` registered (no FHIR server yet), behind a TestClient."""
+    app, store, _ = make_env(tmp_path, **settings)
+    cds_store(app).add_client(ehr.issuer, "Test EHR", ehr.jwks(), [])
+    with TestClient(app, base_url=BASE) as client:
+        yield Cds(app, client, store, ehr)
 
 
 @pytest.fixture
@@ -141,10 +159,8 @@ def ehr() -> Ehr:
 
 @pytest.fixture
 def env(tmp_path: Path, ehr: Ehr) -> Iterator[Cds]:
-    app, store, _ = make_env(tmp_path)
-    cds_store(app).add_client(ehr.issuer, "Test EHR", ehr.jwks(), [])
-    with TestClient(app, base_url=BASE) as client:
-        yield Cds(app, client, store, ehr)
+    with running(tmp_path, ehr) as cds:
+        yield cds
 
 
 @pytest.fixture
@@ -154,6 +170,8 @@ def v03() -> tuple[str, dict[str, Any]]:
 
 
 @pytest.fixture
-def fhir_v03() -> Iterator[FhirServer]:
+def fhir_v03(env: Cds) -> Iterator[FhirServer]:
+    """Patient v03's chart on a local FHIR server, registered for the test EHR."""
     with serve(FhirServer(resources(load_bundle("03")))) as server:
+        env.allow(server.base)
         yield server

@@ -1,5 +1,6 @@
 """A test EHR: it signs CDS Hooks JWTs with real keys and serves FHIR over loopback HTTP."""
 
+import contextlib
 import json
 import threading
 import time
@@ -10,22 +11,17 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from netlm.fhir.cds import searchset
+
 ROOT = Path(__file__).resolve().parents[2]
 EHR_ISSUER = "https://ehr.example.org"
 BUNDLES = ROOT / "tests" / "fhir" / "bundles"
-SEARCHES = {
-    "conditions": "Condition",
-    "observations": "Observation",
-    "procedures": "Procedure",
-    "medicationStatements": "MedicationStatement",
-    "medicationRequests": "MedicationRequest",
-}
 
 
 def load_bundle(stem: str) -> dict[str, Any]:
@@ -39,26 +35,11 @@ def resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     return [e["resource"] for e in bundle["entry"]]
 
 
-def searchset(items: list[dict[str, Any]], next_url: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(items),
-        "entry": [{"resource": r, "search": {"mode": "match"}} for r in items],
-    }
-    if next_url:
-        out["link"] = [{"relation": "next", "url": next_url}]
-    return out
-
-
 def prefetch_for(bundle: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(patient id, the prefetch an EHR would send for netlm's templates)."""
     items = resources(bundle)
     (patient,) = (r for r in items if r["resourceType"] == "Patient")
-    prefetch: dict[str, Any] = {"patient": patient}
-    for key, kind in SEARCHES.items():
-        prefetch[key] = searchset([r for r in items if r["resourceType"] == kind])
-    return patient["id"], prefetch
+    return patient["id"], searchset.prefetch_for(items, patient["id"])
 
 
 @dataclass
@@ -82,7 +63,11 @@ class Ehr:
         return {"keys": out}
 
     def token(
-        self, aud: str, kid: str = "es384-1", headers: dict[str, Any] | None = None, **claims: Any
+        self,
+        aud: str | list[str],
+        kid: str = "es384-1",
+        headers: dict[str, Any] | None = None,
+        **claims: Any,
     ) -> str:
         alg, key = self.keys[kid]
         now = int(time.time())
@@ -98,13 +83,18 @@ class Ehr:
         header = {"kid": kid, "typ": "JWT", **(headers or {})}
         return jwt.encode(payload, key, algorithm=alg, headers=header)
 
-    def auth(self, aud: str, **kwargs: Any) -> dict[str, str]:
+    def auth(self, aud: str | list[str], **kwargs: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(aud, **kwargs)}"}
 
 
 @dataclass
 class FhirServer:
-    """A FHIR server with search semantics for one Bundle's resources, and a JWKS document."""
+    """A FHIR server with search semantics for one Bundle's resources, and a JWKS document.
+
+    For the outbound-fetch limits it can misbehave: answer every FHIR read late (`delay`
+    seconds) or with a redirect, pad its answers, or stream a body of `stream` bytes without a
+    Content-Length (counting in `streamed` how much it could write before the reader hung up).
+    """
 
     items: list[dict[str, Any]]
     token: str = "ehr-access-token"
@@ -112,7 +102,13 @@ class FhirServer:
     page_size: int = 5
     seen_tokens: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    searches: list[str] = field(default_factory=list)  # type?query of each search answered
     base: str = ""
+    delay: float = 0.0
+    redirect_to: str | None = None
+    padding: int = 0
+    stream: int = 0
+    streamed: int = 0
 
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         if path == "/.well-known/jwks.json" and self.jwks is not None:
@@ -123,18 +119,20 @@ class FhirServer:
                 if [r["resourceType"], r.get("id")] == parts:
                     return 200, r
             return 404, {"resourceType": "OperationOutcome", "issue": []}
-        patient = (query.get("patient") or [""])[0]
-        matches = [
-            r
-            for r in self.items
-            if r["resourceType"] == parts[0]
-            and r.get("subject", {}).get("reference") == f"Patient/{patient}"
-        ]
+        search = f"{parts[0]}?{urlencode(query, doseq=True)}"
+        self.searches.append(search)
+        matches = searchset.matches(self.items, search)
         page = int((query.get("_page") or ["1"])[0])
         chunk = matches[(page - 1) * self.page_size : page * self.page_size]
         more = len(matches) > page * self.page_size
-        following = f"{self.base}/{parts[0]}?patient={patient}&_page={page + 1}" if more else None
-        return 200, searchset(chunk, following)
+        rest = {k: v for k, v in query.items() if k != "_page"}
+        following = (
+            f"{self.base}/{parts[0]}?{urlencode({**rest, '_page': page + 1}, doseq=True)}"
+            if more
+            else None
+        )
+        includes = searchset.included(self.items, chunk, search)
+        return 200, searchset.searchset(chunk, includes, following)
 
 
 @contextmanager
@@ -149,16 +147,39 @@ def serve(server: FhirServer) -> Iterator[FhirServer]:
                 if auth != f"Bearer {server.token}":
                     self._send(401, {"resourceType": "OperationOutcome", "issue": []})
                     return
+                time.sleep(server.delay)
+                if server.redirect_to is not None:
+                    self.send_response(302)
+                    self.send_header("Location", server.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if server.stream:
+                    self._stream()
+                    return
             status, body = server.answer(url.path, parse_qs(url.query))
             self._send(status, body)
 
         def _send(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
+            data = json.dumps(body).encode() + b" " * server.padding
             self.send_response(status)
             self.send_header("Content-Type", "application/fhir+json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            # the reader may hang up early, as it should on an oversized body
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)
+
+        def _stream(self) -> None:
+            """A body delimited by closing the connection (HTTP/1.0), so no Content-Length."""
+            self.send_response(200)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.end_headers()
+            chunk = b" " * 65536
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                while server.streamed < server.stream:
+                    self.wfile.write(chunk)
+                    server.streamed += len(chunk)
 
         def log_message(self, *_: Any) -> None:
             pass

@@ -6,9 +6,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from netlm.engine import assess
+from netlm.fhir.cds.prefetch import PREFETCH
 from netlm.fhir.cds.routes import cds_store
 from netlm.fhir.cds.service import case_id_for
 from netlm.model.parse import parse_case_json
@@ -24,7 +26,7 @@ from tests.cds.conftest import (
     order_select,
     patient_view,
 )
-from tests.cds.ehr import EHR_ISSUER, FhirServer, load_bundle, prefetch_for
+from tests.cds.ehr import EHR_ISSUER, FhirServer
 
 ROOT = Path(__file__).resolve().parents[2]
 V03 = tuple[str, dict[str, Any]]
@@ -53,13 +55,21 @@ def test_discovery_lists_both_services_with_prefetch_and_spec_version(env: Cds) 
         assert service["version"] == "2.0.1"
         assert service["title"]
         assert service["description"]
+        patient = "{{context.patientId}}"
         assert service["prefetch"] == {
-            "patient": "Patient/{{context.patientId}}",
-            "conditions": "Condition?patient={{context.patientId}}",
-            "observations": "Observation?patient={{context.patientId}}",
-            "procedures": "Procedure?patient={{context.patientId}}",
-            "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
-            "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
+            "patient": f"Patient/{patient}",
+            "conditions": f"Condition?patient={patient}",
+            "observationsLaboratory": f"Observation?patient={patient}&category=laboratory",
+            "observationsSurvey": f"Observation?patient={patient}&category=survey",
+            "observationsExam": f"Observation?patient={patient}&category=exam",
+            "observationsImaging": f"Observation?patient={patient}&category=imaging",
+            "procedures": f"Procedure?patient={patient}",
+            "medicationStatements": (
+                f"MedicationStatement?patient={patient}&_include=MedicationStatement:medication"
+            ),
+            "medicationRequests": (
+                f"MedicationRequest?patient={patient}&_include=MedicationRequest:medication"
+            ),
         }
 
 
@@ -80,13 +90,16 @@ def test_patient_view_with_full_prefetch_gives_the_strategy_and_a_review_card(
     assert "`labs.albumin_g_dl`" in info["detail"]
     assert info["source"]["label"].startswith("netlm ")
     assert info["source"]["topic"]["code"] == "94381002"
+    # the functional syndrome is missing and no standard code netlm reads carries it
+    case_url = f"{BASE}/cases/{case_id_for(EHR_ISSUER, patient_id)}"
     assert info["links"] == [
         {
-            "label": "Open the case in netlm",
-            "url": f"{BASE}/cases/{case_id_for(EHR_ISSUER, patient_id)}",
+            "label": "Complete the case in netlm",
+            "url": f"{case_url}/edit?complete=primary.functional_syndrome",
             "type": "absolute",
         }
     ]
+    assert "No EHR code carries functional syndrome: complete them in netlm." in info["detail"]
     assert warning["indicator"] == "warning"
     assert "controversial" in warning["summary"]
     assert "missing finding" in warning["summary"]
@@ -100,7 +113,8 @@ def test_patient_view_stores_the_case_under_a_disabled_service_account(env: Cds,
     expected = parse_case_json(
         (ROOT / "examples" / "03-midgut-progressive-on-ssa-sstr4.json").read_text()
     )
-    same = {"id": True, "patient": {"age_years"}}  # the age is computed on the day of the call
+    # the age is computed on the day of the call
+    same: dict[str, bool | set[str]] = {"id": True, "patient": {"age_years"}}
     assert record.case.model_dump(exclude=same) == expected.model_dump(exclude=same)
     assert record.created_by == "cds-hooks"
     latest = env.store.latest_assessment(record.case_id)
@@ -124,7 +138,7 @@ def test_a_repeated_view_adds_nothing_and_a_change_adds_a_version(env: Cds, v03:
     check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
     before = env.counts()
     assert (before["case_versions"], before["assessments"]) == (1, 1)
-    for entry in prefetch["observations"]["entry"]:
+    for entry in prefetch["observationsLaboratory"]["entry"]:
         if entry["resource"]["code"]["coding"][0]["code"] == "29593-1":  # Ki-67 4 % -> 25 %
             entry["resource"]["valueQuantity"]["value"] = 25
     cards = check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
@@ -153,7 +167,7 @@ def test_partial_prefetch_is_completed_from_the_fhir_server(
     env: Cds, v03: V03, fhir_v03: FhirServer
 ) -> None:
     patient_id, prefetch = v03
-    del prefetch["observations"]
+    del prefetch["observationsLaboratory"]
     prefetch["procedures"] = None
     body = patient_view(patient_id, prefetch, **fhir_context(fhir_v03, patient_id))
     cards = check_response(env.hook(STRATEGY, body))
@@ -168,6 +182,7 @@ def test_no_prefetch_and_an_unreachable_fhir_server_is_412_with_an_operation_out
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    env.allow(f"http://127.0.0.1:{port}/fhir")
     body = patient_view("v03", None, fhirServer=f"http://127.0.0.1:{port}/fhir")
     response = env.hook(STRATEGY, body)
     assert response.status_code == 412
@@ -182,7 +197,10 @@ def test_no_prefetch_and_an_unreachable_fhir_server_is_412_with_an_operation_out
 
 def test_a_next_link_off_the_fhir_server_is_not_followed(env: Cds, v03: V03) -> None:
     patient_id, prefetch = v03
-    prefetch["observations"]["link"] = [{"relation": "next", "url": "https://elsewhere.example/x"}]
+    prefetch["observationsImaging"]["link"] = [
+        {"relation": "next", "url": "https://elsewhere.example/x"}
+    ]
+    env.allow("https://fhir.example.org/r4")
     body = patient_view(patient_id, prefetch, fhirServer="https://fhir.example.org/r4")
     response = env.hook(STRATEGY, body)
     assert response.status_code == 412
@@ -194,7 +212,7 @@ def test_a_patient_without_nets_gets_no_card_and_no_case(env: Cds) -> None:
         "patient": {"resourceType": "Patient", "id": "p9", "gender": "female"},
         "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": []},
     }
-    for key in ("observations", "procedures", "medicationStatements", "medicationRequests"):
+    for key in set(PREFETCH) - {"patient", "conditions"}:
         prefetch[key] = {"resourceType": "Bundle", "type": "searchset", "entry": []}
     assert check_response(env.hook(STRATEGY, patient_view("p9", prefetch))) == []
     assert env.counts()["case_versions"] == 0
@@ -214,6 +232,52 @@ def test_a_wrong_patient_prefetch_and_a_wrong_hook_are_refused(env: Cds, v03: V0
     assert "hookInstance" in invalid.json()["issue"][0]["diagnostics"]
 
 
+MALFORMED_PREFETCH = {
+    "entry not an array": ("conditions", {"resourceType": "Bundle", "entry": 5}, ".entry"),
+    "entry not an object": ("conditions", {"resourceType": "Bundle", "entry": [5]}, ".entry.0"),
+    "resource not an object": (
+        "procedures",
+        {"resourceType": "Bundle", "entry": [{"resource": "Procedure/p1"}]},
+        ".entry.0.resource",
+    ),
+    "link not an array": ("observationsExam", {"resourceType": "Bundle", "link": 5}, ".link"),
+    "link url not a string": (
+        "observationsSurvey",
+        {"resourceType": "Bundle", "link": [{"relation": "next", "url": 5}]},
+        ".link.0.url",
+    ),
+    "not a resource": ("patient", "Patient/v03", ""),
+    "no resourceType": ("patient", {"id": "v03"}, ""),
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "where"), MALFORMED_PREFETCH.values(), ids=MALFORMED_PREFETCH.keys()
+)
+def test_a_malformed_prefetch_is_400_naming_the_element(
+    env: Cds, v03: V03, key: str, value: Any, where: str
+) -> None:
+    patient_id, prefetch = v03
+    prefetch[key] = value
+    response = env.hook(STRATEGY, patient_view(patient_id, prefetch))
+    assert response.status_code == 400, response.text
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["diagnostics"].startswith(f"prefetch.{key}{where}")
+    assert env.counts()["case_versions"] == 0
+
+
+def test_an_access_token_that_cannot_be_a_header_is_400_before_any_read(
+    env: Cds, fhir_v03: FhirServer
+) -> None:
+    body = patient_view("v03", None, **fhir_context(fhir_v03, "v03"))
+    body["fhirAuthorization"]["access_token"] = "tokén\r\nX-Injected: 1"
+    response = env.hook(STRATEGY, body)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["diagnostics"].startswith("fhirAuthorization.access_token")
+    assert fhir_v03.requests == []
+
+
 def test_cards_in_chinese(tmp_path: Path, ehr: Any, v03: V03) -> None:
     app, _, _ = make_env(tmp_path, cds_lang="zh")
     cds_store(app).add_client(ehr.issuer, "EHR", ehr.jwks(), [])
@@ -225,101 +289,8 @@ def test_cards_in_chinese(tmp_path: Path, ehr: Any, v03: V03) -> None:
     cards = check_response(response)
     assert cards[0]["summary"] == "netlm：NET G2，肝转移III型（弥漫型）：首选PRRT（推荐）"
     assert "证据" in cards[0]["detail"]
-    assert cards[0]["links"][0]["label"] == "在netlm中打开病例"
-
-
-# --- order-select ----------------------------------------------------------------------------
-
-
-def test_an_excluded_order_gets_a_warning_with_the_reasons(env: Cds, v03: V03) -> None:
-    patient_id, prefetch = v03
-    order = medication_order("mr-1", patient_id, "L01EX01", "sunitinib 37.5 mg")
-    (card,) = check_response(env.hook(ORDER_CHECK, order_select(patient_id, [order], prefetch)))
-    assert card["indicator"] == "warning"
-    assert card["summary"].startswith("netlm: sunitinib is not proposed for this patient")
-    assert "pancreatic NET only" in card["detail"]
-    assert "177Lu-DOTATATE PRRT" in card["detail"]  # what is proposed instead
-    (suggestion,) = card["suggestions"]
-    assert card["selectionBehavior"] == "at-most-one"
-    assert suggestion["actions"] == [
-        {
-            "type": "delete",
-            "description": suggestion["label"],
-            "resourceId": "MedicationRequest/mr-1",
-        }
-    ]
-
-
-def test_a_proposed_order_gets_an_info_card_with_its_rank(env: Cds, v03: V03) -> None:
-    patient_id, prefetch = v03
-    order = {
-        "resourceType": "MedicationRequest",
-        "id": "mr-2",
-        "status": "draft",
-        "intent": "order",
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "medicationCodeableConcept": {"text": "Lutathera (lutetium Lu 177 dotatate) 7.4 GBq"},
-    }
-    (card,) = check_response(env.hook(ORDER_CHECK, order_select(patient_id, [order], prefetch)))
-    assert card["indicator"] == "info"
-    assert (
-        card["summary"] == "netlm: PRRT is proposed for this patient (rank 1, tier 1, recommended)"
-    )
-    assert "NETTER-1" in card["detail"]
-
-
-def test_an_order_against_a_nec_is_critical(env: Cds) -> None:
-    patient_id, prefetch = prefetch_for(load_bundle("05"))
-    order = medication_order("mr-3", patient_id, "H01CB02", "octreotide LAR 30 mg")
-    (card,) = check_response(env.hook(ORDER_CHECK, order_select(patient_id, [order], prefetch)))
-    assert card["indicator"] == "critical"
-    assert "NEC" in card["summary"]
-
-
-def test_unknown_and_diagnostic_orders_get_no_card_and_no_chart_read(env: Cds) -> None:
-    orders = [
-        medication_order("mr-4", "v03", "N02BE01", "paracetamol 1 g"),
-        {
-            "resourceType": "ServiceRequest",
-            "id": "sr-1",
-            "status": "draft",
-            "intent": "order",
-            "subject": {"reference": "Patient/v03"},
-            "code": {"text": "Ga-68 DOTATATE PET/CT"},
-        },
-    ]
-    # no prefetch and no FHIR server: a chart read would be a 412
-    assert check_response(env.hook(ORDER_CHECK, order_select("v03", orders))) == []
-
-
-def test_only_selected_orders_are_checked(env: Cds, v03: V03) -> None:
-    patient_id, prefetch = v03
-    orders = [
-        medication_order("mr-5", patient_id, "L01EX01", "sunitinib"),
-        medication_order("mr-6", patient_id, "L01EG02", "everolimus 10 mg"),
-    ]
-    body = order_select(patient_id, orders, prefetch)
-    body["context"]["selections"] = ["MedicationRequest/mr-6"]
-    (card,) = check_response(env.hook(ORDER_CHECK, body))
-    assert (
-        card["summary"]
-        == "netlm: everolimus is proposed for this patient (rank 2, tier 2, recommended)"
-    )
-
-
-def test_a_liver_directed_service_request_is_checked(env: Cds, v03: V03) -> None:
-    patient_id, prefetch = v03
-    order = {
-        "resourceType": "ServiceRequest",
-        "id": "sr-2",
-        "status": "draft",
-        "intent": "order",
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "code": {"text": "Transarterial chemoembolization of liver"},
-    }
-    (card,) = check_response(env.hook(ORDER_CHECK, order_select(patient_id, [order], prefetch)))
-    assert card["indicator"] == "warning"
-    assert "TACE" in card["summary"]
+    assert cards[0]["links"][0]["label"] == "在netlm中补全病例"
+    assert "EHR中没有承载功能性综合征的编码" in cards[0]["detail"]
 
 
 # --- feedback --------------------------------------------------------------------------------
@@ -395,6 +366,50 @@ def test_feedback_on_unknown_cards_or_the_wrong_service_stores_nothing(env: Cds,
     )
     assert env.hook(FEEDBACK, {"feedback": [{"card": info["uuid"]}]}).status_code == 400
     assert env.cds.list_feedback(case_id_for(EHR_ISSUER, patient_id)) == []
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_feedback_with_a_time_out_of_range_is_400(env: Cds, v03: V03, when: str) -> None:
+    patient_id, prefetch = v03
+    info, _ = check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
+    response = env.hook(FEEDBACK, {"feedback": [overridden(info["uuid"], when)]})
+    assert response.status_code == 400
+    diagnostics = response.json()["issue"][0]["diagnostics"]
+    assert diagnostics == "feedback.0.outcomeTimestamp: outcomeTimestamp is out of range"
+
+
+MALFORMED_FEEDBACK: dict[str, tuple[Any, str]] = {
+    "not an object": ([1], "(body)"),
+    "feedback not an array": ({"feedback": 5}, "feedback"),
+    "card not a string": ({"feedback": [{**overridden("c"), "card": 5}]}, "feedback.0.card"),
+    "accepted suggestion not an object": (
+        {"feedback": [{**overridden("c"), "outcome": "accepted", "acceptedSuggestions": [5]}]},
+        "feedback.0.acceptedSuggestions.0",
+    ),
+    "override reason not a coding": (
+        {"feedback": [{**overridden("c"), "overrideReason": {"reason": "mdt"}}]},
+        "feedback.0.overrideReason.reason",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "where"), MALFORMED_FEEDBACK.values(), ids=MALFORMED_FEEDBACK.keys()
+)
+def test_malformed_feedback_is_400_naming_the_element(env: Cds, body: Any, where: str) -> None:
+    response = env.hook(FEEDBACK, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["issue"][0]["diagnostics"].startswith(f"{where}:")
+
+
+def test_a_body_too_deep_for_the_json_parser_is_400(env: Cds) -> None:
+    response = env.client.post(
+        STRATEGY,
+        content="[" * 100_000,
+        headers={**env.ehr.auth(STRATEGY), "Content-Type": "text/plain"},
+    )
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["diagnostics"] == "the body is not JSON"
 
 
 def test_cors_is_limited_to_listed_origins_and_to_cds_services(tmp_path: Path) -> None:

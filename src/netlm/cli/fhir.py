@@ -17,7 +17,7 @@ from netlm.engine import assess
 from netlm.fhir.export import assessment_to_bundle
 from netlm.fhir.mapping import FhirMappingError, bundle_to_case
 from netlm.knowledge.load import KnowledgeBaseError, load_knowledge_base
-from netlm.model.parse import CaseInputError, parse_case_json
+from netlm.model.parse import CaseInputError, load_json, parse_case_json
 
 fhir_app = typer.Typer(
     help="FHIR R4: import a Bundle as a netlm.case/1, export an assessment as a Bundle.",
@@ -40,12 +40,9 @@ def _read(source: str) -> bytes:
 
 def _json(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}"
-        raise fail([f"(json): malformed JSON at {where}: {exc.msg}"]) from None
-    except UnicodeDecodeError as exc:
-        raise fail([f"(json): not UTF-8 text: {exc.reason}"]) from None
+        return load_json(raw)
+    except CaseInputError as exc:
+        raise fail([str(p) for p in exc.problems]) from None
 
 
 def _print(data: Any) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from netlm.knowledge.conditions import All, Condition, Leaf, leaves, refs
 from netlm.knowledge.load import OUTCOME_FACT_PREFIX, Compiled, KnowledgeBase
 from netlm.knowledge.schema import DOCUMENT_DESIGNS, DRUG_CATEGORIES
+from netlm.knowledge.walk import all_conditions, all_rules
 from netlm.model.codes import OPTION_CODES
 from netlm.model.schema_paths import allowed_values, leaf_fields
 
@@ -20,47 +21,15 @@ NUMERIC = ("number", "integer")
 WEB_DOCUMENT_DESIGNS = ("classification", "guideline", "consensus")
 
 
-def _rules(kb: KnowledgeBase) -> Iterator[tuple[str, Compiled]]:
-    """Every compiled rule of the knowledge base, named by where it lives."""
-    for code, entry in kb.options.items():
-        for group, items in (
-            ("indication", entry.indications),
-            ("contraindication", entry.contraindications),
-            ("eligibility", entry.eligibility),
-            ("caution", entry.cautions),
-        ):
-            for item in items:
-                yield f"rules:{code}.{group}.{item.rule.id}", item
-    for group, rules in (
-        ("liver_pattern", kb.pattern_rules),
-        ("unresectable", kb.unresectable_rules),
-        ("potentially_resectable", kb.potentially_resectable_rules),
-        ("flags", kb.flags),
-    ):
-        for compiled in rules:
-            yield f"{group}.{compiled.rule.id}", compiled
-
-
 def _citations(kb: KnowledgeBase) -> Iterator[tuple[str, list[str]]]:
     """Every place that cites evidence, with the ids it cites."""
-    for where, compiled in _rules(kb):
+    for where, compiled in all_rules(kb):
         yield where, list(compiled.rule.evidence)
     for code, entry in kb.options.items():
         for region, status in entry.option.availability.items():
             yield f"options:{code}.availability.{region}", list(status.evidence)
     yield "classification.grading", list(kb.classification.grading.evidence)
     yield "classification.resectability", list(kb.classification.resectability.evidence)
-
-
-def _conditions(kb: KnowledgeBase) -> Iterator[tuple[str, Condition]]:
-    for where, compiled in _rules(kb):
-        yield where, compiled.when
-    for name, cond in kb.definitions.items():
-        yield f"definitions:{name}", cond
-    yield "classification.resectable_when", kb.resectable_when
-    for code, entry in kb.options.items():
-        for region, scope in entry.scopes.items():
-            yield f"options:{code}.availability.{region}.scope", scope
 
 
 def _fact_problems(kb: KnowledgeBase, where: str, leaf: Leaf) -> list[str]:
@@ -129,7 +98,7 @@ def check(kb: KnowledgeBase) -> list[str]:
             if ref not in kb.definitions:
                 problems.append(f"definitions:{name}: refers to undefined {ref!r}")
     problems += _ref_cycles(kb)
-    for where, cond in _conditions(kb):
+    for where, cond in all_conditions(kb):
         for ref in refs(cond):
             if ref not in kb.definitions:
                 problems.append(f"{where}: refers to undefined definition {ref!r}")

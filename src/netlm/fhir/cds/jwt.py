@@ -4,13 +4,15 @@ Checks are ordered so that nothing an attacker controls is trusted before the si
 the header's algorithm is fixed to an asymmetric allow-list before any key is chosen (so `none`
 and the HMAC-with-a-public-key confusion never reach a verifier), the issuer only selects which
 registered client's keys to try, and a `jku` is fetched only when it is on that client's list.
-After the signature, the audience must be the exact URL called, the token fresh (`iat`) and its
-`jti` unseen; the `jti` is recorded in the database, so a replay fails on every worker.
+After the signature, the audience must be the URL called as NETLM_PUBLIC_URL names it (never the
+Host header), the token fresh (`iat`) and its `jti` unseen; the `jti` is recorded in the
+database, so a replay fails on every worker. A header of the wrong shape is a 401, not a crash.
 """
 
 import datetime as dt
 import ipaddress
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -38,9 +40,12 @@ class AuthError(Exception):
 
 @dataclass(frozen=True)
 class Caller:
+    """An authenticated EHR, with the FHIR server bases netlm may read on its behalf."""
+
     issuer: str
     jti: str
     tenant: str | None
+    fhir_servers: tuple[str, ...] = ()
 
 
 def is_loopback_url(url: str) -> bool:
@@ -144,7 +149,7 @@ class JwksCache:
                 response = client.get(url, headers={"Accept": "application/json"})
                 response.raise_for_status()
                 jwks = validate_jwks(response.json())
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, jwt.PyJWTError, ValueError) as exc:
             raise AuthError(f"the JWK Set at {url} could not be used: {exc}") from None
         entry = ({k["kid"]: k for k in jwks["keys"]}, time.monotonic())
         with self._lock:
@@ -164,7 +169,7 @@ class Verifier:
         self._max_age, self._clock = max_age_seconds, clock
 
     def verify(self, authorization: str | None, audience: str) -> Caller:
-        """The authenticated caller of a request to `audience` (the exact URL called)."""
+        """The authenticated caller of a request to `audience` (the public URL called)."""
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -177,7 +182,7 @@ class Verifier:
         except jwt.PyJWTError:
             raise AuthError("the bearer token is not a JWT") from None
         alg, kid = header.get("alg"), header.get("kid")
-        if alg not in ALGORITHMS:
+        if not isinstance(alg, str) or alg not in ALGORITHMS:
             raise AuthError(f"JWT algorithm {alg!r} is not accepted (ES256, ES384, RS384)")
         if not isinstance(kid, str) or not kid:
             raise AuthError("the JWT header has no kid")
@@ -204,7 +209,8 @@ class Verifier:
         if not self._clients.remember_jti(client.issuer, jti, expires_at, self._clock()):
             raise AuthError("the JWT was already used (jti replayed)")
         tenant = claims.get("tenant")
-        return Caller(client.issuer, jti, tenant if isinstance(tenant, str) else None)
+        tenant = tenant if isinstance(tenant, str) else None
+        return Caller(client.issuer, jti, tenant, client.fhir_servers)
 
     def _find_key(self, client: ClientInfo, kid: str, jku: Any) -> Mapping[str, Any]:
         if jku is not None:
@@ -226,7 +232,7 @@ class Verifier:
     def _check_times(self, claims: Mapping[str, Any]) -> tuple[str, dt.datetime]:
         now = self._clock().timestamp()
         iat, exp, jti = claims["iat"], claims["exp"], claims["jti"]
-        if not isinstance(iat, int | float) or isinstance(iat, bool):
+        if not isinstance(iat, int | float) or isinstance(iat, bool) or not math.isfinite(iat):
             raise AuthError("the JWT iat is not a number")
         if iat > now + CLOCK_SKEW_SECONDS:
             raise AuthError("the JWT was issued in the future")

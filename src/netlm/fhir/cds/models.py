@@ -8,7 +8,15 @@ card that a client would have to reject as an error can never leave this service
 import datetime as dt
 from typing import Any, Literal, Self
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AnyUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SPEC_VERSION = "2.0.1"
 MAX_SUMMARY = 139  # the spec says "<140 characters"
@@ -16,6 +24,16 @@ MAX_SUMMARY = 139  # the spec says "<140 characters"
 
 class _Message(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+def describe(exc: ValidationError, where: str = "") -> str:
+    """Pydantic's errors as one line of `path: problem`, the path prefixed with `where`."""
+    problems = []
+    for error in exc.errors():
+        path = ".".join(str(p) for p in (where, *error["loc"]) if p != "")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{path or '(body)'}: {message}")
+    return "; ".join(problems)
 
 
 class Coding(_Message):
@@ -45,7 +63,8 @@ class Discovery(_Message):
 
 
 class FhirAuthorization(_Message):
-    access_token: str
+    # RFC 6750 b64token: the token goes into an Authorization header, so nothing else may pass.
+    access_token: str = Field(pattern=r"^[A-Za-z0-9\-._~+/]+=*$")
     token_type: Literal["Bearer"]
     expires_in: int
     scope: str
@@ -73,6 +92,86 @@ class CdsRequest(_Message):
         if self.fhir_authorization is not None and self.fhir_server is None:
             raise ValueError("fhirAuthorization requires fhirServer")
         return self
+
+
+# --- EHR data read by the services ----------------------------------------------------------
+# Typed only where netlm reads it, so a list where a code belongs is a 400 naming the element,
+# not an exception deep in the order matching; everything else is left to the FHIR mapping.
+
+
+class FhirCoding(_Message):
+    system: str | None = None
+    code: str | None = None
+    display: str | None = None
+
+
+class CodeableConcept(_Message):
+    coding: list[FhirCoding] = Field(default_factory=list)
+    text: str | None = None
+
+
+class Reference(_Message):
+    reference: str | None = None
+    display: str | None = None
+
+
+class ContainedResource(_Message):
+    resource_type: str = Field(alias="resourceType")
+    id: str | None = None
+    code: CodeableConcept | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_medication_code(cls, data: Any) -> Any:
+        """Only a contained Medication's code is read; other types' `code` has other shapes."""
+        if isinstance(data, dict) and data.get("resourceType") != "Medication":
+            return {k: v for k, v in data.items() if k != "code"}
+        return data
+
+
+class DraftOrder(_Message):
+    """A draft order of order-select (MedicationRequest, ServiceRequest or another request)."""
+
+    resource_type: str = Field(alias="resourceType", min_length=1)
+    id: str | None = None
+    code: CodeableConcept | None = None
+    medication_codeable_concept: CodeableConcept | None = Field(
+        None, alias="medicationCodeableConcept"
+    )
+    medication_reference: Reference | None = Field(None, alias="medicationReference")
+    contained: list[ContainedResource] = Field(default_factory=list)
+
+
+class DraftOrderEntry(_Message):
+    resource: DraftOrder
+
+
+class DraftOrders(_Message):
+    entry: list[DraftOrderEntry] = Field(default_factory=list)
+
+
+class OrderSelectContext(_Message):
+    draft_orders: DraftOrders = Field(alias="draftOrders")
+    selections: list[str] | None = None
+
+
+class BundleLink(_Message):
+    relation: str
+    url: str
+
+
+class BundleEntry(_Message):
+    resource: dict[str, Any] | None = None
+
+
+class BundlePage(_Message):
+    """A searchset page as the services walk it: its entries and its links."""
+
+    entry: list[BundleEntry] = Field(default_factory=list)
+    link: list[BundleLink] = Field(default_factory=list)
+
+    def next_url(self) -> str | None:
+        return next((k.url or None for k in self.link if k.relation == "next"), None)
 
 
 # --- cards -----------------------------------------------------------------------------------
@@ -178,7 +277,10 @@ class FeedbackItem(_Message):
     def _utc(cls, value: dt.datetime) -> dt.datetime:
         if value.tzinfo is None:
             raise ValueError("outcomeTimestamp needs a time zone (RFC 3339)")
-        return value.astimezone(dt.UTC)
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past datetime.max in UTC
+            raise ValueError("outcomeTimestamp is out of range") from None
 
     @model_validator(mode="after")
     def _accepted_names_suggestions(self) -> Self:

@@ -3,6 +3,10 @@
 Every call, discovery included, is authenticated by the EHR's JWT before its body is read, and
 every error is a FHIR OperationOutcome (CDS Hooks 3.0 asks for one on any non-2xx answer), never
 the HTML or `{"errors": ...}` shapes of the rest of the application.
+
+The JWT audience is `NETLM_PUBLIC_URL` plus the path called, never the request's Host header:
+a token minted for another service must not become valid by naming that service's host. Without
+a public URL the service is off (503), rather than guessing one.
 """
 
 import json
@@ -19,7 +23,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from netlm.fhir.cds.jwt import AuthError, Caller, JwksCache, Verifier
-from netlm.fhir.cds.models import CdsRequest, Feedback
+from netlm.fhir.cds.models import CdsRequest, Feedback, describe
 from netlm.fhir.cds.service import (
     ORDER_CHECK,
     SERVICES,
@@ -36,6 +40,7 @@ from netlm.store.repository import Store
 M = TypeVar("M", bound=BaseModel)
 PREFIX = "/cds-services"
 FHIR_JSON = "application/fhir+json"
+DISABLED = "CDS Hooks is disabled until NETLM_PUBLIC_URL is set (the base URL EHRs call)"
 
 
 def _outcome(status: int, code: str, message: str, **headers: str) -> JSONResponse:
@@ -94,6 +99,7 @@ def _parts(app: FastAPI) -> _Parts:
             lang=settings.cds_lang,
             about_url=settings.cds_about_url,
             fhir_timeout=settings.cds_fhir_timeout_seconds,
+            fhir_max_bytes=settings.cds_fhir_max_bytes,
         )
         parts = state.cds = _Parts(settings, cds, verifier, service)
     return parts
@@ -104,21 +110,19 @@ def cds_store(app: FastAPI) -> CdsStore:
     return _parts(app).cds
 
 
-def _public_url(request: Request, settings: Settings) -> str:
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    return str(request.base_url).rstrip("/")
+def _public_url(settings: Settings) -> str:
+    if not settings.public_url:
+        raise CdsFailure(503, "not-supported", DISABLED)
+    return settings.public_url.rstrip("/")
 
 
 def _audience(request: Request, settings: Settings) -> str:
-    """The exact URL the EHR called, as it must appear in the JWT's `aud`."""
+    """The URL the EHR called, as the configured public URL names it: the JWT's `aud`."""
     path: str = request.scope["path"]
     root: str = request.scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root) :]
-    if settings.public_url:
-        return settings.public_url.rstrip("/") + path
-    return str(request.url.replace(query="", fragment=""))
+    return _public_url(settings) + path
 
 
 async def _authenticate(request: Request, parts: _Parts) -> Caller:
@@ -130,15 +134,12 @@ async def _authenticate(request: Request, parts: _Parts) -> Caller:
 async def _body(request: Request, model: type[M]) -> M:
     try:
         data = json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):
         raise CdsFailure(400, "invalid", "the body is not JSON") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise CdsFailure(400, "invalid", problems) from None
+        raise CdsFailure(400, "invalid", describe(exc)) from None
 
 
 @router.get(PREFIX, summary="CDS Hooks discovery")
@@ -154,7 +155,7 @@ async def invoke(service_id: str, request: Request) -> JSONResponse:
     if service_id not in (STRATEGY, ORDER_CHECK):
         raise CdsFailure(404, "not-found", f"no CDS service {service_id!r}")
     hook = await _body(request, CdsRequest)
-    call = Call(hook, caller, _public_url(request, parts.settings))
+    call = Call(hook, caller, _public_url(parts.settings))
     run = parts.service.patient_view if service_id == STRATEGY else parts.service.order_select
     response = await run_in_threadpool(run, call)
     return JSONResponse(response.to_json())

@@ -1,8 +1,8 @@
 """What the CDS Hooks service keeps: registered EHR clients, used JWT ids, cards and feedback.
 
 A repository beside `netlm.store.Store` on the same database (the tables are in
-`netlm.store.models`, created by migration 0002); like it, it returns plain data, runs each
-method in one transaction and writes an audit row with every change.
+`netlm.store.models`, created by migrations 0002 and 0004); like it, it returns plain data,
+runs each method in one transaction and writes an audit row with every change.
 """
 
 import datetime as dt
@@ -14,9 +14,10 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from netlm.fhir.cds.fetch import check_base
 from netlm.fhir.cds.models import FeedbackItem
 from netlm.store.db import READ_ONLY
-from netlm.store.errors import Conflict
+from netlm.store.errors import Conflict, NotFound
 from netlm.store.models import AuditRow, CdsCardRow, CdsClientRow, CdsFeedbackRow, CdsJtiRow
 from netlm.store.repository import SYSTEM, UserInfo, utcnow
 
@@ -29,6 +30,7 @@ class ClientInfo:
     jwks: dict[str, Any] | None
     jku_urls: tuple[str, ...]
     created_at: dt.datetime
+    fhir_servers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,14 @@ class CdsStore:
         jwks: dict[str, Any] | None,
         jku_urls: Sequence[str],
         by: UserInfo | None = None,
+        fhir_servers: Sequence[str] = (),
+        allow_http: bool = False,
     ) -> ClientInfo:
-        """Register an EHR; validate `jwks` and the URLs first (netlm.fhir.cds.jwt)."""
+        """Register an EHR; validate `jwks` and the jku URLs first (netlm.fhir.cds.jwt).
+
+        `fhir_servers` are the FHIR base URLs netlm may read for it (netlm.fhir.cds.fetch);
+        `allow_http` lets plain http bases in, for development only.
+        """
         issuer, name = issuer.strip(), (name.strip() or issuer.strip())
         if not issuer or len(issuer) > 500:
             raise ValueError("the issuer must be 1-500 characters")
@@ -92,6 +100,7 @@ class CdsStore:
             name=name[:200],
             jwks=jwks,
             jku_urls=list(jku_urls),
+            fhir_servers=_bases(fhir_servers, allow_http),
             created_at=self._clock(),
         )
         try:
@@ -100,11 +109,35 @@ class CdsStore:
                     raise Conflict(f"client {issuer!r} is already registered")
                 s.add(row)
                 s.flush()
-                detail = {"name": row.name, "jku_urls": row.jku_urls, "jwks": jwks is not None}
+                detail = {
+                    "name": row.name,
+                    "jku_urls": row.jku_urls,
+                    "jwks": jwks is not None,
+                    "fhir_servers": row.fhir_servers,
+                }
                 _audit(s, self._clock(), by, "cds_client_added", "cds_client", issuer, detail)
                 return _client(row)
         except IntegrityError:
             raise Conflict(f"client {issuer!r} is already registered") from None
+
+    def set_fhir_servers(
+        self,
+        issuer: str,
+        fhir_servers: Sequence[str],
+        allow_http: bool = False,
+        by: UserInfo | None = None,
+    ) -> ClientInfo:
+        """Replace the FHIR base URLs netlm may read for a client (none: it reads nothing)."""
+        bases = _bases(fhir_servers, allow_http)
+        with self._sessions.begin() as s:
+            row = s.scalar(select(CdsClientRow).where(CdsClientRow.issuer == issuer.strip()))
+            if row is None:
+                raise NotFound(f"no client {issuer!r} is registered")
+            before, row.fhir_servers = row.fhir_servers, bases
+            detail = {"fhir_servers": bases, "before": before}
+            _audit(s, self._clock(), by, "cds_client_updated", "cds_client", row.issuer, detail)
+            s.flush()
+            return _client(row)
 
     def list_clients(self) -> list[ClientInfo]:
         with self._reads.begin() as s:
@@ -247,8 +280,20 @@ def _audit(
     )
 
 
+def _bases(urls: Sequence[str], allow_http: bool) -> list[str]:
+    return list(dict.fromkeys(check_base(url, allow_http) for url in urls))
+
+
 def _client(row: CdsClientRow) -> ClientInfo:
-    return ClientInfo(row.id, row.issuer, row.name, row.jwks, tuple(row.jku_urls), row.created_at)
+    return ClientInfo(
+        row.id,
+        row.issuer,
+        row.name,
+        row.jwks,
+        tuple(row.jku_urls),
+        row.created_at,
+        tuple(row.fhir_servers),
+    )
 
 
 def _feedback(row: CdsFeedbackRow, card: CdsCardRow) -> FeedbackInfo:

@@ -5,7 +5,6 @@ JSON, 422 when it is not a Bundle netlm can map (one entry per problem).
 """
 
 import datetime as dt
-import json
 from dataclasses import asdict
 from typing import Any, Literal
 
@@ -16,7 +15,8 @@ from netlm.engine import assess
 from netlm.fhir.export import assessment_to_bundle
 from netlm.fhir.mapping import FhirImport, FhirMappingError, bundle_to_case
 from netlm.knowledge.load import KnowledgeBase
-from netlm.web.errors import ApiError, error_body
+from netlm.model.parse import load_json
+from netlm.web.errors import error_body
 from netlm.web.security import Viewer
 from netlm.web.service import Board
 
@@ -34,10 +34,8 @@ BUNDLE_BODY: dict[str, Any] = {
 
 
 async def _bundle(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "(json)", f"malformed JSON: {exc}") from None
+    """The Bundle as data; malformed, too deep or oversized JSON is a 400 naming the problem."""
+    return load_json(await request.body())
 
 
 def _import(data: Any, patient: str | None, on: dt.date | None) -> FhirImport | JSONResponse:
@@ -69,7 +67,16 @@ async def fhir_case(
     }
 
 
-@router.post("/assess", openapi_extra=BUNDLE_BODY)
+# Answers that are FHIR resources say so in their media type, and in the OpenAPI document.
+FHIR_BUNDLE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A FHIR R4 Bundle (GuidanceResponse, RequestGroup, parameters)",
+        "content": {FHIR_JSON: {"schema": {"type": "object"}}},
+    }
+}
+
+
+@router.post("/assess", openapi_extra=BUNDLE_BODY, responses=FHIR_BUNDLE_RESPONSE)
 async def fhir_assess(
     request: Request,
     _: Viewer,
@@ -95,7 +102,7 @@ async def fhir_assess(
     return JSONResponse(bundle, media_type=FHIR_JSON)
 
 
-@router.get("/cases/{case_id}")
+@router.get("/cases/{case_id}", responses=FHIR_BUNDLE_RESPONSE)
 def fhir_case_assessment(
     request: Request,
     case_id: str,

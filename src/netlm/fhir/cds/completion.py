@@ -1,0 +1,105 @@
+"""What came from the EHR, and what the tumour board completed because no chart holds it.
+
+Provenance is kept on each case version the EHR writes, inside the version comment (the store
+schema has no other place for it and is not changed): a line `EHR facts: {"case path":
+"ResourceType/id", ...}` names every fact the EHR gave and where it came from. On the next
+patient-view, facts from the EHR replace the stored ones; a fact the board entered itself (one
+the last EHR version did not give) is kept, so completing a case in netlm survives a refresh.
+"""
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from netlm.fhir.codes import NO_STANDARD_CODE
+from netlm.model.assessment import Assessment
+from netlm.model.case import Case
+from netlm.model.parse import CaseInputError, parse_case
+
+FACTS_PREFIX = "EHR facts: "
+KEPT_PREFIX = "kept from netlm: "
+_INDEX = re.compile(r"\[\d+\]$")
+_NOT_FACTS = ("schema", "id")
+
+
+def fact_path(source_path: str) -> str:
+    """A `sources` key as the case fact it fills (`prior_therapies[1]` -> `prior_therapies`)."""
+    return _INDEX.sub("", source_path)
+
+
+def version_comment(issuer: str, hook: str, sources: Mapping[str, str], kept: Iterable[str]) -> str:
+    facts = {fact_path(path): source for path, source in sorted(sources.items())}
+    lines = [f"from the EHR ({issuer}) via CDS Hooks {hook}", FACTS_PREFIX + json.dumps(facts)]
+    kept = sorted(kept)
+    if kept:
+        lines.append(KEPT_PREFIX + ", ".join(kept))
+    return "\n".join(lines)
+
+
+def ehr_facts(comment: str) -> dict[str, str] | None:
+    """The EHR provenance a version comment records; None for a version the EHR did not write."""
+    for line in comment.splitlines():
+        if line.startswith(FACTS_PREFIX):
+            try:
+                facts = json.loads(line.removeprefix(FACTS_PREFIX))
+            except ValueError:
+                return None
+            return facts if isinstance(facts, dict) else None
+    return None
+
+
+def _leaves(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Case facts by path: section fields one level down, lists and scalars whole."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _NOT_FACTS:
+            continue
+        if isinstance(value, dict):
+            out |= {f"{key}.{field}": item for field, item in value.items()}
+        elif value != []:  # an empty prior_therapies is "none recorded", not a fact
+            out[key] = value
+    return out
+
+
+def with_board_facts(
+    from_ehr: Case, stored: Case | None, last_ehr_facts: Iterable[str]
+) -> tuple[Case, list[str]]:
+    """The EHR's case plus what the board entered that the EHR does not hold, and those paths.
+
+    A board fact that breaks the contract together with the EHR's facts is left out.
+    """
+    if stored is None:
+        return from_ehr, []
+    data = from_ehr.to_json_dict()
+    held = _leaves(data)
+    given_before = set(last_ehr_facts)
+    board = {
+        path: value
+        for path, value in _leaves(stored.to_json_dict()).items()
+        if path not in held and path not in given_before
+    }
+    while board:
+        merged = json.loads(json.dumps(data))
+        for path, value in board.items():
+            section, _, field = path.partition(".")
+            if field:
+                merged.setdefault(section, {})[field] = value
+            else:
+                merged[section] = value
+        try:
+            return parse_case(merged), sorted(board)
+        except CaseInputError as exc:
+            bad = {p.path for p in exc.problems}
+            kept = {path: v for path, v in board.items() if path not in bad}
+            if len(kept) == len(board):
+                break
+            board = kept
+    return from_ehr, []
+
+
+def fields_to_complete(assessment: Assessment) -> list[str]:
+    """Missing findings that only netlm's own codes carry: a standard chart never holds them."""
+    return list(
+        dict.fromkeys(m.field for m in assessment.missing_data if m.field in NO_STANDARD_CODE)
+    )
