@@ -138,3 +138,17 @@ def test_delete_from_the_case_page(env: Env) -> None:
     assert done.status_code == 303
     assert client.get("/cases/v02").status_code == 404
     assert "v02" not in client.get("/cases").text
+
+
+def test_edit_form_highlights_the_findings_a_card_asks_to_complete(env: Env) -> None:
+    """A CDS Hooks card links here with the findings no EHR holds: they are marked and named."""
+    seed(env)
+    client = env.client()
+    login(client, "clinician")
+    page = client.get(
+        "/cases/v03/edit?complete=liver.pattern,sstr_imaging.krenning_score,nope"
+    ).text
+    assert page.count('class="field to-complete"') == 2
+    assert 'id="to-complete"' in page
+    assert "nope" not in page
+    assert "to-complete" not in client.get("/cases/v03/edit").text

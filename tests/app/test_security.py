@@ -344,3 +344,20 @@ def test_admin_unlocks_a_locked_sign_in_from_the_account_page(env: Env) -> None:
     locked = [e for e in env.store.audit_log(entity_id="viewer") if e.action == "login_locked"]
     assert [e.detail["ip"] for e in locked] == ["203.0.113.9"]
     assert "203.0.113.9" not in client.get("/account").text
+
+
+def test_admin_unlocks_through_the_api(env: Env) -> None:
+    client = env.client()
+    for _ in range(6):
+        client.post("/api/v1/tokens", json={"username": "viewer", "password": "wrong password!"})
+    locked = client.post("/api/v1/tokens", json={"username": "viewer", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert (
+        client.post("/api/v1/users/viewer/unlock", headers=env.auth("clinician")).status_code == 403
+    )
+    answer = client.post("/api/v1/users/viewer/unlock", headers=env.auth("admin"))
+    assert answer.status_code == 200
+    assert answer.json()["unlocked"]
+    assert client.post("/api/v1/users/nobody/unlock", headers=env.auth("admin")).status_code == 404
+    again = client.post("/api/v1/tokens", json={"username": "viewer", "password": PASSWORD})
+    assert again.status_code == 201

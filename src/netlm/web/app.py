@@ -4,7 +4,6 @@ import gc
 from importlib import resources
 from pathlib import Path
 
-import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -68,8 +67,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return HTMLResponse(DOCS_PAGE)
 
     static = Path(str(resources.files("netlm.web").joinpath("static")))
-    swagger = Path(swagger_ui_bundle.swagger_ui_path)
-    app.mount("/static/swagger", StaticFiles(directory=swagger), name="swagger")
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.include_router(api_router)
     app.include_router(fhir_router)
@@ -84,8 +81,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     return app
 
 
-# Swagger UI from the swagger-ui-bundle package, started by a local script: nothing inline, so
-# the page runs under the same strict Content-Security-Policy as the rest of the app.
+# Swagger UI vendored under static/swagger, started by a local script: nothing inline, so the
+# page runs under the same strict Content-Security-Policy as the rest of the app.
 DOCS_PAGE = """<!doctype html>
 <html lang="en">
 <head>

@@ -294,3 +294,11 @@ def add_user(request: Request, body: UserIn, current: Admin) -> dict[str, Any]:
         body.username, body.password, body.role, body.display_name, by=current.user
     )
     return user.__dict__
+
+
+@router.post("/users/{username}/unlock", tags=["users"])
+def unlock_user(
+    request: Request, username: Annotated[str, Path(max_length=64)], current: Admin
+) -> dict[str, list[str]]:
+    """Lift the login back-off on a user from every address (audited)."""
+    return {"unlocked": state.store(request).unlock_user(username, by=current.user)}

@@ -260,10 +260,18 @@ def _whatif_fields(request: Request, case: Any, lang: str) -> list[tuple[forms.F
 
 
 @router.get("/cases/{case_id}/edit")
-def edit_form(request: Request, case_id: str, current: Clinician) -> HTMLResponse:
+def edit_form(
+    request: Request, case_id: str, current: Clinician, complete: str = ""
+) -> HTMLResponse:
+    """The case form; `complete` (from a CDS Hooks card) names the findings no EHR holds, which
+    the board is asked to fill in: they are highlighted and listed at the top."""
     record = state.store(request).get_case(case_id, by=current.user)
+    lang = request_lang(request)
+    known = {f.name: f.label for s in forms.sections(state.kb(request), lang) for f in s.fields}
+    wanted = [name for name in dict.fromkeys(complete.split(",")) if name in known]
     return _form_page(request, current, values=forms.flatten(record.case),
-                      action=f"/cases/{case_id}/edit", editing=record)  # fmt: skip
+                      action=f"/cases/{case_id}/edit", editing=record,
+                      complete=wanted, complete_labels=[known[n] for n in wanted])  # fmt: skip
 
 
 @router.post("/cases/{case_id}/edit")
