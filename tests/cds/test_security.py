@@ -4,14 +4,17 @@ import base64
 import json
 import socket
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 
+from netlm.fhir.cds.jwt import AuthError, JwksCache
 from netlm.fhir.cds.routes import cds_store
 from netlm.fhir.cds.service import case_id_for
 from tests.cds.conftest import (
@@ -422,3 +425,52 @@ def test_every_failed_read_looks_the_same_and_the_detail_is_logged(
         "not JSON",
     ):
         assert detail in logged, detail
+
+
+class _Chunks(httpx.SyncByteStream):
+    """A body that arrives in pieces, without Content-Length, as a chunked answer would."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        for start in range(0, len(self._body), 1024):
+            yield self._body[start : start + 1024]
+
+
+def _streamed(document: Any) -> httpx.Response:
+    return httpx.Response(200, stream=_Chunks(json.dumps(document).encode()))
+
+
+def _jwks_cache(handler: Callable[[httpx.Request], httpx.Response]) -> JwksCache:
+    return JwksCache(transport=httpx.MockTransport(handler), max_bytes=4096)
+
+
+def test_a_jku_answer_past_the_size_cap_is_refused(ehr: Ehr) -> None:
+    """An allow-listed jku that streams a huge body cannot fill the service's memory."""
+    padding = {"keys": [*ehr.jwks()["keys"], {"kty": "oct", "k": "x" * 10_000}]}
+    streamed = _jwks_cache(lambda request: _streamed(padding))
+    with pytest.raises(AuthError, match="more than 4096 bytes"):
+        streamed.key("https://ehr.example.org/jwks.json", "rs384-1")
+    declared = _jwks_cache(lambda request: httpx.Response(200, json=padding))
+    with pytest.raises(AuthError, match="Content-Length"):
+        declared.key("https://ehr.example.org/jwks.json", "rs384-1")
+
+
+def test_a_jku_redirect_is_not_followed(ehr: Ehr) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if request.url.path == "/jwks.json":
+            return httpx.Response(302, headers={"Location": "https://elsewhere.example/k"})
+        return _streamed(ehr.jwks())
+
+    with pytest.raises(AuthError, match="HTTP 302"):
+        _jwks_cache(handler).key("https://ehr.example.org/jwks.json", "rs384-1")
+    assert seen == ["https://ehr.example.org/jwks.json"]
+
+
+def test_a_small_jku_answer_is_read(ehr: Ehr) -> None:
+    cache = _jwks_cache(lambda request: _streamed(ehr.jwks()))
+    assert cache.key("https://ehr.example.org/jwks.json", "rs384-1") is not None

@@ -116,21 +116,27 @@ class FhirReader:
         return data
 
     def _read(self, url: str) -> bytes:
-        deadline = time.monotonic() + self.timeout
-        with self.client.stream("GET", url) as response:
-            if response.status_code != 200:  # 3xx included: redirects are not followed
-                raise FetchFailed(f"GET {url}: HTTP {response.status_code}")
-            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-            if encoding not in ("", "identity"):
-                raise FetchFailed(f"GET {url}: Content-Encoding {encoding} (identity asked)")
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                raise FetchFailed(f"GET {url}: Content-Length {declared} > {self.max_bytes}")
-            body = bytearray()
-            for chunk in response.iter_raw():
-                body += chunk
-                if len(body) > self.max_bytes:
-                    raise FetchFailed(f"GET {url}: more than {self.max_bytes} bytes")
-                if time.monotonic() > deadline:
-                    raise FetchFailed(f"GET {url}: not read within {self.timeout} s")
-        return bytes(body)
+        return read_capped(self.client, url, self.max_bytes, self.timeout)
+
+
+def read_capped(client: httpx.Client, url: str, max_bytes: int, timeout: float) -> bytes:
+    """The body of a 200 answer to GET `url`, refused past `max_bytes` on the wire or `timeout`
+    seconds in all (a slow drip is cut too); FetchFailed or httpx.HTTPError otherwise."""
+    deadline = time.monotonic() + timeout
+    with client.stream("GET", url) as response:
+        if response.status_code != 200:  # 3xx included: redirects are not followed
+            raise FetchFailed(f"GET {url}: HTTP {response.status_code}")
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise FetchFailed(f"GET {url}: Content-Encoding {encoding} (identity asked)")
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise FetchFailed(f"GET {url}: Content-Length {declared} > {max_bytes}")
+        body = bytearray()
+        for chunk in response.iter_raw():
+            body += chunk
+            if len(body) > max_bytes:
+                raise FetchFailed(f"GET {url}: more than {max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise FetchFailed(f"GET {url}: not read within {timeout} s")
+    return bytes(body)

@@ -24,6 +24,7 @@ import httpx
 import jwt
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from netlm.fhir.cds.fetch import FetchFailed, read_capped
 from netlm.fhir.cds.store import CdsStore, ClientInfo
 from netlm.store.repository import utcnow
 
@@ -114,6 +115,9 @@ def _public_key(jwk: Mapping[str, Any], alg: str) -> Any:
 class JwksCache:
     """JWK Sets fetched from `jku` URLs, kept for `ttl` seconds.
 
+    A fetch follows no redirect and reads at most `max_bytes` (a JWK Set is a few kB), so an
+    allow-listed URL that misbehaves cannot exhaust the service's memory.
+
     A `kid` not in the cached set triggers one refetch (key rotation), at most once per
     `min_refresh` seconds per URL, so unknown kids cannot make the service hammer the EHR.
     """
@@ -124,8 +128,10 @@ class JwksCache:
         min_refresh: float = 30.0,
         timeout: float = 3.0,
         transport: httpx.BaseTransport | None = None,
+        max_bytes: int = 64 * 1024,
     ) -> None:
         self._ttl, self._min_refresh, self._timeout = ttl, min_refresh, timeout
+        self._max_bytes = max_bytes
         self._transport = transport
         self._sets: dict[str, tuple[dict[str, Any], float]] = {}
         self._lock = threading.Lock()
@@ -145,11 +151,15 @@ class JwksCache:
 
     def _fetch(self, url: str) -> tuple[dict[str, Any], float]:
         try:
-            with httpx.Client(timeout=self._timeout, transport=self._transport) as client:
-                response = client.get(url, headers={"Accept": "application/json"})
-                response.raise_for_status()
-                jwks = validate_jwks(response.json())
-        except (httpx.HTTPError, jwt.PyJWTError, ValueError) as exc:
+            with httpx.Client(
+                timeout=self._timeout,
+                transport=self._transport,
+                follow_redirects=False,
+                headers={"Accept": "application/json", "Accept-Encoding": "identity"},
+            ) as client:
+                body = read_capped(client, url, self._max_bytes, self._timeout)
+            jwks = validate_jwks(json.loads(body))
+        except (httpx.HTTPError, jwt.PyJWTError, FetchFailed, ValueError, RecursionError) as exc:
             raise AuthError(f"the JWK Set at {url} could not be used: {exc}") from None
         entry = ({k["kid"]: k for k in jwks["keys"]}, time.monotonic())
         with self._lock:
