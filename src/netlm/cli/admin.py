@@ -105,13 +105,25 @@ def user_add(
 
 @user_app.command("list")
 def user_list() -> None:
-    """List users with their role and whether they are disabled."""
+    """List users with their role and state; system accounts are explained below the table."""
     with _store() as store:
         users = store.list_users()
-    width = max([len("username"), *(len(u.username) for u in users)])
-    typer.echo(f"{'username':<{width}}  {'role':<9}  disabled")
-    for user in users:
-        typer.echo(f"{user.username:<{width}}  {user.role:<9}  {'yes' if user.disabled else 'no'}")
+    rows = [
+        (u.username, u.role, "system" if u.system else "disabled" if u.disabled else "active",
+         u.display_name)
+        for u in users
+    ]  # fmt: skip
+    header = ("username", "role", "state", "name")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        typer.echo("  ".join(cells).rstrip())
+    if any(u.system for u in users):
+        typer.echo(
+            "\nsystem: an account netlm creates for a service (cds-hooks: the EHR integration) to "
+            "record who made a change in versions and the audit trail; nobody can sign in as it "
+            "or get a token for it."
+        )
 
 
 @user_app.command("disable")
