@@ -8,6 +8,7 @@ Errors are one line on stderr with exit code 2, never a traceback.
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
 FAILED = 2
 
 db_app = typer.Typer(
-    help="Set up and migrate the database.", no_args_is_help=True, pretty_exceptions_enable=False
+    help="Set up, migrate, back up and restore the database.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 user_app = typer.Typer(
     help="Add, list, disable and unlock user accounts.",
@@ -35,20 +38,16 @@ token_app = typer.Typer(
 )
 
 
-@db_app.callback()
-def _db() -> None:
-    """Keeps `db` a command group even while it has a single command."""
-
-
 @contextmanager
 def _errors_as_one_line() -> Iterator[None]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from netlm.store import StoreError
+    from netlm.store.backup import BackupError
 
     try:
         yield
-    except (StoreError, ValueError) as exc:
+    except (StoreError, BackupError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(FAILED) from None
     except SQLAlchemyError as exc:
@@ -82,6 +81,52 @@ def db_upgrade() -> None:
         url = Settings.from_env().database_url
         upgrade(url)
         typer.echo(current_revision(url))
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="The backup file to write (must not exist).")],
+) -> None:
+    """Write a consistent copy of the database while netlm runs (SQLite: its backup API;
+    PostgreSQL: pg_dump's custom format). The file holds patient data: it is written 0600."""
+    from netlm.store.backup import backup
+
+    with _errors_as_one_line():
+        result = backup(Settings.from_env().database_url, file)
+    typer.echo(f"backed up the {result.kind} database (migration {result.revision}) to {file}")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `netlm db backup`.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Replace the database without asking.")
+    ] = False,
+) -> None:
+    """Replace every netlm table of the database with the backup (PostgreSQL: in one
+    transaction). Stop the server first; run `netlm db upgrade` afterwards if the backup is
+    from an older netlm."""
+    from netlm.store import head_revision
+    from netlm.store.backup import restore
+
+    url = Settings.from_env().database_url
+    if not yes:
+        if not sys.stdin.isatty():
+            typer.echo("error: restore replaces the database; add --yes to confirm", err=True)
+            raise typer.Exit(FAILED)
+        typer.confirm(f"Replace the database {_shown(url)} with {file}?", abort=True)
+    with _errors_as_one_line():
+        result = restore(url, file)
+        head = head_revision()
+    typer.echo(f"restored the {result.kind} database from {file} (migration {result.revision})")
+    if result.revision != head:
+        typer.echo(f"run `netlm db upgrade` to bring it to migration {head}")
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 @user_app.command("add")
