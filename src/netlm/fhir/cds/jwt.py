@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 import jwt
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
@@ -123,7 +123,7 @@ class JwksCache:
         ttl: float = 300.0,
         min_refresh: float = 30.0,
         timeout: float = 3.0,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx2.BaseTransport | None = None,
     ) -> None:
         self._ttl, self._min_refresh, self._timeout = ttl, min_refresh, timeout
         self._transport = transport
@@ -145,11 +145,11 @@ class JwksCache:
 
     def _fetch(self, url: str) -> tuple[dict[str, Any], float]:
         try:
-            with httpx.Client(timeout=self._timeout, transport=self._transport) as client:
+            with httpx2.Client(timeout=self._timeout, transport=self._transport) as client:
                 response = client.get(url, headers={"Accept": "application/json"})
                 response.raise_for_status()
                 jwks = validate_jwks(response.json())
-        except (httpx.HTTPError, jwt.PyJWTError, ValueError) as exc:
+        except (httpx2.HTTPError, jwt.PyJWTError, ValueError) as exc:
             raise AuthError(f"the JWK Set at {url} could not be used: {exc}") from None
         entry = ({k["kid"]: k for k in jwks["keys"]}, time.monotonic())
         with self._lock:
