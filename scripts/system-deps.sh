@@ -8,13 +8,15 @@
 #   scripts/system-deps.sh list GROUP...      print the packages
 #
 # One purpose per line: to add a package, add it to its purpose's line (or add a line) and to the
-# table in the README's Quick start.
+# table in the README's Quick start. `a|b*` means: a, or any installed package matching b*
+# (e.g. Debian's versioned postgresql-client-15 instead of the postgresql-client metapackage);
+# the first name is the one installed.
 set -euo pipefail
 
 declare -A GROUP=(
   [pdf]="libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk"   # PDF report: WeasyPrint's Pango, Chinese fonts
-  [test]="chromium poppler-utils postgresql-client"         # browser tests, PDF text checks, pg_dump/psql
-  [postgres-server]="postgresql"                            # initdb/pg_ctl for the tests' private cluster
+  [test]="chromium poppler-utils postgresql-client|postgresql-client-[0-9]*"  # browser tests, PDF checks, pg_dump
+  [postgres-server]="postgresql|postgresql-[0-9]*"          # initdb/pg_ctl for the tests' private cluster
   [bench]="wrk"                                             # HTTP load generator
 )
 
@@ -31,13 +33,21 @@ for group in "$@"; do
   packages+=("${more[@]}")
 done
 if [ "$action" = list ]; then
-  echo "${packages[*]}"
+  echo "${packages[*]%%|*}"
   exit 0
 fi
 
+installed() {  # any of the |-separated names or patterns is installed
+  local name names
+  IFS='|' read -r -a names <<<"$1"
+  for name in "${names[@]}"; do
+    dpkg-query -W -f='${Status}\n' "$name" 2>/dev/null | grep -q "install ok installed" && return 0
+  done
+  return 1
+}
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  installed "$p" || missing+=("${p%%|*}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
