@@ -57,7 +57,8 @@ bench: $(STAMP)
 lock:
 	test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet $(UV); }
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --universal \
-	  --python-version 3.11 --generate-hashes --quiet $(UV_FLAGS) -o $(LOCK)
+	  --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock" \
+	  $(UV_FLAGS) -o $(LOCK)
 
 lock-upgrade:
 	$(MAKE) lock UV_FLAGS=--upgrade
