@@ -1,34 +1,44 @@
-# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+# Two commands do all set-up on a fresh machine: `make run` and `make test` (see the README's
+# Quick start for every package and service they install or start).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements/lock.txt
+UV     := uv==0.13.9
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
 
-.PHONY: run assess-examples test lint bench clean
+.PHONY: run assess-examples test lint bench lock lock-upgrade clean
 
-$(STAMP): pyproject.toml
+# Exactly the versions (and hashes) in the lock file, then netlm itself without its dependencies.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-## run: the tumour-board app on the embedded store (SQLite in var/), with the example cases
+## run: the tumour-board app on the embedded store (SQLite in var/), with the example cases;
+## `make run PORT=8080 HOST=0.0.0.0` to listen elsewhere
 run: $(STAMP)
-	scripts/system-deps.sh run
-	NETLM_PUBLIC_URL="$${NETLM_PUBLIC_URL:-http://127.0.0.1:8000}" $(BIN)/netlm serve --demo
+	scripts/system-deps.sh advise pdf
+	NETLM_PUBLIC_URL="$${NETLM_PUBLIC_URL:-http://$(HOST):$(PORT)}" \
+	  $(BIN)/netlm serve --demo --host $(HOST) --port $(PORT)
 
 ## assess-examples: assess every bundled example case and print the summaries
 assess-examples: $(STAMP)
 	$(BIN)/netlm assess examples/*.json
 
-## test: knowledge-base check, lint, type check, then the whole test suite
+## test: knowledge-base check, lint, type check, then the whole test suite. PostgreSQL: the
+## database in NETLM_TEST_POSTGRES_URL when set (the tests empty it), else a private cluster the
+## tests start in a temporary folder and stop at the end.
 test: $(STAMP)
-	scripts/system-deps.sh test
+	scripts/system-deps.sh install pdf test $$([ -n "$$NETLM_TEST_POSTGRES_URL" ] || echo postgres-server)
 	$(BIN)/netlm kb check
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
-	url=$$(scripts/services.sh) && NETLM_TEST_POSTGRES_URL=$$url $(BIN)/pytest
+	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -36,11 +46,22 @@ lint: $(STAMP)
 
 ## bench: benchmarks (not part of `make test`)
 bench: $(STAMP)
-	scripts/system-deps.sh bench
+	scripts/system-deps.sh install pdf bench
 	$(BIN)/python benchmarks/bench_assess.py
 	$(BIN)/python benchmarks/bench_http.py
 	$(BIN)/python benchmarks/bench_cds.py
 	$(BIN)/python benchmarks/fuzz_parse.py
+
+## lock: re-resolve requirements/lock.txt after a dependency in pyproject.toml changed, keeping
+## every pin that still fits; lock-upgrade: every package to its newest allowed version
+lock:
+	test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet $(UV); }
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --universal \
+	  --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock" \
+	  $(UV_FLAGS) -o $(LOCK)
+
+lock-upgrade:
+	$(MAKE) lock UV_FLAGS=--upgrade
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from netlm.store.db import create_db_engine, upgrade
 from netlm.store.repository import Store
@@ -81,9 +81,9 @@ def main() -> None:
     try:
         for _ in range(100):
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if httpx2.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 time.sleep(0.2)
         body = CASE.read_text()
         script = workdir / "assess.lua"
@@ -97,7 +97,7 @@ def main() -> None:
         paced = workdir / "assess_paced.lua"
         paced.write_text(request + "function delay() return math.random(40, 120) end\n")
         auth = {"Authorization": f"Bearer {token}"}
-        assert httpx.post(f"{base}/api/v1/assess", content=body, headers={
+        assert httpx2.post(f"{base}/api/v1/assess", content=body, headers={
             **auth, "Content-Type": "application/json"}).status_code == 200  # fmt: skip
 
         print(
@@ -117,14 +117,14 @@ def main() -> None:
         met = at_target["rps"] >= 500 and at_target["p99"] < 50
         print(f"  target >= 500 req/s with p99 < 50 ms (paced load): {'met' if met else 'NOT met'}")
 
-        created = httpx.post(f"{base}/api/v1/cases", content=body,
+        created = httpx2.post(f"{base}/api/v1/cases", content=body,
                              headers={**auth, "Content-Type": "application/json"})  # fmt: skip
         case_id = created.json()["case_id"]
         for lang in ("en", "zh"):
             times = []
             for _ in range(5):
                 start = time.perf_counter()
-                response = httpx.get(f"{base}/api/v1/cases/{case_id}/report.pdf?lang={lang}",
+                response = httpx2.get(f"{base}/api/v1/cases/{case_id}/report.pdf?lang={lang}",
                                      headers=auth, timeout=30)  # fmt: skip
                 times.append(time.perf_counter() - start)
                 assert response.status_code == 200

@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
+import httpx2
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -69,9 +69,10 @@ def main() -> None:
         "context": {"userId": "Practitioner/demo", "patientId": patient["id"]},
         "prefetch": prefetch,
     }  # fmt: skip
-    unsigned = httpx.post(url, json=request, timeout=30)
+    unsigned = httpx2.post(url, json=request, timeout=30)
     print(f"unsigned call: HTTP {unsigned.status_code}")
-    signed = httpx.post(url, json=request, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    auth = {"Authorization": f"Bearer {token}"}
+    signed = httpx2.post(url, json=request, headers=auth, timeout=30)
     print(f"signed call:   HTTP {signed.status_code}")
     if signed.status_code != 200:  # an OperationOutcome says why (e.g. NETLM_PUBLIC_URL unset)
         for issue in signed.json().get("issue", []):

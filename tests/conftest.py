@@ -1,7 +1,10 @@
-"""Shared fixtures: the shipped knowledge base and a builder for cases."""
+"""Shared fixtures: the shipped knowledge base, a builder for cases, an app on a fresh store and
+a PostgreSQL database for the tests that need one."""
 
 import copy
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from netlm.settings import Settings
 from netlm.store.db import create_db_engine, upgrade
 from netlm.store.repository import Store
 from netlm.web.app import create_app
+from tests.postgres import ClusterError, private_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 VIGNETTES = sorted((ROOT / "tests" / "vignettes").glob("v*.json"))
@@ -61,6 +65,28 @@ def load_json(path: Path) -> Any:
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
     return load_knowledge_base()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """NETLM_TEST_POSTGRES_URL when set (a database the tests may empty), else a private cluster
+    started for this session in a temporary folder and stopped at its end.
+
+    Never a skip: without PostgreSQL the tests that need it fail and say what to install.
+    """
+    configured = os.environ.get("NETLM_TEST_POSTGRES_URL")
+    if configured:
+        yield configured
+        return
+    try:
+        cluster = private_cluster()
+        url = cluster.__enter__()
+    except ClusterError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield url
+    finally:
+        cluster.__exit__(None, None, None)
 
 
 # An application on a fresh SQLite store, with one user of each role and their tokens.

@@ -5,11 +5,15 @@
 >>> assessment = netlm.assess(case, lang="en")
 """
 
+from importlib.metadata import version
+
 from netlm.engine import assess
 from netlm.knowledge.load import load_knowledge_base
 from netlm.model import Assessment, Case, CaseInputError, parse_case, parse_case_json
 
-__version__ = "0.1.0"
+# The software's release; the knowledge base has its own version (its manifest), which every
+# assessment carries. `netlm --version` prints both.
+__version__ = version("netlm")
 
 __all__ = [
     "Assessment",

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -427,7 +427,7 @@ def test_every_failed_read_looks_the_same_and_the_detail_is_logged(
         assert detail in logged, detail
 
 
-class _Chunks(httpx.SyncByteStream):
+class _Chunks(httpx2.SyncByteStream):
     """A body that arrives in pieces, without Content-Length, as a chunked answer would."""
 
     def __init__(self, body: bytes) -> None:
@@ -438,12 +438,12 @@ class _Chunks(httpx.SyncByteStream):
             yield self._body[start : start + 1024]
 
 
-def _streamed(document: Any) -> httpx.Response:
-    return httpx.Response(200, stream=_Chunks(json.dumps(document).encode()))
+def _streamed(document: Any) -> httpx2.Response:
+    return httpx2.Response(200, stream=_Chunks(json.dumps(document).encode()))
 
 
-def _jwks_cache(handler: Callable[[httpx.Request], httpx.Response]) -> JwksCache:
-    return JwksCache(transport=httpx.MockTransport(handler), max_bytes=4096)
+def _jwks_cache(handler: Callable[[httpx2.Request], httpx2.Response]) -> JwksCache:
+    return JwksCache(transport=httpx2.MockTransport(handler), max_bytes=4096)
 
 
 def test_a_jku_answer_past_the_size_cap_is_refused(ehr: Ehr) -> None:
@@ -452,7 +452,7 @@ def test_a_jku_answer_past_the_size_cap_is_refused(ehr: Ehr) -> None:
     streamed = _jwks_cache(lambda request: _streamed(padding))
     with pytest.raises(AuthError, match="more than 4096 bytes"):
         streamed.key("https://ehr.example.org/jwks.json", "rs384-1")
-    declared = _jwks_cache(lambda request: httpx.Response(200, json=padding))
+    declared = _jwks_cache(lambda request: httpx2.Response(200, json=padding))
     with pytest.raises(AuthError, match="Content-Length"):
         declared.key("https://ehr.example.org/jwks.json", "rs384-1")
 
@@ -460,10 +460,10 @@ def test_a_jku_answer_past_the_size_cap_is_refused(ehr: Ehr) -> None:
 def test_a_jku_redirect_is_not_followed(ehr: Ehr) -> None:
     seen: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         seen.append(str(request.url))
         if request.url.path == "/jwks.json":
-            return httpx.Response(302, headers={"Location": "https://elsewhere.example/k"})
+            return httpx2.Response(302, headers={"Location": "https://elsewhere.example/k"})
         return _streamed(ehr.jwks())
 
     with pytest.raises(AuthError, match="HTTP 302"):

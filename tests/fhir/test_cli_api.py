@@ -54,7 +54,7 @@ def test_cli_import_from_stdin_with_patient(fhir_cli: list[str]) -> None:
       "Patient/p.birthDate:"),
      (["import", str(BUNDLES / "two-patients.json")], None, "(patient): 2 Patients"),
      (["import", str(BUNDLES / "whipple.json"), "--date", "1/6/2024"], None, "--date:"),
-     (["import", "no-such-file.json"], None, "(file): cannot read"),
+     (["import", "no-such-file.json"], None, "no-such-file.json: cannot read"),
      (["export", "-"], '{"schema": "netlm.case/1"}', "id: required field is missing")],
 )  # fmt: skip
 def test_cli_bad_input_exits_2_without_traceback(

@@ -126,8 +126,10 @@ def test_the_cli_prints_every_unmapped_line_with_a_refusal() -> None:
     )  # fmt: skip
     assert result.returncode == 2
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("primary.site: no Condition for the primary tumour")
-    assert len([line for line in lines if line.startswith("unmapped: (not used): ")]) == 4
+    assert lines[0].startswith(f"{SYNTHEA}: primary.site: no Condition for the primary tumour")
+    assert (
+        len([line for line in lines if line.startswith(f"{SYNTHEA}: unmapped: (not used): ")]) == 4
+    )
 
 
 def test_the_api_returns_the_unmapped_list_in_the_422_body(env: Env) -> None:

@@ -1,11 +1,11 @@
 """Store fixtures: every store test runs on SQLite and on PostgreSQL, each from an empty database.
 
-PostgreSQL is not optional: without `NETLM_TEST_POSTGRES_URL` its tests fail (they never skip),
-so a green run always means both backends were exercised.
+PostgreSQL is not optional: without it (NETLM_TEST_POSTGRES_URL, or the server programs for a
+private cluster) its tests fail and say what to install; they never skip, so a green run always
+means both backends were exercised.
 """
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,13 +28,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database on each backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'db' / 'netlm.db'}"
-    url = os.environ.get("NETLM_TEST_POSTGRES_URL")
-    if not url:
-        pytest.fail(
-            "NETLM_TEST_POSTGRES_URL is not set; start PostgreSQL with "
-            "`export NETLM_TEST_POSTGRES_URL=$(scripts/services.sh)` and run the tests again",
-            pytrace=False,
-        )
+    url: str = request.getfixturevalue("postgres_url")
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))

@@ -62,12 +62,18 @@ def test_upgrade_then_manage_users(env: dict[str, str]) -> None:
     listing = run(["user", "list"])
     assert listing.code == 0
     assert [line.split() for line in listing.stdout.splitlines()] == [
-        ["username", "role", "disabled"],
-        ["alice", "clinician", "no"],
-        ["bob", "viewer", "no"],
+        ["username", "role", "state", "name"],
+        ["alice", "clinician", "active", "alice"],
+        ["bob", "viewer", "active", "Bob", "B"],
     ]
     assert run(["user", "disable", "bob"]).stdout == "disabled bob\n"
-    assert run(["user", "list"]).stdout.splitlines()[-1].split() == ["bob", "viewer", "yes"]
+    assert run(["user", "list"]).stdout.splitlines()[-1].split() == [
+        "bob",
+        "viewer",
+        "disabled",
+        "Bob",
+        "B",
+    ]
     engine = create_db_engine(env["NETLM_DATABASE_URL"])
     try:
         store = Store(engine)
@@ -198,7 +204,7 @@ def test_admin_commands_as_processes(env: dict[str, str]) -> None:
     assert _process(prefix, ["user", "unlock", "alice"], env).stdout == "unlocked alice\n"
     assert _process(prefix, ["user", "disable", "alice"], env).returncode == 0
     listing = _process(prefix, ["user", "list"], env)
-    assert listing.stdout.splitlines()[1].split() == ["alice", "admin", "yes"]
+    assert listing.stdout.splitlines()[1].split() == ["alice", "admin", "disabled", "alice"]
     bad = _process(
         prefix, ["user", "add", "eve", "--role", "superuser", "--password-stdin"], env, PASSWORD
     )
@@ -207,3 +213,16 @@ def test_admin_commands_as_processes(env: dict[str, str]) -> None:
         "error: role must be one of: admin, clinician, viewer; got 'superuser'"
     ]
     assert bad.stdout == ""
+
+
+def test_user_list_explains_system_accounts(env: dict[str, str]) -> None:
+    run(["db", "upgrade"])
+    engine = create_db_engine(env["NETLM_DATABASE_URL"])
+    try:
+        Store(engine).service_account("cds-hooks", "CDS Hooks (EHR integration)", "clinician")
+    finally:
+        engine.dispose()
+    lines = run(["user", "list"]).stdout.splitlines()
+    assert lines[1].split()[:3] == ["cds-hooks", "clinician", "system"]
+    assert lines[-1].startswith("system: an account netlm creates for a service")
+    assert "nobody can sign in as it" in lines[-1]

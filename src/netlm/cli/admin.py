@@ -8,6 +8,7 @@ Errors are one line on stderr with exit code 2, never a traceback.
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
 FAILED = 2
 
 db_app = typer.Typer(
-    help="Set up and migrate the database.", no_args_is_help=True, pretty_exceptions_enable=False
+    help="Set up, migrate, back up and restore the database.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 user_app = typer.Typer(
     help="Add, list, disable and unlock user accounts.",
@@ -35,20 +38,16 @@ token_app = typer.Typer(
 )
 
 
-@db_app.callback()
-def _db() -> None:
-    """Keeps `db` a command group even while it has a single command."""
-
-
 @contextmanager
 def _errors_as_one_line() -> Iterator[None]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from netlm.store import StoreError
+    from netlm.store.backup import BackupError
 
     try:
         yield
-    except (StoreError, ValueError) as exc:
+    except (StoreError, BackupError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(FAILED) from None
     except SQLAlchemyError as exc:
@@ -84,6 +83,52 @@ def db_upgrade() -> None:
         typer.echo(current_revision(url))
 
 
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="The backup file to write (must not exist).")],
+) -> None:
+    """Write a consistent copy of the database while netlm runs (SQLite: its backup API;
+    PostgreSQL: pg_dump's custom format). The file holds patient data: it is written 0600."""
+    from netlm.store.backup import backup
+
+    with _errors_as_one_line():
+        result = backup(Settings.from_env().database_url, file)
+    typer.echo(f"backed up the {result.kind} database (migration {result.revision}) to {file}")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `netlm db backup`.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Replace the database without asking.")
+    ] = False,
+) -> None:
+    """Replace every netlm table of the database with the backup (PostgreSQL: in one
+    transaction). Stop the server first; run `netlm db upgrade` afterwards if the backup is
+    from an older netlm."""
+    from netlm.store import head_revision
+    from netlm.store.backup import restore
+
+    url = Settings.from_env().database_url
+    if not yes:
+        if not sys.stdin.isatty():
+            typer.echo("error: restore replaces the database; add --yes to confirm", err=True)
+            raise typer.Exit(FAILED)
+        typer.confirm(f"Replace the database {_shown(url)} with {file}?", abort=True)
+    with _errors_as_one_line():
+        result = restore(url, file)
+        head = head_revision()
+    typer.echo(f"restored the {result.kind} database from {file} (migration {result.revision})")
+    if result.revision != head:
+        typer.echo(f"run `netlm db upgrade` to bring it to migration {head}")
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 @user_app.command("add")
 def user_add(
     username: str,
@@ -105,13 +150,25 @@ def user_add(
 
 @user_app.command("list")
 def user_list() -> None:
-    """List users with their role and whether they are disabled."""
+    """List users with their role and state; system accounts are explained below the table."""
     with _store() as store:
         users = store.list_users()
-    width = max([len("username"), *(len(u.username) for u in users)])
-    typer.echo(f"{'username':<{width}}  {'role':<9}  disabled")
-    for user in users:
-        typer.echo(f"{user.username:<{width}}  {user.role:<9}  {'yes' if user.disabled else 'no'}")
+    rows = [
+        (u.username, u.role, "system" if u.system else "disabled" if u.disabled else "active",
+         u.display_name)
+        for u in users
+    ]  # fmt: skip
+    header = ("username", "role", "state", "name")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        typer.echo("  ".join(cells).rstrip())
+    if any(u.system for u in users):
+        typer.echo(
+            "\nsystem: an account netlm creates for a service (cds-hooks: the EHR integration) to "
+            "record who made a change in versions and the audit trail; nobody can sign in as it "
+            "or get a token for it."
+        )
 
 
 @user_app.command("disable")

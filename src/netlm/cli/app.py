@@ -1,28 +1,29 @@
 """`netlm` command line: assess cases, export schemas, inspect and check the knowledge base.
 
 Exit codes: 0 success, 1 knowledge-base check failed, 2 bad input (one line per problem on
-stderr, naming the JSON path and what is wrong; never a traceback).
+stderr, naming the file, the JSON path and what is wrong; never a traceback).
 """
 
 import json
-import sys
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.main
 
+import netlm
 from netlm.cli.admin import db_app, token_app, user_app
 from netlm.cli.cds import cds_app
-from netlm.cli.common import Lang, fail
+from netlm.cli.common import Lang, SourceError, fail, plain_help, read_source, source_name
 from netlm.cli.fhir import fhir_app
 from netlm.cli.render import render_markdown, render_text
+from netlm.cli.serve import serve_command
 from netlm.engine import assess
 from netlm.knowledge.check import check
 from netlm.knowledge.load import KnowledgeBase, KnowledgeBaseError, load_knowledge_base
 from netlm.model.assessment import Assessment
 from netlm.model.case import Case
-from netlm.model.parse import CaseInputError, Problem, parse_case_json
+from netlm.model.parse import CaseInputError, parse_case_json
 
 app = typer.Typer(
     name="netlm",
@@ -38,6 +39,33 @@ app.add_typer(user_app, name="user", help="Local user accounts.")
 app.add_typer(token_app, name="token", help="API tokens: list and revoke.")
 app.add_typer(fhir_app, name="fhir", help="FHIR R4 import (Bundle -> case) and export.")
 app.add_typer(cds_app, name="cds", help="CDS Hooks service: registered EHR clients.")
+app.command("serve")(serve_command)
+
+
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    kb = _knowledge_base()
+    typer.echo(
+        f"netlm {netlm.__version__} "
+        f"(knowledge base {kb.manifest.version}, released {kb.manifest.released})"
+    )
+    raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the netlm and knowledge-base versions and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
+) -> None:
+    """Decision support for neuroendocrine tumour liver metastases."""
 
 
 class Format(StrEnum):
@@ -64,18 +92,6 @@ def _knowledge_base() -> KnowledgeBase:
         raise fail(str(exc).splitlines(), 1) from None
 
 
-def _read(source: str) -> str | bytes:
-    if source == "-":
-        return sys.stdin.buffer.read()
-    path = Path(source)
-    try:
-        return path.read_bytes()
-    except IsADirectoryError:
-        raise CaseInputError([Problem("(file)", "is a directory, not a case file")]) from None
-    except OSError as exc:
-        raise CaseInputError([Problem("(file)", f"cannot read: {exc.strerror}")]) from None
-
-
 @app.command("assess")
 def assess_command(
     cases: Annotated[
@@ -90,27 +106,38 @@ def assess_command(
         typer.Option("--region", help="Where the patient is treated (overrides the case)."),
     ] = None,
 ) -> None:
-    """Classify each case and rank the treatment options with their evidence."""
+    """Classify each case and rank the treatment options with their evidence.
+
+    Each good file is assessed and printed; each bad one is reported on stderr (file, field and
+    problem), and the exit code is then 2.
+    """
     kb = _knowledge_base()
     results: list[Assessment] = []
     errors: list[str] = []
     for source in cases:
         try:
-            case = parse_case_json(_read(source))
+            case = parse_case_json(read_source(source))
+        except SourceError as exc:
+            errors.append(str(exc))
+            continue
         except CaseInputError as exc:
-            prefix = f"{source}: " if len(cases) > 1 else ""
-            errors += [f"{prefix}{problem}" for problem in exc.problems]
+            errors += [f"{source_name(source)}: {problem}" for problem in exc.problems]
             continue
         if region is not None:
             case = case.model_copy(update={"region": region.value})
         results.append(assess(case, lang=lang.value, kb=kb))
+    if results:
+        _print_assessments(results, output, kb, single=len(cases) == 1)
     if errors:
         raise fail(errors)
+
+
+def _print_assessments(
+    results: list[Assessment], output: Format, kb: KnowledgeBase, *, single: bool
+) -> None:
     if output is Format.json:
         payload: Any = [a.to_json_dict() for a in results]
-        if len(results) == 1:
-            payload = payload[0]
-        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(payload[0] if single else payload, ensure_ascii=False, indent=2))
         return
     render = render_text if output is Format.text else render_markdown
     separator = "\n" + "=" * 100 + "\n" if output is Format.text else "\n---\n"
@@ -151,11 +178,20 @@ def kb_check_command() -> None:
 
 @kb_app.command("show")
 def kb_show_command(
-    item: Annotated[str, typer.Argument(help="An option code, evidence id or definition name.")],
-    lang: Annotated[Lang, typer.Option("--lang")] = Lang.en,
+    item: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="ID", help="An option code, evidence id or definition name; none: list them."
+        ),
+    ] = None,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of names and labels.")] = Lang.en,
 ) -> None:
-    """Show one option (with its rules), evidence record or definition, as JSON."""
+    """Show one option (with its rules), evidence record or definition, as JSON; without an ID,
+    list every ID that can be shown."""
     kb = _knowledge_base()
+    if item is None:
+        typer.echo(_catalogue(kb, lang.value))
+        return
     found: dict[str, Any] | None = None
     if item in kb.options:
         entry = kb.options[item]
@@ -170,45 +206,27 @@ def kb_show_command(
     elif item in kb.definitions:
         found = {"definition": item, "label": kb.definition_labels[item](lang.value)}
     if found is None:
-        known = sorted([*kb.options, *kb.evidence, *kb.definitions])
-        raise fail([f"{item}: not found; known ids: {', '.join(known)}"])
+        raise fail([f"{item}: not found; `netlm kb show` without an ID lists every ID"])
     typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
 
 
-@app.command("serve")
-def serve_command(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    demo: Annotated[
-        bool, typer.Option(help="Migrate, load the example cases and a demo account first.")
-    ] = False,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
-) -> None:
-    """Run the tumour-board web application and API (docs at /docs)."""
-    # Imported here so that `netlm assess` does not pay for the web stack at start-up.
-    import uvicorn
-
-    from netlm.settings import Settings
-    from netlm.web.app import create_app
-
-    settings = Settings.from_env()
-    if demo:
-        from netlm.web.demo import prepare
-
-        app_ = create_app(settings)
-        user, password = prepare(
-            settings, app_.state.store, app_.state.board, Path("examples").resolve()
-        )
-        typer.echo(f"netlm is starting on http://{host}:{port}/")
-        typer.echo(f"  log in as: {user}   password: {password}   (role: clinician)")
-        typer.echo(f"  database:  {settings.database_url}")
-    if workers > 1:
-        uvicorn.run(
-            "netlm.web.asgi:app", host=host, port=port, workers=workers, log_level="warning"
-        )
-    else:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+def _catalogue(kb: KnowledgeBase, lang: str) -> str:
+    """Every showable ID, grouped, each with its name: what `kb show ID` accepts."""
+    sections = [
+        ("Options", [(code, e.option.name(lang)) for code, e in kb.options.items()]),
+        ("Evidence", [(key, f"{e.short_name}: {e.title}") for key, e in kb.evidence.items()]),
+        ("Definitions", [(key, kb.definition_labels[key](lang)) for key in kb.definitions]),
+    ]
+    lines: list[str] = []
+    for heading, rows in sections:
+        width = max(len(key) for key, _ in rows)
+        lines += [f"{heading} ({len(rows)}):"]
+        lines += [f"  {key.ljust(width)}  {title}".rstrip() for key, title in sorted(rows)]
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 def main() -> None:
-    app()
+    command = typer.main.get_command(app)
+    plain_help(command)
+    command(prog_name="netlm")

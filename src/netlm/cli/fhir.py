@@ -6,13 +6,11 @@ stderr, exit 2 for bad input and never a traceback.
 
 import datetime as dt
 import json
-import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from netlm.cli.common import Lang, fail
+from netlm.cli.common import Lang, SourceError, fail, read_source, source_name
 from netlm.engine import assess
 from netlm.fhir.export import assessment_to_bundle
 from netlm.fhir.mapping import FhirMappingError, bundle_to_case
@@ -28,21 +26,17 @@ fhir_app = typer.Typer(
 
 
 def _read(source: str) -> bytes:
-    if source == "-":
-        return sys.stdin.buffer.read()
     try:
-        return Path(source).read_bytes()
-    except IsADirectoryError:
-        raise fail(["(file): is a directory, not a JSON file"]) from None
-    except OSError as exc:
-        raise fail([f"(file): cannot read: {exc.strerror}"]) from None
+        return read_source(source)
+    except SourceError as exc:
+        raise fail([str(exc)]) from None
 
 
-def _json(raw: bytes) -> Any:
+def _json(raw: bytes, source: str) -> Any:
     try:
         return load_json(raw)
     except CaseInputError as exc:
-        raise fail([str(p) for p in exc.problems]) from None
+        raise fail([f"{source_name(source)}: {p}" for p in exc.problems]) from None
 
 
 def _print(data: Any) -> None:
@@ -64,11 +58,11 @@ def import_command(
         on = dt.date.fromisoformat(date) if date else dt.date.today()
     except ValueError:
         raise fail([f"--date: must be YYYY-MM-DD, got {date!r}"]) from None
-    data = _json(_read(bundle))
+    data = _json(_read(bundle), bundle)
     try:
         result = bundle_to_case(data, patient_id=patient, on=on)
     except FhirMappingError as exc:
-        raise fail([str(p) for p in exc.problems]) from None
+        raise fail([f"{source_name(bundle)}: {p}" for p in exc.problems]) from None
     _print(result.case.to_json_dict())
     for item in result.unmapped:
         typer.echo(f"unmapped: {item.field}: {item.reason}", err=True)
@@ -87,7 +81,7 @@ def export_command(
     try:
         parsed = parse_case_json(_read(case))
     except CaseInputError as exc:
-        raise fail([str(p) for p in exc.problems]) from None
+        raise fail([f"{source_name(case)}: {p}" for p in exc.problems]) from None
     try:
         kb = load_knowledge_base()
     except KnowledgeBaseError as exc:

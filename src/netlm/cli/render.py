@@ -84,8 +84,9 @@ def render_markdown(a: Assessment, kb: KnowledgeBase) -> str:
     out = [f"# {_header(w, a)}", "", f"## {w('ui.classification')}", ""]
     reasons = "; ".join(c.resectability_reasons)
     out += [
-        f"| {w('ui.grade')} | {c.who_category} ({w(f'basis.{c.grade_basis}')}) |",
+        f"| {w('ui.aspect')} | {w('ui.result')} |",
         "|---|---|",
+        f"| {w('ui.grade')} | {c.who_category} ({w(f'basis.{c.grade_basis}')}) |",
         f"| {w('ui.liver_pattern')} | {w.pattern(c.liver_pattern)}: {c.liver_pattern_basis} |",
         f"| {w('ui.resectability')} | {w.resectability(c.resectability)}: {reasons} |",
         f"| {w('ui.intent')} | {w(f'intent.{c.intent}')} |",

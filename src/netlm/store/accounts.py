@@ -81,6 +81,8 @@ class UserInfo:
     display_name: str
     role: Role
     disabled: bool
+    # A service's account (e.g. CDS Hooks): names the author of its changes; nobody signs in.
+    system: bool = False
 
 
 @dataclass(frozen=True)
@@ -570,4 +572,7 @@ def _token_info(row: ApiTokenRow, owner: str, now: dt.datetime) -> TokenInfo:
 
 
 def _user_info(row: UserRow) -> UserInfo:
-    return UserInfo(row.id, row.username, row.display_name, cast(Role, row.role), row.disabled)
+    system = row.password_hash == UNUSABLE_PASSWORD
+    return UserInfo(
+        row.id, row.username, row.display_name, cast(Role, row.role), row.disabled, system
+    )

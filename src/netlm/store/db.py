@@ -88,6 +88,11 @@ def current_revision(url: str) -> str | None:
         engine.dispose()
 
 
+def known_revisions() -> set[str]:
+    """Every migration this version of netlm ships (a database at any of them can be upgraded)."""
+    return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
 def head_revision() -> str:
     """The latest migration this version of netlm ships."""
     head = ScriptDirectory.from_config(_config()).get_current_head()

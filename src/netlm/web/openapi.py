@@ -42,7 +42,8 @@ WHY = {
     413: "Request body larger than the configured limit",
     422: "The request is well-formed but not valid; each problem names its field",
     429: "Too many failed logins; retry after the given seconds",
-    503: "Not configured (CDS Hooks needs NETLM_PUBLIC_URL)",
+    503: "Not available here: CDS Hooks needs NETLM_PUBLIC_URL; the PDF report names the "
+    "system package it lacks",
 }
 
 
@@ -81,6 +82,8 @@ def _codes(path: str, method: str, operation: dict[str, Any]) -> list[int]:
         codes.append(409)
     if path == "/api/v1/tokens" and method == "post":
         codes += [429]
+    if path.endswith("/report.pdf"):
+        codes.append(503)
     return sorted(set(codes))
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
+import httpx2
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -31,8 +31,8 @@ def _split(url: str) -> tuple[str, str, int, str] | None:
     """(scheme, host, port, path without trailing slash) of an absolute http(s) URL, or None
     for anything else, including credentials, a fragment or a dot segment (even encoded)."""
     try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
+        parsed = httpx2.URL(url)
+    except httpx2.InvalidURL:
         return None
     if parsed.scheme not in DEFAULT_PORTS or not parsed.host:
         return None
@@ -46,7 +46,7 @@ def _split(url: str) -> tuple[str, str, int, str] | None:
 
 def _is_base(url: str) -> bool:
     """A URL fit to be a FHIR base: queries are appended to it, so it has none of its own."""
-    return _split(url) is not None and not httpx.URL(url).query
+    return _split(url) is not None and not httpx2.URL(url).query
 
 
 def within(url: str, base: str) -> bool:
@@ -65,7 +65,7 @@ def check_base(url: str, allow_http: bool = False) -> str:
         raise ValueError(
             f"{url!r} is not a FHIR base URL (http(s), a host, no credentials, query or fragment)"
         )
-    if httpx.URL(base).scheme == "http" and not allow_http:
+    if httpx2.URL(base).scheme == "http" and not allow_http:
         raise ValueError(f"{url!r} is not https; plain http needs --allow-http (development only)")
     return base
 
@@ -89,9 +89,9 @@ class FhirReader:
         headers = {"Accept": "application/fhir+json", "Accept-Encoding": "identity"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        self.client = httpx.Client(
+        self.client = httpx2.Client(
             headers=headers,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+            timeout=httpx2.Timeout(timeout, connect=min(timeout, 2.0)),
             follow_redirects=False,
         )
 
@@ -105,7 +105,7 @@ class FhirReader:
             raise FetchRefused("will not follow a link off fhirServer")
         try:
             body = self._read(url)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise FetchFailed(f"GET {url}: {type(exc).__name__}: {exc}") from None
         try:
             data = json.loads(body)
@@ -119,9 +119,9 @@ class FhirReader:
         return read_capped(self.client, url, self.max_bytes, self.timeout)
 
 
-def read_capped(client: httpx.Client, url: str, max_bytes: int, timeout: float) -> bytes:
+def read_capped(client: httpx2.Client, url: str, max_bytes: int, timeout: float) -> bytes:
     """The body of a 200 answer to GET `url`, refused past `max_bytes` on the wire or `timeout`
-    seconds in all (a slow drip is cut too); FetchFailed or httpx.HTTPError otherwise."""
+    seconds in all (a slow drip is cut too); FetchFailed or httpx2.HTTPError otherwise."""
     deadline = time.monotonic() + timeout
     with client.stream("GET", url) as response:
         if response.status_code != 200:  # 3xx included: redirects are not followed

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 import jwt
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
@@ -127,7 +127,7 @@ class JwksCache:
         ttl: float = 300.0,
         min_refresh: float = 30.0,
         timeout: float = 3.0,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx2.BaseTransport | None = None,
         max_bytes: int = 64 * 1024,
     ) -> None:
         self._ttl, self._min_refresh, self._timeout = ttl, min_refresh, timeout
@@ -151,7 +151,7 @@ class JwksCache:
 
     def _fetch(self, url: str) -> tuple[dict[str, Any], float]:
         try:
-            with httpx.Client(
+            with httpx2.Client(
                 timeout=self._timeout,
                 transport=self._transport,
                 follow_redirects=False,
@@ -159,7 +159,7 @@ class JwksCache:
             ) as client:
                 body = read_capped(client, url, self._max_bytes, self._timeout)
             jwks = validate_jwks(json.loads(body))
-        except (httpx.HTTPError, jwt.PyJWTError, FetchFailed, ValueError, RecursionError) as exc:
+        except (httpx2.HTTPError, jwt.PyJWTError, FetchFailed, ValueError, RecursionError) as exc:
             raise AuthError(f"the JWK Set at {url} could not be used: {exc}") from None
         entry = ({k["kid"]: k for k in jwks["keys"]}, time.monotonic())
         with self._lock:

@@ -17,6 +17,7 @@ from netlm.store.accounts import TokenInfo
 from netlm.web import state
 from netlm.web.errors import ApiError
 from netlm.web.report.pdf import render_report_pdf
+from netlm.web.report.system import PdfUnavailable
 from netlm.web.security import Admin, Clinician, Viewer, client_address
 
 router = APIRouter(prefix="/api/v1")
@@ -201,10 +202,13 @@ def case_audit(request: Request, case_id: str, _: Clinician) -> list[dict[str, A
 @router.get("/cases/{case_id}/report.pdf", tags=["reports"], response_class=Response)
 def report(request: Request, case_id: str, current: Viewer, lang: Lang = "en") -> Response:
     view = state.board(request).view(case_id, current.user, lang)
-    pdf = render_report_pdf(
-        view.record.case, view.assessment, view.decisions, state.kb(request), lang,
-        dt.datetime.now(dt.UTC),
-    )  # fmt: skip
+    try:
+        pdf = render_report_pdf(
+            view.record.case, view.assessment, view.decisions, state.kb(request), lang,
+            dt.datetime.now(dt.UTC),
+        )  # fmt: skip
+    except PdfUnavailable as exc:
+        raise ApiError(503, "(server)", str(exc)) from None
     state.store(request).audit(current.user, "report", "case", case_id, {"lang": lang})
     name = f"netlm-{case_id}-{lang}.pdf"
     return Response(pdf, media_type="application/pdf",

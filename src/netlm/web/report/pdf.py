@@ -14,8 +14,6 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup
-from weasyprint import HTML  # type: ignore[import-untyped]
-from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
 
 from netlm.knowledge.load import KnowledgeBase
 from netlm.knowledge.phrasing import Phraser
@@ -23,6 +21,7 @@ from netlm.model.assessment import Assessment, Recommendation
 from netlm.model.case import Case
 from netlm.model.decision import Decision
 from netlm.web.report.forest import forest_rows, forest_svg
+from netlm.web.report.system import check_fonts, weasyprint
 from netlm.web.report.words import ReportWords, word
 
 # A4 minus the 16 mm side margins, in CSS pixels: the forest plot is drawn to fit exactly.
@@ -283,8 +282,13 @@ def render_report_pdf(
     lang: str,
     generated_at: dt.datetime,
 ) -> bytes:
-    """The report as PDF bytes; every resource is inline and any URL is refused, not fetched."""
+    """The report as PDF bytes; every resource is inline and any URL is refused, not fetched.
+
+    Raises PdfUnavailable (naming the Debian package) when the system lacks Pango or the fonts.
+    """
+    printer = weasyprint()
+    check_fonts(lang)
     html = render_report_html(case, assessment, decisions, kb, lang, generated_at)
-    offline = URLFetcher(allowed_protocols=())
-    pdf: bytes = HTML(string=html, base_url=None, url_fetcher=offline).write_pdf()
+    offline = printer.urls.URLFetcher(allowed_protocols=())
+    pdf: bytes = printer.HTML(string=html, base_url=None, url_fetcher=offline).write_pdf()
     return pdf
