@@ -9,7 +9,7 @@ clauses a condition misses), which picks the indication that came closest to hol
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from netlm.knowledge.conditions import (
@@ -50,9 +50,13 @@ class Scope:
     definitions: Definitions
     columns: Mapping[str, str]
     undecided: Mapping[str, tuple[str, tuple[Any, ...]]] = field(default_factory=dict)
+    defined: Mapping[str, str] = field(default_factory=dict)  # definition -> its column
 
     def with_facts(self, more: Mapping[str, str]) -> "Scope":
-        return Scope(self.dialect, self.definitions, {**self.columns, **more}, self.undecided)
+        return replace(self, columns={**self.columns, **more})
+
+    def with_definitions(self, more: Mapping[str, str]) -> "Scope":
+        return replace(self, defined={**self.defined, **more})
 
 
 def _leaf(leaf: Leaf, scope: Scope) -> str:
@@ -86,7 +90,8 @@ def truth(cond: Condition, scope: Scope) -> str:
     if isinstance(cond, Leaf):
         return _leaf(cond, scope)
     if isinstance(cond, Ref):
-        return truth(scope.definitions[cond.name], scope)
+        column = scope.defined.get(cond.name)
+        return column if column is not None else truth(scope.definitions[cond.name], scope)
     if isinstance(cond, Not):
         return f"(NOT {truth(cond.item, scope)})"
     if not cond.items:

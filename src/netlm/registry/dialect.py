@@ -59,6 +59,14 @@ class Dialect:
     def exists(self, expr: str, var: str, body: str) -> str:
         return f"{self.size(self.filter(expr, var, body))} > 0"
 
+    def transform_indexed(self, expr: str, var: str, body: str) -> str:
+        """transform with the 1-based position available in `body` as {position}."""
+        return f"transform({expr}, ({var}, i) -> {body.format(position=self.cast_str('i + 1'))})"
+
+    def bit(self, expr: str) -> str:
+        """2 ** expr as a 64-bit integer."""
+        return f"shiftleft(CAST(1 AS BIGINT), {expr})"
+
     def contains(self, expr: str, value: str) -> str:
         return f"array_contains({expr}, {value})"
 
@@ -119,6 +127,13 @@ class DuckDB(Dialect):
 
     def contains(self, expr: str, value: str) -> str:
         return f"list_contains({expr}, {value})"
+
+    def transform_indexed(self, expr: str, var: str, body: str) -> str:
+        inner = body.format(position=self.cast_str("i"))
+        return f"list_transform({expr}, lambda {var}, i: {inner})"
+
+    def bit(self, expr: str) -> str:
+        return f"(CAST(1 AS BIGINT) << {expr})"
 
     def distinct(self, expr: str) -> str:
         return f"list_distinct({expr})"

@@ -16,17 +16,18 @@ indication's evidence not met, unverified non-approval here), on- or off-label i
 indication that came closest (fewest unmet clauses).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 from netlm.classify.grade import NEC_MORPHOLOGIES
 from netlm.engine.assess import _NOT_DISEASE_DIRECTED
 from netlm.engine.decide import STRENGTH_ORDER
+from netlm.knowledge.conditions import leaves
 from netlm.knowledge.load import OUTCOME_FACT_PREFIX, Compiled, CompiledOption, KnowledgeBase
 from netlm.knowledge.schema import GradeThresholds
 from netlm.model.codes import OPTION_CODES, REGIONS, Region
-from netlm.registry.conditions import Scope, first_true, is_false, is_true, literal, truth, unmet
+from netlm.registry.conditions import Scope, first_true, is_true, literal, truth, unmet
 from netlm.registry.dialect import Dialect
 from netlm.registry.format import registry_columns
 from netlm.registry.validate import ROW, column_id
@@ -65,6 +66,9 @@ class AssessmentQuery:
         self.scope = Scope(dialect, kb.definitions, facts)
         self.stages: list[_Stage] = []
         self.catalogue = list(kb.options)
+        self.priorities = sorted(
+            {i.rule.priority for e in kb.options.values() for i in e.indications}
+        )
 
     # -- facts ---------------------------------------------------------------------------------
     def _add(self, columns: list[tuple[str, str]], facts: dict[str, str] | None = None) -> None:
@@ -182,11 +186,45 @@ class AssessmentQuery:
         )
         self._add([(value, "f_resectability")], {"resectability": "f_resectability"})
 
+    def _definitions(self) -> None:
+        """Named conditions as columns, once every fact they read is known (not before: a fact
+        still to come would read as unknown)."""
+        columns, defined = [], {}
+        for name, cond in self.kb.definitions.items():
+            facts = [leaf.fact for leaf in leaves(cond, self.kb.definitions)]
+            if all(
+                f in self.scope.columns and not f.startswith(OUTCOME_FACT_PREFIX) for f in facts
+            ):
+                columns.append((truth(cond, self.scope), f"d_{name}"))
+                defined[name] = f"d_{name}"
+        self._add(columns)
+        self.scope = self.scope.with_definitions(defined)
+
     # -- options -------------------------------------------------------------------------------
-    def _option(self, entry: CompiledOption) -> list[tuple[str, str]]:
+    def _rules(self, entry: CompiledOption) -> list[tuple[str, str]]:
+        """The truth of each of the option's conditions, once per row."""
+        code, scope = entry.option.code, self.scope
+        columns = [(truth(c.when, scope), f"i_{code}_{j}") for j, c in enumerate(entry.indications)]
+        columns += [
+            (truth(c.when, scope), f"k_{code}_{j}") for j, c in enumerate(entry.contraindications)
+        ]
+        columns += [
+            (truth(c.when, scope), f"e_{code}_{j}") for j, c in enumerate(entry.eligibility)
+        ]
+        columns += [(truth(cond, scope), f"l_{code}_{r}") for r, cond in entry.scopes.items()]
+        return columns
+
+    def _decision(self, entry: CompiledOption) -> list[tuple[str, str]]:
         """The engine's decision on one option (`OptionDecider.decide`), as columns."""
         code, scope = entry.option.code, self.scope
         col = partial(option_column, code)
+
+        def held(j: int) -> str:
+            return f"coalesce(i_{code}_{j}, FALSE)"
+
+        def holds_k(j: int) -> str:
+            return f"coalesce(k_{code}_{j}, FALSE)"
+
         region = column_id("region")
         indications = list(entry.indications)
         ranked = sorted(
@@ -196,10 +234,11 @@ class AssessmentQuery:
                 indications[i].rule.priority,
             ),
         )
-        best = first_true([(is_true(indications[i].when, scope), str(i)) for i in ranked])
-        absolute = [c for c in entry.contraindications if not c.rule.relative and not c.unverified]
-        softer = [c for c in entry.contraindications if c.rule.relative or c.unverified]
-        excluding = " OR ".join(is_true(c.when, scope) for c in absolute) or "FALSE"
+        best = first_true([(held(i), str(i)) for i in ranked])
+        contras = list(enumerate(entry.contraindications))
+        absolute = [(j, c) for j, c in contras if not c.rule.relative and not c.unverified]
+        softer = [j for j, c in contras if c.rule.relative or c.unverified]
+        excluding = " OR ".join(holds_k(j) for j, _ in absolute) or "FALSE"
         avail = entry.option.availability
         blocked_in = [r for r in REGIONS if avail[r].status == "not_approved" and avail[r].verified]
         unconfirmed = [
@@ -207,29 +246,27 @@ class AssessmentQuery:
         ]
         block = self._region_in(region, blocked_in)
         ids = {ind.rule.id: i for i, ind in enumerate(indications)}
-        caps = [is_true(c.when, scope) for c in softer]
-        for rule in entry.eligibility:
-            unmet_population = is_false(rule.when, scope)
+        caps = [holds_k(j) for j in softer]
+        for j, rule in enumerate(entry.eligibility):
+            outside = f"coalesce(NOT e_{code}_{j}, FALSE)"
             if rule.rule.indications:
                 which = ", ".join(str(ids[i]) for i in rule.rule.indications if i in ids)
-                unmet_population = f"({col('best')} IN ({which}) AND {unmet_population})"
-            caps.append(unmet_population)
+                outside = f"({col('best')} IN ({which}) AND {outside})"
+            caps.append(outside)
         caps.append(self._region_in(region, unconfirmed))
-        strength0 = first_true(
-            [
-                (f"{col('best')} = {i}", literal(ind.rule.strength))
-                for i, ind in enumerate(indications)
-            ]
-        )
-        priority = first_true(
-            [(f"{col('best')} = {i}", str(ind.rule.priority)) for i, ind in enumerate(indications)]
-        )
+
+        def by_best(value: Callable[[Compiled], str]) -> str:
+            return first_true(
+                [(f"{col('best')} = {i}", value(ind)) for i, ind in enumerate(indications)]
+            )
+
+        strength0 = by_best(lambda ind: literal(ind.rule.strength))
         label = {r: self._on_label(entry, r) for r in REGIONS}
         on_label = first_true(
             [(f"{region} = '{r}'", label[r]) for r in REGIONS],
             default="(" + " OR ".join(label.values()) + ")",
         )
-        nearest = "'" + indications[0].rule.id + "'"
+        nearest = literal(indications[0].rule.id)
         if len(indications) > 1:
             counts = [unmet(ind.when, scope) for ind in indications]
             nearest = first_true(
@@ -244,25 +281,29 @@ class AssessmentQuery:
                 ],
                 default=literal(indications[-1].rule.id),
             )
-        reasons = [f"CASE WHEN {is_true(c.when, scope)} THEN '{c.rule.id}' END" for c in absolute]
-        reasons.append(f"CASE WHEN {block} THEN concat('{EXCLUDED_BY_REGION}', {region}) END")
-        listed = f"nullif(concat_ws('+', {', '.join(reasons)}), '')"
+        reasons = [f"CASE WHEN {holds_k(j)} THEN '\"{c.rule.id}\"' END" for j, c in absolute]
+        reasons.append(
+            f"CASE WHEN {block} THEN concat('\"{EXCLUDED_BY_REGION}', {region}, '\"') END"
+        )
+        listed = f"nullif(concat_ws(',', {', '.join(reasons)}), '')"
         rules = (
             f"coalesce({listed}, CASE WHEN {col('best')} IS NULL "
-            f"THEN concat('{NO_INDICATION}', {nearest}) END)"
+            f"THEN concat('\"{NO_INDICATION}', {nearest}, '\"') END)"
         )
-        availability = self._availability(entry, region)
+        strength = (
+            f"(CASE WHEN {strength0} = 'recommended' AND ({' OR '.join(caps)}) "
+            f"THEN 'consider' ELSE {strength0} END)"
+        )
         return [
             (best, col("best")),
             (f"({col('best')} IS NOT NULL AND NOT ({excluding}) AND NOT {block})", col("proposed")),
             (f"({col('best')} IS NOT NULL AND NOT ({excluding}) AND {block})", col("blocked")),
-            (f"(CASE WHEN {strength0} = 'recommended' AND ({' OR '.join(caps)}) "
-             f"THEN 'consider' ELSE {strength0} END)", col("strength")),
-            (priority, col("priority")),
+            (strength, col("strength")),
+            (by_best(lambda ind: str(self.priorities.index(ind.rule.priority))), col("pidx")),
             (f"(NOT {on_label})", col("off_label")),
             (rules, col("rules")),
-            (availability, col("availability")),
-        ]  # fmt: skip
+            (self._availability(entry, region), col("availability")),
+        ]
 
     @staticmethod
     def _region_in(region: str, regions: Sequence[str]) -> str:
@@ -275,8 +316,9 @@ class AssessmentQuery:
         status = entry.option.availability[region].status
         if status != "approved":
             return "FALSE"
-        scope = entry.scopes.get(region)
-        return "TRUE" if scope is None else f"coalesce({truth(scope, self.scope)}, TRUE)"
+        if region not in entry.scopes:
+            return "TRUE"
+        return f"coalesce(l_{entry.option.code}_{region}, TRUE)"
 
     def _availability(self, entry: CompiledOption, region: str) -> str:
         """JSON text: approved / off_label / not_approved per region (the patient's, or all)."""
@@ -284,9 +326,9 @@ class AssessmentQuery:
         for r in REGIONS:
             status = entry.option.availability[r].status
             if status == "approved" and r in entry.scopes:
+                scope = f"l_{entry.option.code}_{r}"
                 value = (
-                    f"CASE WHEN {is_false(entry.scopes[r], self.scope)} THEN 'off_label' "
-                    "ELSE 'approved' END"
+                    f"CASE WHEN coalesce(NOT {scope}, FALSE) THEN 'off_label' ELSE 'approved' END"
                 )
             else:
                 value = literal(status)
@@ -298,11 +340,9 @@ class AssessmentQuery:
         )
 
     def _options(self, deferred: bool) -> None:
-        columns = []
-        for entry in self.kb.options.values():
-            if entry.deferred == deferred:
-                columns += self._option(entry)
-        self._add(columns)
+        entries = [e for e in self.kb.options.values() if e.deferred == deferred]
+        self._add([c for e in entries for c in self._rules(e)])
+        self._add([c for e in entries for c in self._decision(e)])
 
     def _outcome_facts(self) -> None:
         first = [e for e in self.kb.options.values() if not e.deferred]
@@ -326,38 +366,40 @@ class AssessmentQuery:
 
     # -- ranking and output ----------------------------------------------------------------------
     def _ranking(self) -> None:
-        """Rank by (strength, on-label first, priority, catalogue order); tier = the band."""
-        d = self.d
-        bands = []
+        """Order by (strength, on-label first, priority, catalogue order); a tier is one band of
+        (strength, label, priority): the tier of an option is one more than the number of bands
+        held by proposed options before its own, counted in a bit mask of bands."""
+        d, p = self.d, len(self.priorities)
+        if 4 * p > 62:
+            raise ValueError("more than 15 distinct indication priorities: widen the band mask")
+        columns = []
         for code in self.catalogue:
             col = partial(option_column, code)
             band = (
                 f"(CASE WHEN {col('proposed')} THEN "
-                f"(CASE WHEN {col('strength')} = 'recommended' THEN 0 ELSE 1 END) * 1000 "
-                f"+ (CASE WHEN {col('off_label')} THEN 100 ELSE 0 END) + {col('priority')} END)"
+                f"(CASE WHEN {col('strength')} = 'recommended' THEN 0 ELSE {2 * p} END) "
+                f"+ (CASE WHEN {col('off_label')} THEN {p} ELSE 0 END) + {col('pidx')} END)"
             )
-            bands.append((band, col("band")))
-        self._add(bands)
-        keys = [
-            (f"({option_column(code, 'band')} * 100 + {i})", option_column(code, "key"))
-            for i, code in enumerate(self.catalogue)
-        ]
-        all_bands = d.array([option_column(code, "band") for code in self.catalogue])
-        self._add([*keys, (all_bands, "all_bands")])
-        columns = []
-        for code in self.catalogue:
-            key, band = option_column(code, "key"), option_column(code, "band")
-            before = " + ".join(
-                f"(CASE WHEN {option_column(other, 'key')} < {key} THEN 1 ELSE 0 END)"
-                for other in self.catalogue
-                if other != code
-            )
-            lower = d.distinct(d.filter("all_bands", "b", f"b < {band}"))
-            columns += [
-                (f"(1 + {before})", option_column(code, "rank")),
-                (f"({d.size(lower)} + 1)", option_column(code, "tier")),
-            ]
+            columns.append((band, col("band")))
         self._add(columns)
+        bits = [
+            f"(CASE WHEN {option_column(c, 'proposed')} THEN {d.bit(option_column(c, 'band'))} "
+            "ELSE 0 END)"
+            for c in self.catalogue
+        ]
+        keys = [
+            (f"({option_column(c, 'band')} * 100 + {i})", option_column(c, "key"))
+            for i, c in enumerate(self.catalogue)
+        ]
+        self._add([("(" + " | ".join(bits) + ")", "band_mask"), *keys])
+        tiers = [
+            (
+                f"(bit_count(band_mask & ({d.bit(option_column(c, 'band'))} - 1)) + 1)",
+                option_column(c, "tier"),
+            )
+            for c in self.catalogue
+        ]
+        self._add(tiers)
 
     def _output(self) -> str:
         d = self.d
@@ -365,31 +407,27 @@ class AssessmentQuery:
         for code in self.catalogue:
             col = partial(option_column, code)
             fragment = (
-                f"concat(lpad({d.cast_str(col('key'))}, 7, '0'), "
+                f"concat(lpad({d.cast_str(col('key'))}, 6, '0'), "
                 f'\'{{"option":"{code}","strength":"\', {col("strength")}, '
-                f'\'","rank":\', {d.cast_str(col("rank"))}, '
-                f"',\"tier\":', {d.cast_str(col('tier'))}, "
+                f'\'","rank":\', chr(1), \',"tier":\', {d.cast_str(col("tier"))}, '
                 f"',\"availability\":', {col('availability')}, '}}')"
             )
             fragments.append(f"(CASE WHEN {col('proposed')} THEN {fragment} END)")
-            rules = d.join(
-                d.transform(d.split_plus(col("rules")), "r", "concat('\"', r, '\"')"), ","
-            )
             excluded.append(
                 f"(CASE WHEN NOT {col('proposed')} THEN "
-                f'concat(\'{{"option":"{code}","rules":[\', {rules}, \']}}\') END)'
+                f'concat(\'{{"option":"{code}","rules":[\', {col("rules")}, \']}}\') END)'
             )
-        ordered = d.transform(
-            d.sort(d.filter(d.array(fragments), "f", "f IS NOT NULL")), "f", "substr(f, 8)"
+        ordered = d.transform_indexed(
+            d.sort(d.filter(d.array(fragments), "f", "f IS NOT NULL")),
+            "f",
+            "replace(substr(f, 7), chr(1), {position})",
         )
         recommendations = f"concat('[', {d.join(ordered, ',')}, ']')"
-        first = first_true(
+        first = f"least({', '.join(option_column(c, 'key') for c in self.catalogue)}) % 100"
+        intent = first_true(
             [
-                (
-                    f"{option_column(code, 'rank')} = 1 AND {option_column(code, 'proposed')}",
-                    literal(self.kb.options[code].option.intent),
-                )
-                for code in self.catalogue
+                (f"{first} = {i}", literal(self.kb.options[c].option.intent))
+                for i, c in enumerate(self.catalogue)
             ],
             default="'palliative'",
         )
@@ -398,7 +436,7 @@ class AssessmentQuery:
             f"{ROW}, {column_id('id')} AS id, out_grade AS {q('classification.grade')}, "
             f"coalesce(f_liver_pattern, 'unclassified') AS {q('classification.liver_pattern')}, "
             f"coalesce(f_resectability, 'undetermined') AS {q('classification.resectability')}, "
-            f"{first} AS {q('classification.intent')}, "
+            f"{intent} AS {q('classification.intent')}, "
             f"{recommendations} AS recommendations, "
             f"concat('[', concat_ws(',', {', '.join(excluded)}), ']') AS excluded"
         )
@@ -413,6 +451,7 @@ class AssessmentQuery:
         self._grade()
         self._pattern()
         self._resectability()
+        self._definitions()
         self._options(deferred=False)
         self._outcome_facts()
         self._options(deferred=True)
