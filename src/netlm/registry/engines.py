@@ -71,6 +71,10 @@ class Engine:
     def write(self, query: str, out: Path, progress: Progress | None = None) -> None:
         raise NotImplementedError
 
+    def materialize(self, name: str, query: str) -> None:
+        """Compute `query` once and keep it as the relation `name`."""
+        raise NotImplementedError
+
     def prepare(self) -> None:
         """Define the checked and valid views over the source."""
         self.sql(f"CREATE OR REPLACE TEMP VIEW {CHECKED} AS "
@@ -129,6 +133,9 @@ class DuckDBEngine(Engine):
 
     def rows(self, query: str) -> list[tuple[Any, ...]]:
         return self.con.execute(query).fetchall()
+
+    def materialize(self, name: str, query: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
 
     def write(self, query: str, out: Path, progress: Progress | None = None) -> None:
         target = str(out).replace("'", "''")
@@ -227,8 +234,10 @@ class SparkEngine(Engine):
     def rows(self, query: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self.spark.sql(query).collect()]
 
-    def dataframe(self, query: str) -> Any:
-        return self.spark.sql(query)
+    def materialize(self, name: str, query: str) -> None:
+        frame = self.spark.sql(query).cache()
+        frame.count()
+        frame.createOrReplaceTempView(name)
 
     def write(self, query: str, out: Path, progress: Progress | None = None) -> None:
         """One output file, as with DuckDB (written by one task, then moved into place)."""

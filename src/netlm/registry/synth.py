@@ -51,8 +51,7 @@ MISSING = 0.15  # share of unrecorded optional findings: ILLUSTRATIVE
 def _pick(rng: np.random.Generator, weights: dict[str, float], n: int) -> np.ndarray:
     keys = list(weights)
     p = np.array([weights[k] for k in keys], dtype=float)
-    chosen: np.ndarray = np.array(keys, dtype=object)[rng.choice(len(keys), size=n, p=p / p.sum())]
-    return chosen
+    return np.asarray(np.array(keys, dtype=object)[rng.choice(len(keys), size=n, p=p / p.sum())])
 
 
 def _blank(rng: np.random.Generator, values: np.ndarray, share: float = MISSING) -> list[Any]:
@@ -63,13 +62,15 @@ def _blank(rng: np.random.Generator, values: np.ndarray, share: float = MISSING)
 
 
 def _ki67(rng: np.random.Generator, grade: np.ndarray) -> np.ndarray:
-    """Ki-67 inside the WHO range of the drawn grade (thresholds from the knowledge base)."""
+    """Ki-67 inside the WHO range of the drawn grade (thresholds from the knowledge base);
+    NET G3 up to 55 % (§11: the NETTER-2 G3 population), NEC above 20 % (§3), up to 95 %
+    (ILLUSTRATIVE); uniform within each range (ILLUSTRATIVE)."""
     t = load_knowledge_base().classification.grading.ki67_percent
-    low = {"G1": 0.0, "G2": t.g2_from, "G3": t.g3_above + 0.1, "NEC": 40.0}
+    low = {"G1": 0.0, "G2": t.g2_from, "G3": t.g3_above + 0.1, "NEC": t.g3_above + 0.1}
     high = {"G1": t.g2_from - 0.1, "G2": t.g3_above, "G3": 55.0, "NEC": 95.0}
     lo = np.vectorize(low.__getitem__)(grade).astype(float)
     hi = np.vectorize(high.__getitem__)(grade).astype(float)
-    return np.round(lo + rng.random(len(grade)) * (hi - lo), 1)
+    return np.asarray(np.round(lo + rng.random(len(grade)) * (hi - lo), 1))
 
 
 def _treatment(rng: np.random.Generator, cols: dict[str, Any], grade: np.ndarray) -> np.ndarray:
@@ -186,7 +187,7 @@ def _chunk(rng: np.random.Generator, start: int, n: int) -> dict[str, list[Any]]
     return cols
 
 
-def _schema() -> pa.Schema:
+def arrow_schema() -> pa.Schema:
     types = {"number": pa.float64(), "integer": pa.int64(), "flag": pa.int64(),
              "boolean": pa.bool_()}  # fmt: skip
     return pa.schema([(c.name, types.get(c.kind, pa.string())) for c in registry_columns()])
@@ -195,7 +196,7 @@ def _schema() -> pa.Schema:
 def synthesise(n: int, seed: int, out: Path, progress: Callable[[int], None] | None = None) -> None:
     """Write `n` synthetic patients to `out` (.parquet or .csv), in chunks."""
     rng = np.random.default_rng(seed)
-    schema = _schema()
+    schema = arrow_schema()
     csv_out = out.suffix.lower() == ".csv"
     writer: Any = pacsv.CSVWriter(out, schema) if csv_out else pq.ParquetWriter(out, schema)
     try:
