@@ -138,8 +138,9 @@ def assess_command(
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise fail([f"{out}: the output must be a .parquet or .csv file"])
     with _engine(source, engine, spark_master) as opened:
+        checked = batch.check(opened, skip_bad)
         with _progress(f"assessing on {engine.value}") as update:
-            checked = batch.assess(opened, out, skip_bad=skip_bad, progress=update)
+            batch.write_assessment(opened, out, progress=update)
         _report_skipped(checked.skipped, out.with_suffix(".rejected.csv"))
     typer.echo(f"assessed {checked.rows} patients into {out}")
 
@@ -157,10 +158,12 @@ def audit_command(
 ) -> None:
     """Was the treatment given recommended, considered or excluded by netlm?"""
     from netlm.registry.audit import CATEGORIES, run_audit, write_csv, write_html
+    from netlm.registry.batch import check
 
     with _engine(source, engine, spark_master) as opened:
+        checked = check(opened, skip_bad)
         with _progress(f"auditing on {engine.value}", None):
-            result = run_audit(opened, by.value, skip_bad=skip_bad)
+            result = run_audit(opened, by.value, checked=checked)
         rejected = (html or csv or source).with_suffix(".rejected.csv")
         _report_skipped(result.checked.skipped, rejected)
     if html is not None:

@@ -111,10 +111,15 @@ def _per_patient(query: AssessmentQuery, by: str) -> str:
 
 
 def run_audit(
-    engine: Engine, by: str, skip_bad: bool = False, kb: KnowledgeBase | None = None
+    engine: Engine,
+    by: str,
+    skip_bad: bool = False,
+    kb: KnowledgeBase | None = None,
+    checked: Checked | None = None,
 ) -> Audit:
+    """The audit of the registry; `checked` when the caller has already checked it."""
     kb = kb or load_knowledge_base()
-    checked = check(engine, skip_bad)
+    checked = checked or check(engine, skip_bad)
     query = AssessmentQuery(kb, engine.dialect)
     d = engine.dialect
     patients = _per_patient(query, by)

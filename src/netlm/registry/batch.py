@@ -53,6 +53,15 @@ def write_rejected(skipped: list[tuple[int, str]], path: Path) -> None:
                 writer.writerow([row, line])
 
 
+def write_assessment(
+    engine: Engine, out: Path, kb: KnowledgeBase | None = None, progress: Progress | None = None
+) -> None:
+    """Assess the checked rows (see `check`) into `out`, in row order."""
+    query = AssessmentQuery(kb or load_knowledge_base(), engine.dialect).build(VALID)
+    columns = ", ".join(engine.dialect.quote(c) for c in OUTPUT_COLUMNS)
+    engine.write(f"SELECT {columns} FROM ({query}) ORDER BY {ROW}", out, progress)
+
+
 def assess(
     engine: Engine,
     out: Path,
@@ -61,7 +70,5 @@ def assess(
     progress: Progress | None = None,
 ) -> Checked:
     checked = check(engine, skip_bad)
-    query = AssessmentQuery(kb or load_knowledge_base(), engine.dialect).build(VALID)
-    columns = ", ".join(engine.dialect.quote(c) for c in OUTPUT_COLUMNS)
-    engine.write(f"SELECT {columns} FROM ({query}) ORDER BY {ROW}", out, progress)
+    write_assessment(engine, out, kb, progress)
     return checked
