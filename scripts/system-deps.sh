@@ -8,6 +8,7 @@ mode=${1:-run}
 packages=(libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk)
 if [ "$mode" = test ]; then
   packages+=(chromium poppler-utils postgresql)
+  packages+=(openjdk-17-jre-headless)  # registry: Spark local[2] (netlm registry --engine spark)
 elif [ "$mode" = bench ]; then
   packages+=(wrk)
 fi

@@ -13,7 +13,7 @@ from netlm.registry.engines import DuckDBEngine
 from netlm.registry.export import export_registry
 from netlm.registry.format import case_from_row
 from netlm.store import Store, UserInfo
-from tests.store.conftest import all_examples, alice, clock, db_url, store
+from tests.store.conftest import alice, all_examples, clock, db_url, store
 
 __all__ = ["alice", "clock", "db_url", "store"]  # fixtures used here
 

@@ -31,4 +31,5 @@ def test_an_empty_extrahepatic_section_is_absent_and_an_empty_list_is_none() -> 
     assert case_from_row(base).extrahepatic is None
     assert case_from_row({**base, "extrahepatic.sites": "[]"}).extrahepatic is not None
     resectable_only = case_from_row({**base, "extrahepatic.resectable": True})
-    assert resectable_only.extrahepatic is not None and resectable_only.extrahepatic.sites == []
+    assert resectable_only.extrahepatic is not None
+    assert resectable_only.extrahepatic.sites == []
