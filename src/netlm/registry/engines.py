@@ -182,6 +182,7 @@ def spark_session(master: str = "local[2]") -> Any:
         SparkSession.builder.master(master)
         .appName("netlm-registry")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", "2g")
     )
