@@ -33,7 +33,7 @@ assess-examples: $(STAMP)
 ## database in NETLM_TEST_POSTGRES_URL when set (the tests empty it), else a private cluster the
 ## tests start in a temporary folder and stop at the end.
 test: $(STAMP)
-	scripts/system-deps.sh install pdf test $$([ -n "$$NETLM_TEST_POSTGRES_URL" ] || echo postgres-server)
+	scripts/system-deps.sh install pdf test spark $$([ -n "$$NETLM_TEST_POSTGRES_URL" ] || echo postgres-server)
 	$(BIN)/netlm kb check
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -46,11 +46,12 @@ lint: $(STAMP)
 
 ## bench: benchmarks (not part of `make test`)
 bench: $(STAMP)
-	scripts/system-deps.sh install pdf bench
+	scripts/system-deps.sh install pdf spark bench
 	$(BIN)/python benchmarks/bench_assess.py
 	$(BIN)/python benchmarks/bench_http.py
 	$(BIN)/python benchmarks/bench_cds.py
 	$(BIN)/python benchmarks/fuzz_parse.py
+	$(BIN)/python benchmarks/bench_registry.py
 
 ## lock: re-resolve requirements/lock.txt after a dependency in pyproject.toml changed, keeping
 ## every pin that still fits; lock-upgrade: every package to its newest allowed version

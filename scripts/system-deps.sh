@@ -17,6 +17,7 @@ declare -A GROUP=(
   [pdf]="libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk"   # PDF report: WeasyPrint's Pango, Chinese fonts
   [test]="chromium poppler-utils postgresql-client|postgresql-client-[0-9]*"  # browser tests, PDF checks, pg_dump
   [postgres-server]="postgresql|postgresql-[0-9]*"          # initdb/pg_ctl for the tests' private cluster
+  [spark]="openjdk-17-jre-headless"                         # Spark's JVM (registry, survival --engine spark)
   [bench]="wrk"                                             # HTTP load generator
 )
 

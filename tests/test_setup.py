@@ -71,6 +71,8 @@ def test_the_lock_pins_every_dependency() -> None:
     for text in wanted:
         requirement = Requirement(text)
         name = canonicalize_name(requirement.name)
+        if name == canonicalize_name(project["name"]):
+            continue  # netlm[spark] in dev: the spark extra is checked on its own
         assert name in pinned, f"{name} is not in the lock: run `make lock`"
         assert requirement.specifier.contains(pinned[name], prereleases=True), (
             f"{name}=={pinned[name]} does not satisfy {requirement}: run `make lock`"

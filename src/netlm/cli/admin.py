@@ -72,6 +72,24 @@ def _store() -> Iterator["Store"]:
             engine.dispose()
 
 
+@db_app.command("export-registry")
+def db_export_registry(
+    out: Annotated[Path, typer.Argument(help="Registry file to write (.parquet or .csv).")],
+    center: Annotated[
+        str | None, typer.Option("--center", help="Centre name for every row.")
+    ] = None,
+) -> None:
+    """Write the board's cases and latest MDT decisions in the registry format."""
+    from netlm.registry.export import export_registry
+
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        typer.echo(f"error: {out}: the registry must be a .parquet or .csv file", err=True)
+        raise typer.Exit(FAILED)
+    with _store() as store:
+        count = export_registry(store, out, center)
+    typer.echo(f"exported {count} cases to {out}")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all migrations (creates the schema on an empty database) and print the revision."""

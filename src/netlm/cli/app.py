@@ -16,6 +16,7 @@ from netlm.cli.admin import db_app, token_app, user_app
 from netlm.cli.cds import cds_app
 from netlm.cli.common import Lang, SourceError, fail, plain_help, read_source, source_name
 from netlm.cli.fhir import fhir_app
+from netlm.cli.registry import registry_app
 from netlm.cli.render import render_markdown, render_text
 from netlm.cli.serve import serve_command
 from netlm.engine import assess
@@ -39,6 +40,7 @@ app.add_typer(user_app, name="user", help="Local user accounts.")
 app.add_typer(token_app, name="token", help="API tokens: list and revoke.")
 app.add_typer(fhir_app, name="fhir", help="FHIR R4 import (Bundle -> case) and export.")
 app.add_typer(cds_app, name="cds", help="CDS Hooks service: registered EHR clients.")
+app.add_typer(registry_app, name="registry", help="Registry analytics: synth, assess, audit.")
 app.command("serve")(serve_command)
 
 
@@ -83,6 +85,7 @@ class RegionOption(StrEnum):
 class SchemaName(StrEnum):
     case = "case"
     assessment = "assessment"
+    registry = "registry"
 
 
 def _knowledge_base() -> KnowledgeBase:
@@ -146,9 +149,14 @@ def _print_assessments(
 
 @app.command("schema")
 def schema_command(
-    name: Annotated[SchemaName, typer.Argument(help="case or assessment")],
+    name: Annotated[SchemaName, typer.Argument(help="case, assessment or registry")],
 ) -> None:
     """Print the JSON Schema of a public contract."""
+    if name is SchemaName.registry:
+        from netlm.registry.format import registry_json_schema
+
+        typer.echo(json.dumps(registry_json_schema(), ensure_ascii=False, indent=2))
+        return
     model = Case if name is SchemaName.case else Assessment
     schema = model.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

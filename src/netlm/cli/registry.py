@@ -1,0 +1,186 @@
+"""`netlm registry`: synthetic registries, batch assessment and concordance audit.
+
+The heavy lifting happens in an SQL engine (DuckDB in-process by default, Spark with
+`--engine spark`); the command line only shows progress and results. Bad registry data exits 2
+with one line per problem (row, column, value) unless `--skip-bad`, which assesses the other
+rows and lists the skipped ones (also written to `<out>.rejected.csv`).
+"""
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from netlm.cli.common import fail
+
+registry_app = typer.Typer(
+    help="Registry analytics: synthetic data, batch assessment, concordance audit.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+
+class EngineName(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+class GroupBy(StrEnum):
+    CENTER = "center"
+    DIAGNOSIS_YEAR = "diagnosis_year"
+    GRADE = "grade"
+    PATTERN = "pattern"
+    SITE = "site"
+
+
+class AuditFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+EngineOption = Annotated[EngineName, typer.Option("--engine", help="duckdb (embedded) or spark")]
+MasterOption = Annotated[
+    str, typer.Option("--spark-master", help="Spark master URL (with --engine spark)")
+]
+SkipOption = Annotated[
+    bool, typer.Option("--skip-bad", help="Skip rows with bad data (listed, never silent).")
+]
+
+
+@contextmanager
+def _progress(label: str, total: float | None = 1.0) -> Iterator[Callable[[float], None]]:
+    """A rich progress bar on stderr; yields a callback taking the fraction (or count) done."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+@contextmanager
+def _engine(path: Path, engine: EngineName, master: str) -> Iterator[Any]:
+    from netlm.registry.engines import DuckDBEngine, RegistryError, SparkEngine, spark_session
+
+    if not path.is_file():
+        raise fail([f"{path}: no such file"])
+    try:
+        if engine is EngineName.duckdb:
+            opened: Any = DuckDBEngine(path)
+        else:
+            with _progress("starting Spark", None):
+                session = spark_session(master)
+                session.sparkContext.setLogLevel("ERROR")
+            opened = SparkEngine(path, session)
+    except RegistryError as exc:
+        raise fail(exc.lines) from None
+    try:
+        yield opened
+    except RegistryError as exc:
+        raise fail(exc.lines) from None
+    finally:
+        opened.close()
+
+
+def _report_skipped(skipped: list[tuple[int, str]], where: Path) -> None:
+    from netlm.registry.batch import write_rejected
+
+    if not skipped:
+        return
+    rows = ", ".join(str(r) for r, _ in skipped[:20]) + (", …" if len(skipped) > 20 else "")
+    write_rejected(skipped, where)
+    typer.echo(f"skipped {len(skipped)} rows with bad data (rows {rows}); every problem is "
+               f"listed in {where}", err=True)  # fmt: skip
+
+
+@registry_app.command("synth")
+def synth_command(
+    out: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of patients.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same file).")] = 1,
+) -> None:
+    """Write a synthetic registry whose distributions follow the clinical brief."""
+    from netlm.registry.synth import synthesise
+
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise fail([f"{out}: the registry must be a .parquet or .csv file"])
+    done = 0
+
+    with _progress(f"synthesising {n} patients", n) as update:
+
+        def step(size: int) -> None:
+            nonlocal done
+            done += size
+            update(done)
+
+        synthesise(n, seed, out, step)
+    typer.echo(f"wrote {n} patients to {out}")
+
+
+@registry_app.command("assess")
+def assess_command(
+    source: Annotated[Path, typer.Argument(help="Registry file (.parquet or .csv).")],
+    out: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
+    engine: EngineOption = EngineName.duckdb,
+    spark_master: MasterOption = "local[2]",
+    skip_bad: SkipOption = False,
+) -> None:
+    """Assess every patient with the knowledge base compiled to SQL."""
+    from netlm.registry import batch
+
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise fail([f"{out}: the output must be a .parquet or .csv file"])
+    with _engine(source, engine, spark_master) as opened:
+        checked = batch.check(opened, skip_bad)
+        with _progress(f"assessing on {engine.value}") as update:
+            batch.write_assessment(opened, out, progress=update)
+        _report_skipped(checked.skipped, out.with_suffix(".rejected.csv"))
+    typer.echo(f"assessed {checked.rows} patients into {out}")
+
+
+@registry_app.command("audit")
+def audit_command(
+    source: Annotated[Path, typer.Argument(help="Registry file (.parquet or .csv).")],
+    by: Annotated[GroupBy, typer.Option("--by", help="Group the audit by this.")] = GroupBy.CENTER,
+    html: Annotated[Path | None, typer.Option("--html", help="Self-contained HTML report.")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Per-group summary as CSV.")] = None,
+    output: Annotated[AuditFormat, typer.Option("--format")] = AuditFormat.table,
+    engine: EngineOption = EngineName.duckdb,
+    spark_master: MasterOption = "local[2]",
+    skip_bad: SkipOption = False,
+) -> None:
+    """Was the treatment given recommended, considered or excluded by netlm?"""
+    from netlm.registry.audit import CATEGORIES, run_audit, write_csv, write_html
+    from netlm.registry.batch import check
+
+    with _engine(source, engine, spark_master) as opened:
+        checked = check(opened, skip_bad)
+        with _progress(f"auditing on {engine.value}", None):
+            result = run_audit(opened, by.value, checked=checked)
+        rejected = (html or csv or source).with_suffix(".rejected.csv")
+        _report_skipped(result.checked.skipped, rejected)
+    if html is not None:
+        write_html(result, html)
+    if csv is not None:
+        write_csv(result, csv)
+    if output is AuditFormat.json:
+        typer.echo(json.dumps(result.to_json_dict(), ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"Concordance by {by.value} ({result.discordant_total} discordant)")
+    table.add_column(by.value)
+    table.add_column("patients", justify="right")
+    for c in CATEGORIES:
+        table.add_column(c.replace("_", " "), justify="right")
+    table.add_column("top reasons (discordant)")
+    for g in result.groups:
+        reasons = ", ".join(f"{o}:{r} ({n})" for o, r, n in g.reasons[:3])
+        shares = [f"{g.counts[c]} ({100 * g.share(c):.1f}%)" for c in CATEGORIES]
+        table.add_row(g.group, str(g.patients), *shares, reasons)
+    Console().print(table)

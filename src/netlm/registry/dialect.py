@@ -1,0 +1,194 @@
+"""The few places where DuckDB's and Spark's SQL differ (types, lists, lambdas, JSON lists).
+
+Everything else the compiler writes is the SQL both engines share: CASE, AND/OR/NOT with NULL
+(Kleene's three-valued logic), IN, comparisons, coalesce, concat, concat_ws, lpad.
+"""
+
+from dataclasses import dataclass
+
+# JSON list columns: a list of strings, or the prior-therapy objects.
+_DUCKDB_LISTS = {
+    "string": ('["VARCHAR"]', "VARCHAR[]"),
+    "therapy": ('[{"option":"VARCHAR","outcome":"VARCHAR"}]',
+                "STRUCT(option VARCHAR, outcome VARCHAR)[]"),
+}  # fmt: skip
+_SPARK_LISTS = {"string": "array<string>", "therapy": "array<struct<option:string,outcome:string>>"}
+_JSON_ARRAY = r"\[.*\]"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    string: str  # the string type in CAST
+
+    def quote(self, name: str) -> str:
+        raise NotImplementedError
+
+    def lam(self, var: str, body: str) -> str:
+        raise NotImplementedError
+
+    def try_cast(self, expr: str, type_: str) -> str:
+        return f"try_cast({expr} AS {type_})"
+
+    def cast_str(self, expr: str) -> str:
+        return f"CAST({expr} AS {self.string})"
+
+    def full_match(self, expr: str, regex: str) -> str:
+        raise NotImplementedError
+
+    def json_list(self, expr: str, element: str) -> str:
+        """A JSON array in `expr` as a list of `element` (a struct spec or 'string'); NULL if
+        the text is not a JSON array."""
+        raise NotImplementedError
+
+    def split_plus(self, expr: str) -> str:
+        raise NotImplementedError
+
+    def array(self, items: list[str]) -> str:
+        return f"array({', '.join(items)})"
+
+    def size(self, expr: str) -> str:
+        raise NotImplementedError
+
+    def filter(self, expr: str, var: str, body: str) -> str:
+        return f"filter({expr}, {self.lam(var, body)})"
+
+    def transform(self, expr: str, var: str, body: str) -> str:
+        return f"transform({expr}, {self.lam(var, body)})"
+
+    def exists(self, expr: str, var: str, body: str) -> str:
+        return f"{self.size(self.filter(expr, var, body))} > 0"
+
+    def transform_indexed(self, expr: str, var: str, body: str) -> str:
+        """transform with the 1-based position available in `body` as {position}."""
+        return f"transform({expr}, ({var}, i) -> {body.format(position=self.cast_str('i + 1'))})"
+
+    def bit(self, expr: str) -> str:
+        """2 ** expr as a 64-bit integer."""
+        return f"shiftleft(CAST(1 AS BIGINT), {expr})"
+
+    def contains(self, expr: str, value: str) -> str:
+        return f"array_contains({expr}, {value})"
+
+    def distinct(self, expr: str) -> str:
+        return f"array_distinct({expr})"
+
+    def sort(self, expr: str) -> str:
+        return f"array_sort({expr})"
+
+    def join(self, expr: str, sep: str) -> str:
+        return f"array_join({expr}, '{sep}')"
+
+    def last_match(self, expr: str, var: str, when: str, value: str, default: str) -> str:
+        """The `value` of the last element satisfying `when`, or `default`."""
+        raise NotImplementedError
+
+    def explode(self, expr: str) -> str:
+        return f"explode({expr})"
+
+    def empty_list(self, element_type: str) -> str:
+        raise NotImplementedError
+
+
+class DuckDB(Dialect):
+    def __init__(self) -> None:
+        super().__init__("duckdb", "VARCHAR")
+
+    def quote(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def lam(self, var: str, body: str) -> str:
+        return f"lambda {var}: {body}"
+
+    def full_match(self, expr: str, regex: str) -> str:
+        return f"regexp_full_match({expr}, '{regex}')"
+
+    def json_list(self, expr: str, element: str) -> str:
+        spec, type_ = _DUCKDB_LISTS[element]
+        return (
+            f"CASE WHEN json_valid({expr}) AND json_type({expr}) = 'ARRAY' "
+            f"THEN try_cast(from_json({expr}, '{spec}') AS {type_}) END"
+        )
+
+    def split_plus(self, expr: str) -> str:
+        return f"string_split({expr}, '+')"
+
+    def array(self, items: list[str]) -> str:
+        return f"list_value({', '.join(items)})"
+
+    def size(self, expr: str) -> str:
+        return f"len({expr})"
+
+    def filter(self, expr: str, var: str, body: str) -> str:
+        return f"list_filter({expr}, {self.lam(var, body)})"
+
+    def transform(self, expr: str, var: str, body: str) -> str:
+        return f"list_transform({expr}, {self.lam(var, body)})"
+
+    def contains(self, expr: str, value: str) -> str:
+        return f"list_contains({expr}, {value})"
+
+    def transform_indexed(self, expr: str, var: str, body: str) -> str:
+        inner = body.format(position=self.cast_str("i"))
+        return f"list_transform({expr}, lambda {var}, i: {inner})"
+
+    def bit(self, expr: str) -> str:
+        return f"(CAST(1 AS BIGINT) << {expr})"
+
+    def distinct(self, expr: str) -> str:
+        return f"list_distinct({expr})"
+
+    def sort(self, expr: str) -> str:
+        return f"list_sort({expr})"
+
+    def join(self, expr: str, sep: str) -> str:
+        return f"array_to_string({expr}, '{sep}')"
+
+    def last_match(self, expr: str, var: str, when: str, value: str, default: str) -> str:
+        picked = self.transform(self.filter(expr, var, when), var, value)
+        return f"coalesce(list_last({picked}), {default})"
+
+    def explode(self, expr: str) -> str:
+        return f"unnest({expr})"
+
+    def empty_list(self, element_type: str) -> str:
+        return f"CAST([] AS {element_type}[])"
+
+
+class Spark(Dialect):
+    def __init__(self) -> None:
+        super().__init__("spark", "STRING")
+
+    def quote(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    def lam(self, var: str, body: str) -> str:
+        return f"{var} -> {body}"
+
+    def full_match(self, expr: str, regex: str) -> str:
+        return f"({expr} RLIKE '^{regex.replace(chr(92), chr(92) * 2)}$')"
+
+    def json_list(self, expr: str, element: str) -> str:
+        spec = _SPARK_LISTS[element]
+        is_array = self.full_match(f"trim({expr})", _JSON_ARRAY)
+        return f"CASE WHEN {is_array} THEN from_json({expr}, '{spec}') END"
+
+    def split_plus(self, expr: str) -> str:
+        return f"split({expr}, '[+]')"
+
+    def size(self, expr: str) -> str:
+        return f"size({expr})"
+
+    def exists(self, expr: str, var: str, body: str) -> str:
+        return f"exists({expr}, {self.lam(var, body)})"
+
+    def last_match(self, expr: str, var: str, when: str, value: str, default: str) -> str:
+        step = f"CASE WHEN {when} THEN {value} ELSE acc END"
+        return f"aggregate({expr}, {default}, (acc, {var}) -> {step})"
+
+    def empty_list(self, element_type: str) -> str:
+        return f"CAST(array() AS array<{element_type}>)"
+
+
+DUCKDB = DuckDB()
+SPARK = Spark()

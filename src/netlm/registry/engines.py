@@ -1,0 +1,284 @@
+"""Where the compiled SQL runs: DuckDB in-process, or a Spark session (local or a cluster).
+
+Both read the registry file, number its rows, check every cell (`validate`), and run the same
+query text (`query`), each in its own dialect. The source becomes the view `registry_raw`,
+the checked rows the view `registry_checked`.
+"""
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netlm.registry.dialect import DUCKDB, SPARK, Dialect
+from netlm.registry.validate import PROBLEMS, ROW, checked_select
+
+RAW, CHECKED, VALID = "registry_raw", "registry_checked", "registry_valid"
+Progress = Callable[[float], None]  # fraction done, 0..1
+
+
+class RegistryError(Exception):
+    """Bad registry input: one line per problem."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def file_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".csv"):
+        return suffix[1:]
+    raise RegistryError([f"{path}: the registry must be a .parquet or .csv file"])
+
+
+@dataclass
+class Problems:
+    rows: int  # rows with at least one problem
+    lines: list[str]  # the first problem lines, in row order
+
+
+def _category(type_name: str) -> str:
+    t = type_name.upper()
+    if t.startswith(("DOUBLE", "FLOAT", "REAL", "DECIMAL", "INT", "BIGINT", "SMALLINT",
+                     "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT",
+                     "LONG", "SHORT", "BYTE")):  # fmt: skip
+        return "numeric"
+    if t.startswith("BOOL"):
+        return "boolean"
+    if t == "DATE":
+        return "date"
+    return "text"
+
+
+class Engine:
+    dialect: Dialect
+
+    def columns(self) -> dict[str, str]:
+        """Source column -> category (numeric, boolean, date, text)."""
+        raise NotImplementedError
+
+    def sql(self, query: str) -> None:
+        raise NotImplementedError
+
+    def rows(self, query: str) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def write(self, query: str, out: Path, progress: Progress | None = None) -> None:
+        raise NotImplementedError
+
+    def materialize(self, name: str, query: str) -> None:
+        """Compute `query` once and keep it as the relation `name`."""
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Define the checked and valid views over the source."""
+        self.sql(f"CREATE OR REPLACE TEMP VIEW {CHECKED} AS "
+                 f"{checked_select(RAW, self.columns(), self.dialect)}")  # fmt: skip
+        self.sql(f"CREATE OR REPLACE TEMP VIEW {VALID} AS "
+                 f"SELECT * FROM {CHECKED} WHERE {PROBLEMS} IS NULL")  # fmt: skip
+
+    def problems(self, limit: int) -> Problems:
+        bad = f"FROM {CHECKED} WHERE {PROBLEMS} IS NOT NULL"
+        count = self.rows(f"SELECT count(*) {bad}")[0][0]
+        lines: list[str] = []
+        if count:
+            for (text,) in self.rows(f"SELECT {PROBLEMS} {bad} ORDER BY {ROW} LIMIT {limit}"):
+                lines += str(text).split("\n")
+        return Problems(int(count), lines)
+
+    def bad_rows(self) -> list[tuple[int, str]]:
+        bad = f"FROM {CHECKED} WHERE {PROBLEMS} IS NOT NULL ORDER BY {ROW}"
+        return [(int(r), str(p)) for r, p in self.rows(f"SELECT {ROW}, {PROBLEMS} {bad}")]
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class DuckDBEngine(Engine):
+    dialect = DUCKDB
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        import duckdb
+
+        self.con = duckdb.connect()
+        if threads:
+            self.con.execute(f"SET threads = {threads}")
+        fmt, source = file_format(path), str(path).replace("'", "''")
+        if fmt == "parquet":
+            reader = f"read_parquet('{source}', file_row_number = true)"
+            self.con.execute(
+                f"CREATE TEMP VIEW {RAW} AS SELECT * EXCLUDE (file_row_number), "
+                f"file_row_number + 1 AS {ROW} FROM {reader}"
+            )
+        else:  # keep the file's order: a table's rowid is its insertion order
+            self.con.execute(
+                f"CREATE TEMP TABLE {RAW}_text AS SELECT * FROM read_csv('{source}', "
+                "header = true, all_varchar = true, auto_detect = true)"
+            )
+            self.con.execute(
+                f"CREATE TEMP VIEW {RAW} AS SELECT *, rowid + 1 AS {ROW} FROM {RAW}_text"
+            )
+
+    def columns(self) -> dict[str, str]:
+        described = self.con.execute(f"DESCRIBE {RAW}").fetchall()
+        return {str(n): _category(str(t)) for n, t, *_ in described if n != ROW}
+
+    def sql(self, query: str) -> None:
+        self.con.execute(query)
+
+    def rows(self, query: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(query).fetchall()
+
+    def materialize(self, name: str, query: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+
+    def write(self, query: str, out: Path, progress: Progress | None = None) -> None:
+        target = str(out).replace("'", "''")
+        fmt = "csv, header true" if out.suffix.lower() == ".csv" else "parquet"
+        with self._watch(progress):
+            self.con.execute(f"COPY ({query}) TO '{target}' (FORMAT {fmt})")
+
+    @contextmanager
+    def _watch(self, progress: Progress | None) -> Iterator[None]:
+        """Report DuckDB's own progress of the running query."""
+        if progress is None:
+            yield
+            return
+        done = threading.Event()
+
+        def poll() -> None:
+            while not done.wait(0.2):
+                value = self.con.query_progress()
+                if value >= 0:
+                    progress(min(value / 100, 1.0))
+
+        watcher = threading.Thread(target=poll, daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
+            progress(1.0)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def spark_session(master: str = "local[2]") -> Any:
+    """A Spark session for the registry jobs (UI off, few shuffle partitions when local)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise RegistryError(
+            ["--engine spark needs pyspark: pip install 'netlm[spark]' (and Java 17)"]
+        ) from None
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("netlm-registry")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "2g")
+    )
+    if master.startswith("local"):
+        builder = builder.config("spark.sql.shuffle.partitions", "4")
+    return builder.getOrCreate()
+
+
+class SparkEngine(Engine):
+    dialect = SPARK
+
+    def __init__(self, path: Path, session: Any) -> None:
+        from pyspark.sql import functions as F
+
+        self.spark = session
+        fmt = file_format(path)
+        reader = session.read
+        if fmt == "csv":
+            df = reader.option("header", True).option("multiLine", True).option("escape", '"')
+            df = df.csv(str(path))
+        else:
+            df = reader.parquet(str(path))
+        # Row numbers without a single-partition window: partition offsets plus the position
+        # inside the partition, both carried by monotonically_increasing_id.
+        mid = F.monotonically_increasing_id()
+        df = df.withColumn("_mid", mid)
+        part, pos = F.shiftright(F.col("_mid"), 33), F.col("_mid").bitwiseAND((1 << 33) - 1)
+        sizes = sorted(
+            (int(r[0]), int(r[1]))
+            for r in df.groupBy(part.alias("p")).agg(F.max(pos) + 1).collect()
+        )
+        offsets, total = {}, 0
+        for p, n in sizes:
+            offsets[p] = total
+            total += n
+        offset = F.lit(0)
+        for p, start in offsets.items():
+            offset = F.when(part == p, F.lit(start)).otherwise(offset)
+        df = df.withColumn(ROW, offset + pos + 1).drop("_mid")
+        self.types = {f.name: _category(f.dataType.simpleString()) for f in df.schema.fields}
+        self.types.pop(ROW)
+        df.createOrReplaceTempView(RAW)
+
+    def columns(self) -> dict[str, str]:
+        return dict(self.types)
+
+    def sql(self, query: str) -> None:
+        self.spark.sql(query)
+
+    def rows(self, query: str) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.spark.sql(query).collect()]
+
+    def materialize(self, name: str, query: str) -> None:
+        frame = self.spark.sql(query).cache()
+        frame.count()
+        frame.createOrReplaceTempView(name)
+
+    def write(self, query: str, out: Path, progress: Progress | None = None) -> None:
+        """One output file, as with DuckDB (written by one task, then moved into place)."""
+        df = self.spark.sql(query).coalesce(1)
+        with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+            folder = Path(tmp) / "out"
+            with self._watch(progress):
+                if out.suffix.lower() == ".csv":
+                    df.write.option("header", True).option("escape", '"').csv(str(folder))
+                else:
+                    df.write.parquet(str(folder))
+            (part,) = [p for p in folder.iterdir() if p.name.startswith("part-")]
+            shutil.move(str(part), out)
+
+    @contextmanager
+    def _watch(self, progress: Progress | None) -> Iterator[None]:
+        """Report finished tasks of the running stages."""
+        if progress is None:
+            yield
+            return
+        tracker = self.spark.sparkContext.statusTracker()
+        done = threading.Event()
+
+        def poll() -> None:
+            while not done.wait(0.5):
+                stages = [tracker.getStageInfo(s) for s in tracker.getActiveStageIds()]
+                tasks = sum(s.numTasks for s in stages if s)
+                if tasks:
+                    progress(min(sum(s.numCompletedTasks for s in stages if s) / tasks, 0.99))
+
+        watcher = threading.Thread(target=poll, daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
+            progress(1.0)
+
+    def close(self) -> None:
+        """The session is the caller's; only the views go."""
+        for view in (RAW, CHECKED, VALID):
+            self.spark.catalog.dropTempView(view)
