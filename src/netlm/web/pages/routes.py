@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from netlm.engine import assess
 from netlm.fhir.cds.routes import cds_store
 from netlm.knowledge.load import KnowledgeBase
+from netlm.model.assessment import Assessment
 from netlm.model.decision import DecisionIn
 from netlm.store.accounts import MAX_PASSWORD_LENGTH
 from netlm.store.errors import Conflict, InvalidCredentials, NotFound, Throttled, ValidationFailed
@@ -196,12 +197,18 @@ def _form_page(
 ) -> HTMLResponse:
     lang = request_lang(request)
     options, outcomes = forms.prior_choices(state.kb(request), lang)
-    context.setdefault("values", {})
-    context.setdefault("problems", {})
+    values = context.setdefault("values", {})
+    problems = context.setdefault("problems", {})
+    sections = forms.sections(state.kb(request), lang)
+    labels = {f.name: f.label for s in sections for f in s.fields}
+    for i in range(forms.prior_rows(values)):
+        labels[f"prior_therapies.{i}.option"] = f"{word('form.prior', lang)} {i + 1}"
+        labels[f"prior_therapies.{i}.outcome"] = f"{word('form.prior', lang)} {i + 1}"
     return page(
-        request, "case_form.html", current, status=status,
-        sections=forms.sections(state.kb(request), lang),
-        prior_options=options, prior_outcomes=outcomes, prior_rows=forms.PRIOR_ROWS, **context,
+        request, "case_form.html", current, status=status, sections=sections,
+        prior_options=options, prior_outcomes=outcomes, prior_rows=forms.prior_rows(values),
+        problem_list=[(name, labels.get(name, ""), message) for name, message in problems.items()],
+        **context,
     )  # fmt: skip
 
 
@@ -210,39 +217,52 @@ def new_case_form(request: Request, current: Clinician) -> HTMLResponse:
     return _form_page(request, current, values={}, action="/cases/new", editing=None)
 
 
-async def _submitted(request: Request) -> tuple[Any, dict[str, Any], dict[str, str]]:
+async def _submitted(request: Request) -> forms.FormData:
+    """The posted fields as entered: one text per field, a list where several were sent."""
     form = await request.form()
-    single = {k: str(v) for k, v in form.items()}
-    lists = {k: [str(v) for v in form.getlist(k)] for k in form}
-    return forms.parse_form(single, lists, state.kb(request))
+    data: forms.FormData = {}
+    for key in form:
+        sent = [str(v) for v in form.getlist(key)]
+        data[key] = sent if len(sent) > 1 else sent[0]
+    return data
 
 
 @router.post("/cases/new")
 async def create_case(request: Request, current: Clinician) -> Response:
-    case, values, problems = await _submitted(request)
+    lang = request_lang(request)
+    case, values, problems = forms.parse_form(await _submitted(request), state.kb(request), lang)
     if case is None:
         return _form_page(request, current, values=values, problems=problems,
                           action="/cases/new", editing=None, status=422)  # fmt: skip
     try:
         state.board(request).create(case, current.user)
-    except Conflict as exc:
-        problems = {"id": str(exc) or "a case with this id exists"}
+    except Conflict:
+        problems = {"id": word("form.problem.id_taken", lang)}
         return _form_page(request, current, values=values, problems=problems,
-                          action="/cases/new", editing=None)  # fmt: skip
+                          action="/cases/new", editing=None, status=409)  # fmt: skip
     return RedirectResponse(f"/cases/{case.id}", status_code=303)
 
 
 @router.get("/cases/{case_id}")
 def case_page(request: Request, case_id: str, current: Viewer) -> HTMLResponse:
+    return _case_page(request, case_id, current)
+
+
+def _case_page(
+    request: Request, case_id: str, current: Session, status: int = 200, **context: Any
+) -> HTMLResponse:
     lang = request_lang(request)
     view = state.board(request).view(case_id, current.user, lang)
     kb = state.kb(request)
+    values = forms.to_form(view.record.case)
     return page(
-        request, "case.html", current, view=view, a=view.assessment,
+        request, "case.html", current, status=status, view=view, a=view.assessment,
         forest=forest_svg(forest_rows(view.assessment, kb, lang), lang),
-        whatif=_whatif_fields(request, view.record.case, lang),
+        whatif=_whatif_fields(request, lang), values=values,
+        prior_rows=forms.prior_rows(values), prior_options=forms.prior_choices(kb, lang)[0],
+        prior_outcomes=forms.prior_choices(kb, lang)[1],
         today=dt.date.today().isoformat(), option_names=_option_names(kb, lang),
-        feedback=cds_store(request.app).list_feedback(case_id),
+        feedback=cds_store(request.app).list_feedback(case_id), **context,
     )  # fmt: skip
 
 
@@ -250,13 +270,9 @@ def _option_names(kb: KnowledgeBase, lang: str) -> list[tuple[str, str]]:
     return [(code, entry.option.name(lang)) for code, entry in kb.options.items()]
 
 
-def _whatif_fields(request: Request, case: Any, lang: str) -> list[tuple[forms.Field, Any]]:
-    wanted = set(forms.whatif_fields())
-    values = forms.flatten(case)
-    fields = [
-        f for s in forms.sections(state.kb(request), lang) for f in s.fields if f.name in wanted
-    ]
-    return [(f, values.get(f.name)) for f in fields]
+def _whatif_fields(request: Request, lang: str) -> list[forms.Field]:
+    by_name = {f.name: f for s in forms.sections(state.kb(request), lang) for f in s.fields}
+    return [by_name[name] for name in forms.whatif_fields()]
 
 
 @router.get("/cases/{case_id}/edit")
@@ -269,28 +285,29 @@ def edit_form(
     lang = request_lang(request)
     known = {f.name: f.label for s in forms.sections(state.kb(request), lang) for f in s.fields}
     wanted = [name for name in dict.fromkeys(complete.split(",")) if name in known]
-    return _form_page(request, current, values=forms.flatten(record.case),
+    return _form_page(request, current, values=forms.to_form(record.case),
                       action=f"/cases/{case_id}/edit", editing=record,
                       complete=wanted, complete_labels=[known[n] for n in wanted])  # fmt: skip
 
 
 @router.post("/cases/{case_id}/edit")
 async def edit_case(request: Request, case_id: str, current: Clinician) -> Response:
+    lang = request_lang(request)
     record = state.store(request).get_case(case_id)
-    case, values, problems = await _submitted(request)
-    form = await request.form()
+    submitted = await _submitted(request)
+    case, values, problems = forms.parse_form(submitted, state.kb(request), lang)
     if case is not None and case.id != case_id:
-        case, problems = None, {"id": f"must stay {case_id}"}
+        case, problems = None, {"id": word("form.problem.id_fixed", lang, id=case_id)}
+    raw = str(submitted.get("expected_version") or record.version)
+    if case is not None and (not raw.isdigit() or not 1 <= int(raw) <= record.version):
+        case, problems = None, {"id": word("form.problem.version", lang)}
+    comment = str(submitted.get("comment") or "")
     if case is None:
-        return _form_page(request, current, values=values, problems=problems,
-                          action=f"/cases/{case_id}/edit", editing=record, status=422)  # fmt: skip
-    raw = str(form.get("expected_version") or record.version)
-    if not raw.isdigit() or not 1 <= int(raw) <= record.version:
-        problems = {"expected_version": "must be a version of this case"}
-        return _form_page(request, current, values=values, problems=problems,
-                          action=f"/cases/{case_id}/edit", editing=record, status=422)  # fmt: skip
+        return _form_page(request, current, status=422, values=values, problems=problems,
+                          action=f"/cases/{case_id}/edit", editing=record,
+                          comment=comment)  # fmt: skip
     state.board(request).update(case_id, case, current.user, expected_version=int(raw),
-                           comment=str(form.get("comment") or ""))  # fmt: skip
+                                comment=comment)  # fmt: skip
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
@@ -298,57 +315,69 @@ async def edit_case(request: Request, case_id: str, current: Clinician) -> Respo
 async def whatif(request: Request, case_id: str, current: Viewer) -> HTMLResponse:
     """Assess a changed copy of the case side by side with the current one; nothing is saved."""
     lang = request_lang(request)
-    record = state.store(request).get_case(case_id)
+    kb = state.kb(request)
+    record = state.store(request).get_case(case_id, by=current.user)
     form = await request.form()
-    values = forms.flatten(record.case)
-    for name in forms.whatif_fields():
-        if name in form:
-            values[name] = str(form.get(name) or "")
-    lists = {"extrahepatic.sites": list(values.get("extrahepatic.sites") or [])}
-    single = {k: ("" if v is None else str(v).lower() if isinstance(v, bool) else str(v))
-              for k, v in values.items() if k != "extrahepatic.sites"}  # fmt: skip
-    case, _, problems = forms.parse_form(single, lists, state.kb(request))
-    current_a = assess(record.case, lang=lang, kb=state.kb(request))
-    changed = assess(case, lang=lang, kb=state.kb(request)) if case else None
-    return page(request, "_whatif.html", current, before=current_a, after=changed,
-                problems=problems)  # fmt: skip
+    posted = {key: [str(v) for v in form.getlist(key)] for key in form}
+    data = forms.whatif_form(record.case, posted)
+    case, _, problems = forms.parse_form(data, kb, lang)
+    before = assess(record.case, lang=lang, kb=kb)
+    after = assess(case, lang=lang, kb=kb) if case else None
+    labels = {f.name: f.label for f in _whatif_fields(request, lang)}
+    shown = [(labels.get(k, word("form.prior", lang)), v) for k, v in problems.items()]
+    return page(request, "_whatif.html", current, before=before, after=after, problems=shown,
+                same=after is not None and _same_advice(before, after))  # fmt: skip
+
+
+def _same_advice(before: Assessment, after: Assessment) -> bool:
+    """The what-if changed nothing a board acts on: classification and ranked options."""
+    return (before.classification, before.recommendations) == (
+        after.classification,
+        after.recommendations,
+    )
 
 
 @router.post("/cases/{case_id}/decisions")
 async def record_decision(request: Request, case_id: str, current: Clinician) -> Response:
+    """Record the board's decision; on any error the page comes back with every entry kept."""
+    lang = request_lang(request)
     form = await request.form()
-    participants = [
-        p.strip() for p in str(form.get("participants") or "").splitlines() if p.strip()
-    ]
-    raw = {
-        "decided_on": str(form.get("decided_on") or ""),
-        "chosen_options": [str(v) for v in form.getlist("chosen_options")],
-        "participants": participants,
-        "notes": str(form.get("notes") or ""),
-        "override_reason": str(form.get("override_reason") or "") or None,
-    }
+    text = {name: str(form.get(name) or "")
+            for name in ("decided_on", "participants", "notes", "override_reason")}  # fmt: skip
+    chosen = [str(v) for v in form.getlist("chosen_options")]
+    people = [p.strip() for p in text["participants"].splitlines() if p.strip()]
+    reason = text["override_reason"].strip() or None
+    raw = {**text, "chosen_options": chosen, "override_reason": reason, "participants": people}
+    board = state.board(request)
+    problems: dict[str, str] = {}
     try:
-        state.board(request).decide(case_id, DecisionIn.model_validate(raw), current.user)
+        decision = DecisionIn.model_validate(raw)
     except ValidationError as exc:
-        problems = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}
-        return _decision_error(request, case_id, current, problems)
-    except ValidationFailed as exc:
-        return _decision_error(request, case_id, current, {exc.field: exc.message})
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "decided_on"
+            limit = (err.get("ctx") or {}).get("max_length")
+            problems.setdefault(name, _decision_problem(name, lang, limit))
+    else:
+        first_tier = board.first_tier(case_id, lang)
+        departs = any(option not in first_tier for option in decision.chosen_options)
+        if departs and first_tier and not decision.override_reason:
+            problems["override_reason"] = word("decision.problem.override_reason", lang)
+        else:
+            try:
+                board.decide(case_id, decision, current.user)
+            except ValidationFailed as exc:
+                problems[exc.field] = _decision_problem(exc.field, lang)
+    if problems:
+        return _case_page(request, case_id, current, status=422, decision_problems=problems,
+                          decision_values={**text, "chosen_options": chosen})  # fmt: skip
     return RedirectResponse(f"/cases/{case_id}#decision", status_code=303)
 
 
-def _decision_error(
-    request: Request, case_id: str, current: Session, problems: dict[str, str]
-) -> HTMLResponse:
-    lang = request_lang(request)
-    view = state.board(request).view(case_id, current.user, lang)
-    kb = state.kb(request)
-    return page(
-        request, "case.html", current, status=422, view=view, a=view.assessment,
-        forest=forest_svg(forest_rows(view.assessment, kb, lang), lang),
-        whatif=_whatif_fields(request, view.record.case, lang), decision_problems=problems,
-        today=dt.date.today().isoformat(), option_names=_option_names(kb, lang),
-    )  # fmt: skip
+def _decision_problem(name: str, lang: str, limit: int | None = None) -> str:
+    if limit is not None:
+        return word("decision.problem.too_long", lang, max=limit)
+    known = name in ("decided_on", "chosen_options", "participants", "notes", "override_reason")
+    return word(f"decision.problem.{name}" if known else "form.problem.invalid", lang)
 
 
 @router.post("/cases/{case_id}/delete")
