@@ -43,19 +43,20 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.settings, app.state.store, app.state.kb = settings, store, kb
     app.state.board = Board(store, kb)
-    errors.install(app)
+    errors.install(app, render_error)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api/"):
-            body = errors.error_body([("(request)", str(exc.detail))])
-            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
         if request.url.path.startswith("/cds-services"):  # EHRs expect FHIR OperationOutcomes
             outcome = operation_outcome("processing", str(exc.detail))
             return JSONResponse(outcome, status_code=exc.status_code, headers=exc.headers)
+        if errors.for_machines(request):
+            body = errors.error_body([("(request)", str(exc.detail))])
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
         if exc.status_code == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return render_error(request, exc.status_code)
+        detail = str(exc.detail) if exc.status_code == 422 else None
+        return render_error(request, exc.status_code, detail)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -16,10 +16,11 @@ from netlm.engine import assess
 from netlm.fhir.cds.routes import cds_store
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.assessment import Assessment
+from netlm.model.codes import Language
 from netlm.model.decision import DecisionIn
 from netlm.store.accounts import MAX_PASSWORD_LENGTH
 from netlm.store.errors import Conflict, InvalidCredentials, NotFound, Throttled, ValidationFailed
-from netlm.web import forms, state
+from netlm.web import casesheet, forms, state
 from netlm.web.i18n import LANG_COOKIE, LANGUAGES, request_lang, word
 from netlm.web.report.forest import forest_rows, forest_svg
 from netlm.web.security import (
@@ -35,6 +36,7 @@ from netlm.web.security import (
     set_login_cookie,
     start_session,
 )
+from netlm.web.service import CaseView
 
 router = APIRouter()
 templates = Jinja2Templates(
@@ -76,11 +78,11 @@ def page(
     return response
 
 
-def render_error(request: Request, status: int) -> HTMLResponse:
-    key = f"error.{status}" if status in (403, 404, 409) else "error.title"
-    return page(
-        request, "error.html", None, status=status, message=word(key, request_lang(request))
-    )
+def render_error(request: Request, status: int, detail: str | None = None) -> HTMLResponse:
+    """An error as a page in the reader's language; `detail` is already in that language."""
+    key = f"error.{status}" if status in (403, 404, 405, 409, 422) else "error.title"
+    message = detail or word(key, request_lang(request))
+    return page(request, "error.html", None, status=status, message=message)
 
 
 OptionalSession = Annotated[Session | None, Depends(optional_session)]
@@ -256,14 +258,29 @@ def _case_page(
     kb = state.kb(request)
     values = forms.to_form(view.record.case)
     return page(
-        request, "case.html", current, status=status, view=view, a=view.assessment,
-        forest=forest_svg(forest_rows(view.assessment, kb, lang), lang),
+        request, "case.html", current, status=status, **_sheet(view, kb, lang),
         whatif=_whatif_fields(request, lang), values=values,
         prior_rows=forms.prior_rows(values), prior_options=forms.prior_choices(kb, lang)[0],
         prior_outcomes=forms.prior_choices(kb, lang)[1],
         today=dt.date.today().isoformat(), option_names=_option_names(kb, lang),
         feedback=cds_store(request.app).list_feedback(case_id), **context,
     )  # fmt: skip
+
+
+def _sheet(view: CaseView, kb: KnowledgeBase, lang: Language) -> dict[str, Any]:
+    """What the case page and its printable view show of a case and its assessment."""
+    a, case = view.assessment, view.record.case
+    rows = forest_rows(a, kb, lang)
+    return {
+        "view": view, "a": a, "summary": casesheet.summary_line(case, a, kb, lang),
+        "findings": casesheet.findings(case, kb, lang),
+        "sheets": [casesheet.option_sheet(r, kb, lang) for r in a.recommendations],
+        "forest": forest_svg(rows, lang) if rows else "",
+        "forest_table": casesheet.forest_table(rows),
+        "missing": casesheet.missing_findings(a, kb, lang),
+        "flag_name": lambda code: casesheet.flag_name(code, lang),
+        "decision_sheets": casesheet.decision_sheets(view.decisions, kb, lang),
+    }  # fmt: skip
 
 
 def _option_names(kb: KnowledgeBase, lang: str) -> list[tuple[str, str]]:
@@ -384,8 +401,8 @@ def _decision_problem(name: str, lang: str, limit: int | None = None) -> str:
 async def delete_case(request: Request, case_id: str, current: Clinician) -> Response:
     form = await request.form()
     reason = str(form.get("reason") or "").strip()
-    if len(reason) < 3:
-        raise HTTPException(422, "a reason is required")
+    if len(reason) < 3 or form.get("confirm") != "yes":
+        raise HTTPException(422, word("case.delete_confirm_missing", request_lang(request)))
     state.store(request).delete_case(case_id, current.user, reason)
     return RedirectResponse("/cases", status_code=303)
 
@@ -405,5 +422,4 @@ def history(request: Request, case_id: str, current: Viewer) -> HTMLResponse:
 def printable(request: Request, case_id: str, current: Viewer) -> HTMLResponse:
     lang = request_lang(request)
     view = state.board(request).view(case_id, current.user, lang)
-    forest = forest_svg(forest_rows(view.assessment, state.kb(request), lang), lang)
-    return page(request, "print.html", current, view=view, a=view.assessment, forest=forest)
+    return page(request, "print.html", current, **_sheet(view, state.kb(request), lang))
