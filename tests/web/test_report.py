@@ -15,7 +15,14 @@ from netlm.knowledge.phrasing import format_number
 from netlm.model.codes import Language
 from netlm.model.decision import Decision
 from netlm.web.report.pdf import render_report_html, render_report_pdf
-from tests.conftest import ROOT, load_json
+from tests.conftest import EXAMPLES, ROOT, load_json
+from tests.web.pagetext import (
+    LATIN_WORD,
+    half_width_punctuation,
+    machine_text,
+    untranslated,
+    visible_texts,
+)
 
 CASES = {
     "v03": ROOT / "examples" / "03-midgut-progressive-on-ssa-sstr4.json",
@@ -187,3 +194,25 @@ def test_expected_outcomes_come_from_the_evidence_records(kb: KnowledgeBase) -> 
         for value in endpoint.values:
             if value is not None:
                 assert re.search(rf"\b{re.escape(format_number(value))}\b", html), value
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_code_path_or_enum_value_in_any_report(kb: KnowledgeBase, lang: Language) -> None:
+    """Every example's report read as text, as the pages are (tests/app/test_page_words.py)."""
+    names = {
+        w for e in kb.evidence.values() for w in LATIN_WORD.findall(f"{e.short_name} {e.citation}")
+    }
+    found = {}
+    for path in EXAMPLES:
+        case = netlm.parse_case(load_json(path))
+        assessment = netlm.assess(case, lang=lang)
+        texts = visible_texts(
+            render_report_html(case, assessment, [decision(case.id)], kb, lang, GENERATED)
+        )
+        hits = machine_text(texts)
+        if lang == "zh":
+            short_names = tuple(e.short_name for e in kb.evidence.values())
+            hits += untranslated(texts, names) + half_width_punctuation(texts, short_names)
+        if hits:
+            found[path.name] = hits
+    assert found == {}

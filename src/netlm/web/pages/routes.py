@@ -20,7 +20,7 @@ from netlm.model.codes import Language
 from netlm.model.decision import DecisionIn
 from netlm.store.accounts import MAX_PASSWORD_LENGTH
 from netlm.store.errors import Conflict, InvalidCredentials, NotFound, Throttled, ValidationFailed
-from netlm.web import casesheet, forms, state
+from netlm.web import casesheet, forms, history, state
 from netlm.web.i18n import LANG_COOKIE, LANGUAGES, request_lang, word
 from netlm.web.report.forest import forest_rows, forest_svg
 from netlm.web.security import (
@@ -408,13 +408,44 @@ async def delete_case(request: Request, case_id: str, current: Clinician) -> Res
 
 
 @router.get("/cases/{case_id}/history")
-def history(request: Request, case_id: str, current: Viewer) -> HTMLResponse:
-    store = state.store(request)
+def history_page(
+    request: Request, case_id: str, current: Viewer, action: str = "", reads: str = ""
+) -> HTMLResponse:
+    """Versions, assessments, decisions (everything the board entered) and the audit trail,
+    filterable by event; openings (reads) are hidden unless asked for."""
+    lang = request_lang(request)
+    store, kb = state.store(request), state.kb(request)
     record = store.get_case(case_id, by=current.user)
+    events = store.audit_log(entity_id=case_id)
+    if action in history.CASE_ACTIONS:
+        events = [e for e in events if e.action == action]
+    elif reads != "1":
+        events = [e for e in events if e.action != "read"]
+    audit = [(e, history.action_name(e.action, lang), history.audit_text(e, kb, lang))
+             for e in events]  # fmt: skip
+    actions = [(a, history.action_name(a, lang)) for a in history.CASE_ACTIONS]
     return page(
         request, "history.html", current, record=record, versions=store.case_versions(case_id),
-        assessments=store.list_assessments(case_id), decisions=store.list_decisions(case_id),
-        audit=store.audit_log(entity_id=case_id),
+        assessments=store.list_assessments(case_id),
+        decision_sheets=casesheet.decision_sheets(store.list_decisions(case_id), kb, lang),
+        audit=audit, actions=actions, filters={"action": action, "reads": reads},
+    )  # fmt: skip
+
+
+@router.get("/cases/{case_id}/versions/{version}")
+def version_page(request: Request, case_id: str, version: int, current: Viewer) -> HTMLResponse:
+    """One stored version of the case, with what changed from the version before it."""
+    lang = request_lang(request)
+    store, kb = state.store(request), state.kb(request)
+    if not 1 <= version <= 1_000_000:
+        raise HTTPException(404, "no such version")
+    record = store.get_case(case_id, version=version, by=current.user)
+    previous = store.get_case(case_id, version=version - 1).case if version > 1 else None
+    info = next((v for v in store.case_versions(case_id) if v.version == version), None)
+    return page(
+        request, "version.html", current, record=record, info=info,
+        changes=history.changes(previous, record.case, kb, lang),
+        findings=casesheet.findings(record.case, kb, lang),
     )  # fmt: skip
 
 
