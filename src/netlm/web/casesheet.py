@@ -229,7 +229,8 @@ def study_outcomes(evidence_id: str, kb: KnowledgeBase, lang: str) -> StudyOutco
             hr = format_number(endpoint.hr) if endpoint.hr is not None else ""
             if endpoint.hr is not None and endpoint.hr_ci is not None:
                 low, high = endpoint.hr_ci
-                hr += f" ({word('sheet.ci', lang)} {format_number(low)}–{format_number(high)})"
+                interval = f"{word('sheet.ci', lang)} {format_number(low)}–{format_number(high)}"
+                hr += " " + word("form.paren", lang, text=interval)
             cells.append(hr)
         rows.append((endpoint.name(lang), cells))
     return StudyOutcomes(
