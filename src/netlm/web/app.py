@@ -5,7 +5,13 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -68,6 +74,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return HTMLResponse(DOCS_PAGE)
 
     static = Path(str(resources.files("netlm.web").joinpath("static")))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(static / "favicon.svg", media_type="image/svg+xml")
+
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.include_router(api_router)
     app.include_router(fhir_router)
