@@ -198,7 +198,11 @@ def test_what_if_without_change_is_the_saved_assessment(
     page.select_option("#whatif select[name='liver.pattern']", "III")
     page.uncheck("#whatif input[name='extrahepatic.sites'][value='none']")
     page.check("#whatif input[name='extrahepatic.sites'][value='bone']")
-    page.wait_for_function("document.querySelector('#whatif-same') === null")
+    page.wait_for_load_state("networkidle")
+    with page.expect_response(lambda r: "/whatif" in r.url):
+        page.click("#whatif button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#whatif-same").count() == 0
     assert page.locator("#whatif-result tr.changed").count() >= 1
     whatif = page.locator("#whatif")
     assert whatif.evaluate("e => e.scrollWidth <= e.clientWidth"), "the what-if panel overflows"
