@@ -27,7 +27,7 @@ from netlm.web import errors, openapi
 from netlm.web.api.fhir import router as fhir_router
 from netlm.web.api.routes import router as api_router
 from netlm.web.guard import RequestGuard
-from netlm.web.pages.routes import render_error
+from netlm.web.pages.render import render_error
 from netlm.web.pages.routes import router as pages_router
 from netlm.web.service import Board
 
