@@ -109,3 +109,12 @@ def test_favicon(env: Env) -> None:
     response = env.client().get("/favicon.ico")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_a_form_without_its_token_is_refused_in_words(env: Env) -> None:
+    seed(env)
+    client = env.client()
+    login(client, "clinician")
+    refused = client.post("/cases/v01/decisions?lang=zh", data={"participants": "x"})
+    assert refused.status_code == 403
+    assert "表单已过期" in refused.text

@@ -27,6 +27,7 @@ from netlm.web import errors, openapi
 from netlm.web.api.fhir import router as fhir_router
 from netlm.web.api.routes import router as api_router
 from netlm.web.guard import RequestGuard
+from netlm.web.i18n import request_lang, word
 from netlm.web.pages.render import render_error
 from netlm.web.pages.routes import router as pages_router
 from netlm.web.service import Board
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if exc.status_code == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         detail = str(exc.detail) if exc.status_code == 422 else None
+        if exc.status_code == 403 and exc.detail in FORM_REFUSALS:  # not the role: the form
+            detail = word("error.403_form", request_lang(request))
         return render_error(request, exc.status_code, detail)
 
     @app.get("/healthz", tags=["health"])
@@ -92,6 +95,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     gc.freeze()
     return app
 
+
+# Refusals of a form that was not sent from this app's own page (security.py), shown as such.
+FORM_REFUSALS = ("cross-origin request refused", "missing or invalid CSRF token")
 
 # Swagger UI vendored under static/swagger, started by a local script: nothing inline, so the
 # page runs under the same strict Content-Security-Policy as the rest of the app.
