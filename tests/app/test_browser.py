@@ -275,8 +275,10 @@ PAGES = ["/cases", "/cases/v03", "/cases/v05", "/cases/new", "/cases/v03/edit",
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_no_serious_accessibility_violation_on_any_page(page: Page, lang: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        pytest.fail("axe-playwright-python is required (a dev dependency): reinstall with make")
     axe = Axe()
     found = {}
     signed_in(page, f"/cases?lang={lang}")
