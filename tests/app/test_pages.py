@@ -131,10 +131,17 @@ def test_delete_from_the_case_page(env: Env) -> None:
     client = env.client()
     csrf = login(client, "clinician")
     assert 'id="delete-case"' in client.get("/cases/v02").text
-    short = client.post("/cases/v02/delete", data={"csrf_token": csrf, "reason": ""})
+    short = client.post(
+        "/cases/v02/delete", data={"csrf_token": csrf, "reason": "", "confirm": "yes"}
+    )
     assert short.status_code == 422
-    done = client.post("/cases/v02/delete", data={"csrf_token": csrf, "reason": "entered twice"},
-                       follow_redirects=False)  # fmt: skip
+    unconfirmed = client.post(
+        "/cases/v02/delete", data={"csrf_token": csrf, "reason": "entered twice"}
+    )
+    assert unconfirmed.status_code == 422
+    assert "Tick the box to confirm" in unconfirmed.text
+    done = client.post("/cases/v02/delete", data={"csrf_token": csrf, "reason": "entered twice",
+                                                   "confirm": "yes"}, follow_redirects=False)  # fmt: skip
     assert done.status_code == 303
     assert client.get("/cases/v02").status_code == 404
     assert "v02" not in client.get("/cases").text

@@ -11,10 +11,18 @@ import pytest
 
 import netlm
 from netlm.knowledge.load import KnowledgeBase
+from netlm.knowledge.phrasing import format_number
 from netlm.model.codes import Language
 from netlm.model.decision import Decision
 from netlm.web.report.pdf import render_report_html, render_report_pdf
-from tests.conftest import ROOT, load_json
+from tests.conftest import EXAMPLES, ROOT, load_json
+from tests.web.pagetext import (
+    LATIN_WORD,
+    half_width_punctuation,
+    machine_text,
+    untranslated,
+    visible_texts,
+)
 
 CASES = {
     "v03": ROOT / "examples" / "03-midgut-progressive-on-ssa-sstr4.json",
@@ -156,12 +164,55 @@ def test_html_escapes_user_text_and_says_when_nothing_was_decided(kb: KnowledgeB
     assert "No decision recorded." in undecided
 
 
-def test_the_latest_decision_is_reported(kb: KnowledgeBase) -> None:
+def test_every_decision_is_reported_newest_first(kb: KnowledgeBase) -> None:
+    """All decisions with their reasons, participants and notes; the latest also on page 1."""
     case = netlm.parse_case(load_json(CASES["v03"]))
     assessment = netlm.assess(case, lang="en")
     older = decision("v03").model_copy(
-        update={"id": 2, "decided_on": dt.date(2026, 11, 1), "override_reason": "Older reason"}
-    )
-    html = render_report_html(case, assessment, [decision("v03"), older], kb, "en", GENERATED)
-    assert "Patient declines PRRT" in html
-    assert "Older reason" not in html
+        update={"id": 2, "decided_on": dt.date(2026, 11, 1), "override_reason": "Older reason",
+                "participants": ["Dr C (radiology)"], "notes": "First look"}
+    )  # fmt: skip
+    html = render_report_html(case, assessment, [older, decision("v03")], kb, "en", GENERATED)
+    newer_at, older_at = html.index("Patient declines PRRT"), html.index("Older reason")
+    assert newer_at < older_at
+    for text in ("Dr C (radiology)", "First look", "Dr A (surgery)", "Everolimus"):
+        assert text in html
+    latest = html.index('class="latest"')
+    assert latest < html.index("Proposed options")
+    assert "2026-12-01" in html[latest : html.index("Proposed options")]
+
+
+def test_expected_outcomes_come_from_the_evidence_records(kb: KnowledgeBase) -> None:
+    """Each proposed option shows its cited studies' reported figures, marked as population
+    figures; every number shown is one of the record's numbers."""
+    case = netlm.parse_case(load_json(CASES["v03"]))
+    assessment = netlm.assess(case, lang="en")
+    html = render_report_html(case, assessment, [], kb, "en", GENERATED)
+    assert "not a prediction for this patient" in html
+    netter = kb.evidence["netter1"]
+    for endpoint in netter.endpoints:
+        for value in endpoint.values:
+            if value is not None:
+                assert re.search(rf"\b{re.escape(format_number(value))}\b", html), value
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_code_path_or_enum_value_in_any_report(kb: KnowledgeBase, lang: Language) -> None:
+    """Every example's report read as text, as the pages are (tests/app/test_page_words.py)."""
+    names = {
+        w for e in kb.evidence.values() for w in LATIN_WORD.findall(f"{e.short_name} {e.citation}")
+    }
+    found = {}
+    for path in EXAMPLES:
+        case = netlm.parse_case(load_json(path))
+        assessment = netlm.assess(case, lang=lang)
+        texts = visible_texts(
+            render_report_html(case, assessment, [decision(case.id)], kb, lang, GENERATED)
+        )
+        hits = machine_text(texts)
+        if lang == "zh":
+            short_names = tuple(e.short_name for e in kb.evidence.values())
+            hits += untranslated(texts, names) + half_width_punctuation(texts, short_names)
+        if hits:
+            found[path.name] = hits
+    assert found == {}

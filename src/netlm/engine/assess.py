@@ -134,9 +134,12 @@ class _Assessor:
         if res.value == "resectable":
             reasons = [self.kb.classification.resectability.resectable_reason(lang)]
         elif res.requirement is not None:
-            gaps = explain(res.requirement, self.facts, self.kb.definitions, say.unmet)
+            gaps = explain(
+                res.requirement, self.facts, self.kb.definitions, say.unmet, either=say.either
+            )
             if res.value == "undetermined":
-                reasons = [say.text("resectability.undetermined", details="; ".join(gaps))]
+                details = say.text("word.clause_sep").join(gaps)
+                reasons = [say.text("resectability.undetermined", details=details)]
             else:
                 reasons = gaps
         return Classification(
@@ -188,7 +191,7 @@ class _Assessor:
                 if kind in kinds:
                     options = self.say.join([self.say.option_short(c) for c in kinds[kind]])
                     parts.append(self.say.text(key, options=options))
-            out.append(MissingData(field=name, why="; ".join(parts)))
+            out.append(MissingData(field=name, why=self.say.text("word.clause_sep").join(parts)))
         return out
 
     def run(self) -> Assessment:

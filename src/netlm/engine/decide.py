@@ -90,7 +90,8 @@ class OptionDecider:
         return evaluate(cond, self.facts, self.kb.definitions, self.memo)
 
     def why_not(self, cond: Condition) -> list[str]:
-        return explain(cond, self.facts, self.kb.definitions, self.say.unmet)
+        say = self.say
+        return explain(cond, self.facts, self.kb.definitions, say.unmet, either=say.either)
 
     def sources(self, ids: Iterable[str]) -> str:
         return self.say.join([self.kb.evidence[e].short_name for e in ids])
@@ -117,7 +118,7 @@ class OptionDecider:
         reason = rule.rule.reason(self.say.lang)
         scope = tuple(rule.rule.indications)
         if outcome.truth is Truth.FALSE:
-            gaps = "; ".join(self.why_not(rule.when))
+            gaps = self.say.text("word.clause_sep").join(self.why_not(rule.when))
             text = self.say.text("caution.outside_population", reason=reason, gaps=gaps)
             return _Gate(text, caps=True, indications=scope)
         if outcome.truth is Truth.UNKNOWN:
@@ -164,7 +165,8 @@ class OptionDecider:
             outcome = self.evaluate(scope) if scope is not None else None
             if status.status == "off_label" or (outcome and outcome.truth is Truth.FALSE):
                 decision.availability[region] = "off_label"
-                gaps = "; ".join(self.why_not(scope)) if scope is not None else ""
+                sep = say.text("word.clause_sep")
+                gaps = sep.join(self.why_not(scope)) if scope is not None else ""
                 off_label.setdefault((basis, gaps), []).append(name)
                 continue
             decision.availability[region] = "approved"
@@ -181,7 +183,8 @@ class OptionDecider:
                 gates.append(_Gate(say.text("region.unverified", region=name, basis=basis), False))
         for (basis, gaps), names in off_label.items():
             text = say.text("region.off_label", region=say.join(names), basis=basis)
-            gates.append(_Gate(f"{text} ({gaps})" if gaps else text, caps=False))
+            text = say.text("phrase.with_gaps", text=text, gaps=gaps) if gaps else text
+            gates.append(_Gate(text, caps=False))
         decision.off_label = not on_label
         if self.region is None:
             for verified, key in ((True, "region.not_everywhere"), (False, "region.not_found")):

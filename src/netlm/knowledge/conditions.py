@@ -213,18 +213,29 @@ def evaluate(
 Phrase = Callable[[Leaf, Any], str]
 
 
+def _bar(groups: list[list[str]]) -> str:
+    return " | ".join("; ".join(group) for group in groups)
+
+
 def explain(
-    cond: Condition, facts: Facts, definitions: Definitions, phrase: Phrase, want: bool = True
+    cond: Condition,
+    facts: Facts,
+    definitions: Definitions,
+    phrase: Phrase,
+    want: bool = True,
+    either: Callable[[list[list[str]]], str] = _bar,
 ) -> list[str]:
     """Why `cond` is not `want`: the failing or unknown clauses, each in words.
 
     Negation is pushed down to the leaves (De Morgan), so every phrase states a positive
-    requirement ("Ki-67 index 25 % (required: < 10 %)") rather than a double negative.
+    requirement ("Ki-67 index 25 % (required: < 10 %)") rather than a double negative. A failed
+    alternative is one line, worded by `either` from each branch's failing clauses; an
+    alternative with a branch that holds is met and names nothing.
     """
     if isinstance(cond, Ref):
-        return explain(definitions[cond.name], facts, definitions, phrase, want)
+        return explain(definitions[cond.name], facts, definitions, phrase, want, either)
     if isinstance(cond, Not):
-        return explain(cond.item, facts, definitions, phrase, not want)
+        return explain(cond.item, facts, definitions, phrase, not want, either)
     if isinstance(cond, Leaf):
         value = facts.get(cond.fact)
         if cond.op == "known":
@@ -235,12 +246,12 @@ def explain(
             return []
         return [phrase(cond if want else negate(cond), value)]
     conjunctive = isinstance(cond, All) == want  # all(...) wanted true, or any(...) wanted false
-    parts = [explain(item, facts, definitions, phrase, want) for item in cond.items]
+    parts = [explain(item, facts, definitions, phrase, want, either) for item in cond.items]
     if conjunctive:
         return [p for group in parts for p in group]
-    # A disjunction failed: every branch failed; say so as one alternative list.
-    failed = ["; ".join(group) for group in parts if group]
-    return [" | ".join(failed)] if failed else []
+    if not parts or any(not group for group in parts):  # one branch holds: the alternative is met
+        return []
+    return [either(parts) if len(parts) > 1 else "; ".join(parts[0])]
 
 
 def unmet_count(cond: Condition, facts: Facts, definitions: Definitions, want: bool = True) -> int:

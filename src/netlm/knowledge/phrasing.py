@@ -10,7 +10,7 @@ from netlm.knowledge.conditions import Leaf, OneOf
 from netlm.knowledge.load import KnowledgeBase
 from netlm.knowledge.schema import FactSpec
 
-SYMBOLS = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
+COMPARISONS = ("lt", "le", "gt", "ge")  # worded "below", "at most", "above", "at least"
 
 
 def format_number(value: float) -> str:
@@ -74,8 +74,8 @@ class Phraser:
 
     def requirement(self, leaf: Leaf) -> str:
         op, operand = leaf.op, leaf.value
-        if op in SYMBOLS:
-            return f"{SYMBOLS[op]} {self.value(leaf.fact, operand)}"
+        if op in COMPARISONS:
+            return self.text(f"op.{op}", value=self.value(leaf.fact, operand))
         if op == "eq" or op == "is":
             return self.value(leaf.fact, operand)
         if op == "in":
@@ -86,6 +86,11 @@ class Phraser:
         if op == "known":
             return self.text("op.known.true" if operand else "op.known.false")
         return self.text(f"op.{op}", value=self.value(leaf.fact, operand))
+
+    def either(self, branches: list[list[str]]) -> str:
+        """A failed alternative in words: "one of: A; or B and C" (each branch's unmet parts)."""
+        options = [self.text("word.and").join(parts) for parts in branches]
+        return self.text("phrase.either", options=self.text("word.or_next").join(options))
 
     def unmet(self, leaf: Leaf, actual: Any) -> str:
         """One requirement that is not met (or cannot be checked), in words."""

@@ -5,7 +5,13 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -21,7 +27,8 @@ from netlm.web import errors, openapi
 from netlm.web.api.fhir import router as fhir_router
 from netlm.web.api.routes import router as api_router
 from netlm.web.guard import RequestGuard
-from netlm.web.pages.routes import render_error
+from netlm.web.i18n import request_lang, word
+from netlm.web.pages.render import render_error
 from netlm.web.pages.routes import router as pages_router
 from netlm.web.service import Board
 
@@ -43,19 +50,22 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.settings, app.state.store, app.state.kb = settings, store, kb
     app.state.board = Board(store, kb)
-    errors.install(app)
+    errors.install(app, render_error)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api/"):
-            body = errors.error_body([("(request)", str(exc.detail))])
-            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
         if request.url.path.startswith("/cds-services"):  # EHRs expect FHIR OperationOutcomes
             outcome = operation_outcome("processing", str(exc.detail))
             return JSONResponse(outcome, status_code=exc.status_code, headers=exc.headers)
+        if errors.for_machines(request):
+            body = errors.error_body([("(request)", str(exc.detail))])
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
         if exc.status_code == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return render_error(request, exc.status_code)
+        detail = str(exc.detail) if exc.status_code == 422 else None
+        if exc.status_code == 403 and exc.detail in FORM_REFUSALS:  # not the role: the form
+            detail = word("error.403_form", request_lang(request))
+        return render_error(request, exc.status_code, detail)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -67,6 +77,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return HTMLResponse(DOCS_PAGE)
 
     static = Path(str(resources.files("netlm.web").joinpath("static")))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(static / "favicon.svg", media_type="image/svg+xml")
+
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.include_router(api_router)
     app.include_router(fhir_router)
@@ -80,6 +95,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     gc.freeze()
     return app
 
+
+# Refusals of a form that was not sent from this app's own page (security.py), shown as such.
+FORM_REFUSALS = ("cross-origin request refused", "missing or invalid CSRF token")
 
 # Swagger UI vendored under static/swagger, started by a local script: nothing inline, so the
 # page runs under the same strict Content-Security-Policy as the rest of the app.

@@ -5,10 +5,11 @@ stack trace reach the client.
 """
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from netlm.model.parse import CaseInputError, Problem
@@ -44,7 +45,20 @@ def case_problems(exc: CaseInputError) -> tuple[int, list[tuple[str, str]]]:
     return status, [(p.path, p.message) for p in problems]
 
 
-def install(app: FastAPI) -> None:
+# Paths answered by machines: their errors stay JSON; every other path is a page for a person.
+MACHINE_PATHS = ("/api/", "/cds-services", "/healthz", "/docs", "/openapi.json")
+
+
+def for_machines(request: Request) -> bool:
+    return request.url.path.startswith(MACHINE_PATHS)
+
+
+PageError = Callable[[Request, int], Response]
+
+
+def install(app: FastAPI, page_error: PageError) -> None:
+    """JSON errors for the API; for pages, `page_error` renders the error as a page."""
+
     @app.exception_handler(CaseInputError)
     async def _case(_: Request, exc: CaseInputError) -> JSONResponse:
         status, problems = case_problems(exc)
@@ -55,15 +69,21 @@ def install(app: FastAPI) -> None:
         return _json(exc.status, [(exc.field, exc.message)])
 
     @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+    async def _not_found(request: Request, exc: NotFound) -> Response:
+        if not for_machines(request):
+            return page_error(request, 404)
         return _json(404, [("(path)", str(exc) or "not found")])
 
     @app.exception_handler(Conflict)
-    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+    async def _conflict(request: Request, exc: Conflict) -> Response:
+        if not for_machines(request):
+            return page_error(request, 409)
         return _json(409, [("(resource)", str(exc) or "conflict")])
 
     @app.exception_handler(ValidationFailed)
-    async def _invalid(_: Request, exc: ValidationFailed) -> JSONResponse:
+    async def _invalid(request: Request, exc: ValidationFailed) -> Response:
+        if not for_machines(request):
+            return page_error(request, 422)
         return _json(422, [(exc.field, exc.message)])
 
     @app.exception_handler(InvalidCredentials)

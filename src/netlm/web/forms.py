@@ -5,20 +5,26 @@ language; a submitted form is turned back into a case document and validated by 
 as the CLI and API, so inline messages are the same words.
 """
 
+import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from netlm.knowledge.load import KnowledgeBase
-from netlm.knowledge.phrasing import Phraser
+from netlm.knowledge.phrasing import Phraser, format_number
 from netlm.model.case import Case
 from netlm.model.codes import OPTION_CODES
-from netlm.model.parse import CaseInputError, Problem, parse_case
+from netlm.model.parse import CaseInputError, parse_case
 from netlm.model.schema_paths import allowed_values, leaf_fields
 from netlm.web.i18n import word
 
-PRIOR_ROWS = 6
+PRIOR_ROWS = 4
 OUTCOMES = ("progression", "intolerance", "ongoing", "completed")
+NONE = "none"  # the "no extrahepatic disease" box of the sites list
+
+# A submitted form: one text per field, a list for fields with several boxes.
+FormData = dict[str, str | list[str]]
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class Field:
     unit: str | None = None
     minimum: float | None = None
     maximum: float | None = None
+    exclusive_minimum: bool = False
     choices: tuple[Choice, ...] = ()
     required: bool = False
 
@@ -71,6 +78,7 @@ def sections(kb: KnowledgeBase, lang: str) -> list[Section]:
                 unit=say.unit(path) if spec else None,
                 minimum=node.get("minimum", node.get("exclusiveMinimum")),
                 maximum=node.get("maximum"),
+                exclusive_minimum="exclusiveMinimum" in node,
                 choices=choices,
                 required=path in required,
             )
@@ -90,9 +98,13 @@ def prior_choices(kb: KnowledgeBase, lang: str) -> tuple[list[Choice], list[Choi
     return options, outcomes
 
 
-def flatten(case: Case) -> dict[str, Any]:
-    """Form values of a stored case, keyed by field name."""
-    out: dict[str, Any] = {}
+def to_form(case: Case) -> FormData:
+    """The form a browser would submit for a stored case: the exact inverse of `parse_form`.
+
+    Numbers are written in their shortest exact form (35, 2.5, 1e-05), booleans as true/false,
+    an empty list of extrahepatic sites as the ticked "none", and absent findings not at all.
+    """
+    out: FormData = {}
 
     def walk(prefix: str, data: Mapping[str, Any]) -> None:
         for key, value in data.items():
@@ -103,70 +115,168 @@ def flatten(case: Case) -> dict[str, Any]:
                 for i, row in enumerate(value):
                     out[f"prior_therapies.{i}.option"] = row["option"]
                     out[f"prior_therapies.{i}.outcome"] = row["outcome"]
-            elif isinstance(value, float) and value.is_integer():
-                out[path] = int(value)  # show 35, not 35.0
-            else:
-                out[path] = value
+            elif isinstance(value, list):
+                out[path] = [str(v) for v in value] or [NONE]
+            elif isinstance(value, bool):
+                out[path] = "true" if value else "false"
+            elif isinstance(value, float):
+                out[path] = str(int(value)) if value.is_integer() else repr(value)
+            elif path != "schema":
+                out[path] = str(value)
 
     walk("", case.to_json_dict())
     return out
 
 
-def _convert(f: Field, raw: str) -> Any:
-    if f.kind == "integer":
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(f'must be a whole number, got "{raw}"') from None
-    if f.kind == "number":
-        try:
-            return float(raw)
-        except ValueError:
-            raise ValueError(f'must be a number, got "{raw}"') from None
-    if f.kind == "boolean":
-        return raw == "true"
-    return raw
+def prior_rows(values: Mapping[str, Any]) -> int:
+    """Rows of the prior-therapy table: every filled row and at least two free ones."""
+    used = [int(m.group(1)) + 1 for k in values if (m := _PRIOR.fullmatch(k)) and values[k]]
+    return max(PRIOR_ROWS, max(used, default=0) + 2)
 
 
 def parse_form(
-    form: Mapping[str, str], lists: Mapping[str, list[str]], kb: KnowledgeBase
-) -> tuple[Case | None, dict[str, Any], dict[str, str]]:
-    """(case or None, the values to show again, {field name: message})."""
-    document: dict[str, Any] = {"schema": "netlm.case/1"}
-    values: dict[str, Any] = {}
-    problems: list[Problem] = []
-    for section in sections(kb, "en"):
+    form: FormData, kb: KnowledgeBase, lang: str = "en"
+) -> tuple[Case | None, FormData, dict[str, str]]:
+    """(case or None, the values exactly as entered, {field name: message in `lang`})."""
+    document: dict[str, Any] = {"schema": "netlm.case/1", "liver": {}}
+    values: FormData = {}
+    problems: dict[str, str] = {}
+    for section in sections(kb, lang):
         for f in section.fields:
             if f.kind == "multi":  # "none" = assessed and absent; nothing ticked = not known
-                chosen = lists.get(f.name, [])
+                chosen = _as_list(form.get(f.name))
                 values[f.name] = chosen
-                if chosen:
-                    _put(document, f.name, [] if "none" in chosen else chosen)
+                problem = _check_multi(f, chosen, lang)
+                if problem:
+                    problems[f.name] = problem
+                elif chosen:
+                    _put(document, f.name, [] if NONE in chosen else chosen)
                 continue
-            raw = (form.get(f.name) or "").strip()
+            raw = _as_text(form.get(f.name))
             values[f.name] = raw
-            if not raw:
+            text = raw.strip()
+            if not text:
+                if f.required:
+                    problems[f.name] = word("form.problem.required", lang)
                 continue
             try:
-                _put(document, f.name, _convert(f, raw))
+                _put(document, f.name, _convert(f, text, lang))
             except ValueError as exc:
-                problems.append(Problem(f.name, str(exc)))
-    priors = []
-    for i in range(PRIOR_ROWS):
-        option = (form.get(f"prior_therapies.{i}.option") or "").strip()
-        outcome = (form.get(f"prior_therapies.{i}.outcome") or "").strip()
-        values[f"prior_therapies.{i}.option"] = option
-        values[f"prior_therapies.{i}.outcome"] = outcome
-        if option or outcome:
-            priors.append({"option": option, "outcome": outcome})
+                problems[f.name] = str(exc)
+    _check_extrahepatic(form, values, problems, lang)
+    priors, rows = _priors(form, values, problems, lang)
     if priors:
         document["prior_therapies"] = priors
     if problems:
-        return None, values, {p.path: p.message for p in problems}
+        return None, values, problems
     try:
         return parse_case(document), values, {}
-    except CaseInputError as exc:
-        return None, values, {_field_name(p.path): p.message for p in exc.problems}
+    except CaseInputError as exc:  # checked above field by field; kept as a safety net
+        return None, values, {_field_name(p.path, rows): p.message for p in exc.problems}
+
+
+def _as_text(value: str | list[str] | None) -> str:
+    if isinstance(value, list):
+        return value[0] if value else ""
+    return value or ""
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _convert(f: Field, text: str, lang: str) -> Any:
+    if f.kind in ("integer", "number"):
+        number = _number(f, text, lang)
+        _check_range(f, number, text, lang)
+        return number
+    if f.kind == "boolean":
+        if text not in ("true", "false"):
+            raise ValueError(word("form.problem.choose", lang))
+        return text == "true"
+    if f.kind == "enum":
+        if text not in {c.value for c in f.choices}:
+            raise ValueError(word("form.problem.choose", lang))
+        return text
+    if f.name == "id" and not _ID.fullmatch(text):
+        raise ValueError(word("form.problem.id", lang, got=text))
+    return text
+
+
+def _number(f: Field, text: str, lang: str) -> float:
+    pattern = _INTEGER if f.kind == "integer" else _NUMBER
+    if not pattern.fullmatch(text):
+        key = "form.problem.whole_number" if f.kind == "integer" else "form.problem.number"
+        raise ValueError(word(key, lang, got=text))
+    number = int(text) if f.kind == "integer" else float(text)
+    if not math.isfinite(number):
+        raise ValueError(word("form.problem.number", lang, got=text))
+    return number
+
+
+def _check_range(f: Field, number: float, text: str, lang: str) -> None:
+    lo, hi = f.minimum, f.maximum
+    low_ok = lo is None or (number > lo if f.exclusive_minimum else number >= lo)
+    if low_ok and (hi is None or number <= hi):
+        return
+    show = {"lo": format_number(lo) if lo is not None else "",
+            "hi": format_number(hi) if hi is not None else "", "got": text}  # fmt: skip
+    if lo is not None and hi is not None:
+        key = "form.problem.between"
+    elif f.exclusive_minimum:
+        key = "form.problem.greater_than"
+    else:
+        key = "form.problem.at_least"
+    raise ValueError(word(key, lang, **show))
+
+
+def _check_multi(f: Field, chosen: list[str], lang: str) -> str | None:
+    allowed = {c.value for c in f.choices} | {NONE}
+    if any(v not in allowed for v in chosen):
+        return word("form.problem.choose", lang)
+    if NONE in chosen and len(chosen) > 1:
+        return word("form.problem.none_and_sites", lang)
+    return None
+
+
+def _check_extrahepatic(
+    form: FormData, values: FormData, problems: dict[str, str], lang: str
+) -> None:
+    """Recording whether extrahepatic disease is resectable needs its sites (or "none"): the
+    case format would otherwise read an empty list of sites as "no extrahepatic disease"."""
+    if values.get("extrahepatic.resectable", "") and not values.get("extrahepatic.sites"):
+        problems.setdefault("extrahepatic.sites", word("form.problem.sites_first", lang))
+
+
+_PRIOR = re.compile(r"prior_therapies\.(\d+)\.(?:option|outcome)")
+_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
+def _priors(
+    form: FormData, values: FormData, problems: dict[str, str], lang: str
+) -> tuple[list[dict[str, str]], list[int]]:
+    """The filled rows, in order, and the form row of each (for placing a message)."""
+    count = max((int(m.group(1)) + 1 for k in form if (m := _PRIOR.fullmatch(k))), default=0)
+    priors: list[dict[str, str]] = []
+    rows: list[int] = []
+    for i in range(count):
+        option = _as_text(form.get(f"prior_therapies.{i}.option"))
+        outcome = _as_text(form.get(f"prior_therapies.{i}.outcome"))
+        values[f"prior_therapies.{i}.option"] = option
+        values[f"prior_therapies.{i}.outcome"] = outcome
+        if not (option or outcome):
+            continue
+        if option not in OPTION_CODES:
+            problems[f"prior_therapies.{i}.option"] = word("form.problem.prior_option", lang)
+        if outcome not in OUTCOMES:
+            problems[f"prior_therapies.{i}.outcome"] = word("form.problem.prior_outcome", lang)
+        priors.append({"option": option, "outcome": outcome})
+        rows.append(i)
+    return priors, rows
 
 
 def _put(document: dict[str, Any], path: str, value: Any) -> None:
@@ -177,16 +287,40 @@ def _put(document: dict[str, Any], path: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _field_name(path: str) -> str:
-    """`prior_therapies[0].option` → `prior_therapies.0.option` (the form's naming)."""
+def _field_name(path: str, rows: list[int]) -> str:
+    """`prior_therapies[0].option` → the form's `prior_therapies.<row>.option`."""
+    found = re.fullmatch(r"prior_therapies\[(\d+)\](.*)", path)
+    if found and int(found.group(1)) < len(rows):
+        return f"prior_therapies.{rows[int(found.group(1))]}{found.group(2)}"
     return path.replace("[", ".").replace("]", "")
+
+
+def whatif_form(stored: Case, posted: Mapping[str, list[str]]) -> FormData:
+    """The case form of a what-if: the stored case as its form, with the panel's fields in place.
+
+    Starting from the stored case written as its form makes an unchanged what-if the stored case
+    exactly. A list of boxes replaces the stored one only when the panel names it in
+    `whatif.lists` (a browser sends nothing when no box is ticked); the prior-therapy rows
+    replace the stored ones when the panel sent any.
+    """
+    data = to_form(stored)
+    lists = posted.get("whatif.lists", [])
+    for name in whatif_fields():
+        if name in lists:
+            data[name] = list(posted.get(name, []))
+        elif name in posted:
+            data[name] = posted[name][0] if posted[name] else ""
+    if any(_PRIOR.fullmatch(key) for key in posted):
+        data = {k: v for k, v in data.items() if not _PRIOR.fullmatch(k)}
+        data.update({k: v[0] for k, v in posted.items() if _PRIOR.fullmatch(k) and v})
+    return data
 
 
 def whatif_fields() -> Iterable[str]:
     """The findings offered in the what-if panel: those that most often change the answer."""
     return (
         "pathology.ki67_percent", "pathology.mitoses_per_2mm2", "pathology.differentiation",
-        "sstr_imaging.krenning_score", "sstr_imaging.all_lesions_positive", "liver.pattern",
-        "liver.resectable", "liver.tumor_burden_percent", "course.status", "patient.ecog",
-        "region",
+        "sstr_imaging.krenning_score", "sstr_imaging.all_lesions_positive", "liver.lesion_count",
+        "liver.distribution", "liver.pattern", "liver.resectable", "liver.tumor_burden_percent",
+        "extrahepatic.sites", "course.status", "patient.ecog", "region",
     )  # fmt: skip

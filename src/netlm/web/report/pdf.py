@@ -8,18 +8,17 @@ without network access.
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup
 
 from netlm.knowledge.load import KnowledgeBase
-from netlm.knowledge.phrasing import Phraser
-from netlm.model.assessment import Assessment, Recommendation
+from netlm.model.assessment import Assessment
 from netlm.model.case import Case
 from netlm.model.decision import Decision
+from netlm.web import casesheet
+from netlm.web.i18n import word as web_word
 from netlm.web.report.forest import forest_rows, forest_svg
 from netlm.web.report.system import check_fonts, weasyprint
 from netlm.web.report.words import ReportWords, word
@@ -27,136 +26,7 @@ from netlm.web.report.words import ReportWords, word
 # A4 minus the 16 mm side margins, in CSS pixels: the forest plot is drawn to fit exactly.
 CONTENT_WIDTH_PX = 665
 
-# (section, ((fact, shown even when not recorded), ...)): core findings always appear, so a gap
-# is visible as "not recorded" instead of silently missing.
-SUMMARY: tuple[tuple[str, tuple[tuple[str, bool], ...]], ...] = (
-    ("patient", (("patient.age_years", True), ("patient.sex", True), ("patient.ecog", True))),
-    (
-        "primary",
-        (
-            ("primary.site", True),
-            ("primary.status", True),
-            ("primary.resectable", False),
-            ("primary.functional_syndrome", False),
-        ),
-    ),
-    (
-        "pathology",
-        (
-            ("pathology.ki67_percent", True),
-            ("pathology.mitoses_per_2mm2", True),
-            ("pathology.differentiation", True),
-            ("pathology.morphology", False),
-        ),
-    ),
-    (
-        "liver",
-        (
-            ("liver.lesion_count", True),
-            ("liver.largest_lesion_cm", True),
-            ("liver.distribution", True),
-            ("liver.tumor_burden_percent", True),
-            ("liver.pattern", True),
-            ("liver.resectable", False),
-            ("liver.future_liver_remnant_percent", False),
-            ("liver.synchronous", False),
-        ),
-    ),
-    ("extrahepatic", (("extrahepatic.sites", True), ("extrahepatic.resectable", False))),
-    (
-        "imaging",
-        (
-            ("sstr_imaging.modality", True),
-            ("sstr_imaging.krenning_score", True),
-            ("sstr_imaging.all_lesions_positive", True),
-        ),
-    ),
-    (
-        "course",
-        (
-            ("course.status", True),
-            ("course.months_stable", False),
-            ("symptoms.bulky_symptomatic", False),
-            ("symptoms.hormonal_refractory", False),
-            ("history.bilioenteric_anastomosis", False),
-            ("history.carcinoid_heart_disease", False),
-        ),
-    ),
-)
-LABS = (
-    "labs.bilirubin_x_uln",
-    "labs.albumin_g_dl",
-    "labs.creatinine_clearance_ml_min",
-    "labs.platelets_10e9_per_l",
-    "labs.hemoglobin_g_dl",
-    "labs.neutrophils_10e9_per_l",
-)
-
-
 Section = tuple[str, list[tuple[str, str]]]
-
-
-@dataclass(frozen=True)
-class EvidenceLine:
-    summary: str
-    pmid: str
-    verified: bool
-
-
-@dataclass(frozen=True)
-class OptionView:
-    rec: Recommendation
-    strength: str
-    availability: str
-    evidence: list[EvidenceLine]
-
-
-@dataclass(frozen=True)
-class DecisionView:
-    decision: Decision
-    chosen: str
-    participants: str
-    concordant: str
-
-
-def _lookup(document: dict[str, Any], path: str) -> Any:
-    value: Any = document
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
-def _summary(case: Case, phraser: Phraser, words: ReportWords) -> list[Section]:
-    """Sections of (label, value) pairs in the report's language; "" labels a free-text row."""
-    document = case.to_json_dict()
-    sections: list[Section] = []
-    for section, facts in SUMMARY:
-        pairs = []
-        for fact, always in facts:
-            value = _lookup(document, fact)
-            label = phraser.label(fact)
-            label = label[:1].upper() + label[1:]
-            if value is not None:
-                pairs.append((label, phraser.value(fact, value)))
-            elif always:
-                pairs.append((label, words("not_recorded")))
-        sections.append((words(section), pairs))
-    priors = [
-        phraser.option_short(p.option)
-        + words("colon")
-        + phraser.value(f"prior.{p.option}", p.outcome)
-        for p in case.prior_therapies
-    ]
-    sections.append((words("prior_therapies"), [("", phraser.join(priors) or words("ui.none"))]))
-    labs = [
-        f"{phraser.label(fact)} {phraser.value(fact, value)}"
-        for fact in LABS
-        if (value := _lookup(document, fact)) is not None
-    ]
-    sections.append((words("labs"), [("", phraser.join(labs) or words("not_recorded"))]))
-    return sections
 
 
 def _two_columns(sections: list[Section]) -> tuple[list[Section], list[Section]]:
@@ -164,34 +34,6 @@ def _two_columns(sections: list[Section]) -> tuple[list[Section], list[Section]]
     sizes = [len(pairs) + 1 for _, pairs in sections]
     split = min(range(len(sections) + 1), key=lambda i: abs(sum(sizes[:i]) - sum(sizes[i:])))
     return sections[:split], sections[split:]
-
-
-def _option(
-    rec: Recommendation, kb: KnowledgeBase, phraser: Phraser, words: ReportWords
-) -> OptionView:
-    evidence = []
-    for ref in rec.evidence:
-        record = kb.evidence[ref.id]
-        # The summary ends with the DOI (or the PMID when there is none): add only what it lacks.
-        pmid = f"PMID {record.pmid}" if record.doi and record.pmid else ""
-        evidence.append(EvidenceLine(ref.summary, pmid, record.verified))
-    availability = " · ".join(
-        f"{phraser.value('region', region)} {words(f'availability.{status}')}"
-        for region, status in rec.availability.items()
-    )
-    return OptionView(rec, words(f"strength.{rec.strength}"), availability, evidence)
-
-
-def _latest(decisions: list[Decision], phraser: Phraser) -> DecisionView | None:
-    if not decisions:
-        return None
-    latest = max(decisions, key=lambda d: (d.decided_on, d.created_at, d.id))
-    return DecisionView(
-        latest,
-        chosen=phraser.join([phraser.option_name(code) for code in latest.chosen_options]),
-        participants=phraser.join(list(latest.participants)),
-        concordant=phraser.text("word.yes" if latest.concordant else "word.no"),
-    )
 
 
 def css_string(text: str) -> Markup:
@@ -238,9 +80,9 @@ def render_report_html(
     generated_at: dt.datetime,
 ) -> str:
     """The report as a standalone HTML document (also what the PDF is printed from)."""
-    phraser = Phraser(kb, lang)
     words = ReportWords(kb, lang)
     classification = assessment.classification
+    decisions_shown = casesheet.decision_sheets(decisions, kb, lang)
     return _template().render(
         lang="zh-Hans" if lang == "zh" else "en",
         w=words,
@@ -249,7 +91,8 @@ def render_report_html(
         c=classification,
         kb_version=assessment.knowledge_base,
         generated=_timestamp(generated_at),
-        summary=_two_columns(_summary(case, phraser, words)),
+        summary_line=casesheet.summary_line(case, assessment, kb, lang),
+        summary=_two_columns(casesheet.findings(case, kb, lang)),
         pattern=words(
             "pattern.unclassified_value"
             if classification.liver_pattern == "unclassified"
@@ -260,13 +103,12 @@ def render_report_html(
             if classification.resectability == "undetermined"
             else f"resectability.{classification.resectability}"
         ),
-        options=[_option(rec, kb, phraser, words) for rec in assessment.recommendations],
+        options=[casesheet.option_sheet(rec, kb, lang) for rec in assessment.recommendations],
         forest=Markup(forest_svg(forest_rows(assessment, kb, lang), lang, width=CONTENT_WIDTH_PX)),
-        missing=[
-            (phraser.label(m.field) if m.field in kb.facts else m.field, m.field, m.why)
-            for m in assessment.missing_data
-        ],
-        decision=_latest(decisions, phraser),
+        missing=casesheet.missing_findings(assessment, kb, lang),
+        decisions=decisions_shown,
+        t=lambda key, **values: web_word(key, lang, **values),
+        flag_name=lambda code: casesheet.flag_name(code, lang),
         disclaimer=kb.manifest.disclaimer(lang),
         header_title=css_string(words("title")),
         header_case=css_string(f"{words('ui.case')} {case.id}"),

@@ -1,0 +1,312 @@
+"""What the board reads about one case, shared by the case page and the PDF report.
+
+The one-line patient summary, the findings by section, what patients in the cited studies
+experienced with each proposed option (population figures from the evidence records, never a
+prediction for this patient), the evidence with links, and every decision newest first.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from netlm.knowledge.load import KnowledgeBase
+from netlm.knowledge.phrasing import Phraser, format_number
+from netlm.model.assessment import Assessment, Recommendation
+from netlm.model.case import Case
+from netlm.model.decision import Decision
+from netlm.web.i18n import word
+from netlm.web.report.forest import ForestRow
+
+# (section, ((fact, shown even when not recorded), ...)): core findings always appear, so a gap
+# is visible as "not recorded" instead of silently missing.
+FINDINGS: tuple[tuple[str, tuple[tuple[str, bool], ...]], ...] = (
+    ("patient", (("patient.age_years", True), ("patient.sex", True), ("patient.ecog", True),
+                 ("region", False))),
+    ("primary", (("primary.site", True), ("primary.status", True), ("primary.resectable", False),
+                 ("primary.functional_syndrome", False))),
+    ("pathology", (("pathology.ki67_percent", True), ("pathology.mitoses_per_2mm2", True),
+                   ("pathology.differentiation", True), ("pathology.morphology", False))),
+    ("liver", (("liver.lesion_count", True), ("liver.largest_lesion_cm", True),
+               ("liver.distribution", True), ("liver.tumor_burden_percent", True),
+               ("liver.pattern", True), ("liver.resectable", False),
+               ("liver.future_liver_remnant_percent", False), ("liver.synchronous", False))),
+    ("extrahepatic", (("extrahepatic.sites", True), ("extrahepatic.resectable", False))),
+    ("sstr_imaging", (("sstr_imaging.modality", True), ("sstr_imaging.krenning_score", True),
+                      ("sstr_imaging.all_lesions_positive", True))),
+    ("course", (("course.status", True), ("course.months_stable", False),
+                ("symptoms.bulky_symptomatic", False), ("symptoms.hormonal_refractory", False),
+                ("history.bilioenteric_anastomosis", False),
+                ("history.carcinoid_heart_disease", False))),
+    ("labs", (("labs.bilirubin_x_uln", False), ("labs.albumin_g_dl", False),
+              ("labs.creatinine_clearance_ml_min", False), ("labs.platelets_10e9_per_l", False),
+              ("labs.hemoglobin_g_dl", False), ("labs.neutrophils_10e9_per_l", False))),
+)  # fmt: skip
+
+# Flags with a name of their own on the pages (words.yaml `flag.<code>`); others are a "note".
+FLAG_CODES = ("mdt_required", "controversial", "high_tumor_burden", "pathology_review",
+              "unverified_evidence")  # fmt: skip
+
+# Options whose availability is no matter of a medicine's approval.
+NO_REGULATORY_STATUS = ("trial", "observation", "supportive")
+
+Section = tuple[str, list[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str
+    href: str
+
+
+@dataclass(frozen=True)
+class EvidenceView:
+    id: str
+    name: str
+    design: str
+    key_result: str
+    citation: str
+    links: list[Link]
+    verified: bool
+
+
+@dataclass(frozen=True)
+class StudyOutcomes:
+    """The reported results of one cited study, as a small table: endpoints by arm."""
+
+    study: str
+    design: str
+    population: str
+    n: int | None
+    arms: list[str]
+    rows: list[tuple[str, list[str]]]
+    verified: bool
+    has_hr: bool
+
+
+@dataclass(frozen=True)
+class OptionSheet:
+    rec: Recommendation
+    availability: list[tuple[str, str, str]]  # (region name, status code, status in words)
+    evidence: list[EvidenceView]
+    outcomes: list[StudyOutcomes]
+
+
+@dataclass(frozen=True)
+class DecisionSheet:
+    decision: Decision
+    chosen: list[str]
+    concordant: str
+
+
+def _lookup(document: dict[str, Any], path: str) -> Any:
+    value: Any = document
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def findings(case: Case, kb: KnowledgeBase, lang: str) -> list[Section]:
+    """Every finding by section, (label, value in words); "" labels a free-text row."""
+    say = Phraser(kb, lang)
+    document = case.to_json_dict()
+    sections: list[Section] = []
+    for section, facts in FINDINGS:
+        pairs = []
+        for fact, always in facts:
+            value = _lookup(document, fact)
+            if fact == "extrahepatic.sites" and value == []:
+                pairs.append((_capitalised(say.label(fact)), word("summary.no_extrahepatic", lang)))
+            elif value is not None:
+                pairs.append((_capitalised(say.label(fact)), say.value(fact, value)))
+            elif always:
+                pairs.append((_capitalised(say.label(fact)), word("sheet.not_recorded", lang)))
+        if section == "labs" and not pairs:
+            pairs.append(("", word("sheet.not_recorded", lang)))
+        sections.append((word(f"form.section.{section}", lang), pairs))
+    priors = [
+        f"{say.option_short(p.option)}{word('form.colon', lang)}"
+        f"{say.value(f'prior.{p.option}', p.outcome)}"
+        for p in case.prior_therapies
+    ]
+    sections.append((word("form.prior", lang), [("", say.join(priors) or say.text("ui.none"))]))
+    return sections
+
+
+def summary_line(case: Case, assessment: Assessment, kb: KnowledgeBase, lang: str) -> str:
+    """One line a board reads first: who the patient is and where the disease stands."""
+    say = Phraser(kb, lang)
+
+    def w(key: str, **values: object) -> str:
+        return word(f"summary.{key}", lang, **values)
+
+    parts: list[str] = []
+    p = case.patient
+    who = [say.value("patient.age_years", p.age_years)] if p.age_years is not None else []
+    if p.sex in ("female", "male"):
+        who.append(w(p.sex))
+    if who:
+        parts.append(w("sep").join(who))
+    tumour = [say.value("primary.site", case.primary.site), assessment.classification.who_category]
+    if case.pathology.ki67_percent is not None:
+        tumour.append(
+            w("ki67", value=say.value("pathology.ki67_percent", case.pathology.ki67_percent))
+        )
+    parts.append(w("tumour", site=tumour[0], rest=w("sep").join(tumour[1:])))
+    parts.append(_liver(case, say, w))
+    sites = case.extrahepatic.sites if case.extrahepatic is not None else None
+    if sites is None:
+        parts.append(w("extrahepatic_unknown"))
+    elif not sites:
+        parts.append(w("no_extrahepatic"))
+    else:
+        parts.append(w("extrahepatic", sites=say.value("extrahepatic.sites", sites)))
+    sstr = case.sstr_imaging
+    if sstr.krenning_score is not None:
+        parts.append(w("krenning", score=sstr.krenning_score))
+    if sstr.all_lesions_positive is not None:
+        parts.append(w("all_positive" if sstr.all_lesions_positive else "not_all_positive"))
+    if case.course.status is not None:
+        parts.append(say.value("course.status", case.course.status))
+    for prior in case.prior_therapies:
+        outcome = say.value(f"prior.{prior.option}", prior.outcome)
+        parts.append(w("prior", option=say.option_short(prior.option), outcome=outcome))
+    if p.ecog is not None:
+        parts.append(w("ecog", value=p.ecog))
+    return " · ".join(parts)
+
+
+def _liver(case: Case, say: Phraser, w: Callable[..., str]) -> str:
+    liver = case.liver
+    if liver.lesion_count == 1:
+        text = w("liver_one")
+    elif liver.lesion_count is not None:
+        text = w("liver_count", count=liver.lesion_count)
+    else:
+        text = w("liver_any")
+    if liver.distribution is not None:
+        text = w("liver_in", text=text, where=say.value("liver.distribution", liver.distribution))
+    if liver.largest_lesion_cm is not None:
+        text += w("largest", size=say.value("liver.largest_lesion_cm", liver.largest_lesion_cm))
+    return str(text)
+
+
+def evidence_view(evidence_id: str, kb: KnowledgeBase, lang: str) -> EvidenceView:
+    say = Phraser(kb, lang)
+    record = kb.evidence[evidence_id]
+    links = []
+    if record.doi:
+        links.append(Link(f"DOI {record.doi}", f"https://doi.org/{record.doi}"))
+    if record.pmid:
+        links.append(Link(f"PMID {record.pmid}", f"https://pubmed.ncbi.nlm.nih.gov/{record.pmid}/"))
+    if record.url and record.url.startswith("https://"):
+        links.append(Link(word("sheet.source", lang), record.url))
+    return EvidenceView(
+        id=evidence_id, name=record.short_name, design=say.text(f"design.{record.design}"),
+        key_result=record.key_result(lang), citation=record.citation, links=links,
+        verified=record.verified,
+    )  # fmt: skip
+
+
+def study_outcomes(evidence_id: str, kb: KnowledgeBase, lang: str) -> StudyOutcomes | None:
+    """The endpoints of a cited study exactly as its record gives them (None: it gives none)."""
+    say = Phraser(kb, lang)
+    record = kb.evidence[evidence_id]
+    if not record.endpoints:
+        return None
+    arms = [arm(lang) for arm in record.arms] or [word("sheet.cohort", lang)]
+    has_hr = any(e.hr is not None for e in record.endpoints)
+    rows = []
+    for endpoint in record.endpoints:
+        cells = [_figure(v, endpoint.unit, lang) for v in endpoint.values]
+        cells += [""] * (len(arms) - len(cells))
+        if has_hr:
+            hr = format_number(endpoint.hr) if endpoint.hr is not None else ""
+            if endpoint.hr is not None and endpoint.hr_ci is not None:
+                low, high = endpoint.hr_ci
+                interval = f"{word('sheet.ci', lang)} {format_number(low)}–{format_number(high)}"
+                hr += " " + word("form.paren", lang, text=interval)
+            cells.append(hr)
+        rows.append((endpoint.name(lang), cells))
+    return StudyOutcomes(
+        study=record.short_name, design=say.text(f"design.{record.design}"),
+        population=record.population(lang), n=record.n, arms=arms, rows=rows,
+        verified=record.verified, has_hr=has_hr,
+    )  # fmt: skip
+
+
+def _figure(value: float | None, unit: str, lang: str) -> str:
+    if value is None:
+        return word("sheet.not_given", lang)
+    number = format_number(value)
+    if unit == "percent":
+        return f"{number}%"
+    if unit == "none":
+        return number
+    return word(f"sheet.unit.{unit}", lang, value=number)
+
+
+def option_sheet(rec: Recommendation, kb: KnowledgeBase, lang: str) -> OptionSheet:
+    say = Phraser(kb, lang)
+    category = kb.options[rec.option].option.category
+    availability: list[tuple[str, str, str]] = []
+    if category not in NO_REGULATORY_STATUS:
+        availability = [
+            (say.value("region", region), status, say.text(f"availability.{status}"))
+            for region, status in rec.availability.items()
+        ]
+    outcomes = [o for ref in rec.evidence if (o := study_outcomes(ref.id, kb, lang))]
+    evidence = [evidence_view(ref.id, kb, lang) for ref in rec.evidence]
+    return OptionSheet(rec, availability, evidence, outcomes)
+
+
+def decision_sheets(decisions: list[Decision], kb: KnowledgeBase, lang: str) -> list[DecisionSheet]:
+    """Every decision, newest first, with option names in words."""
+    say = Phraser(kb, lang)
+    ordered = sorted(decisions, key=lambda d: (d.decided_on, d.created_at, d.id), reverse=True)
+    return [
+        DecisionSheet(
+            d,
+            chosen=[say.option_name(code) for code in d.chosen_options],
+            concordant=word("decision.concordant" if d.concordant else "decision.discordant", lang),
+        )
+        for d in ordered
+    ]
+
+
+def missing_findings(assessment: Assessment, kb: KnowledgeBase, lang: str) -> list[tuple[str, str]]:
+    """(finding in words, why it matters) for each missing finding."""
+    say = Phraser(kb, lang)
+    return [
+        (_capitalised(say.label(m.field)) if m.field in kb.facts else m.field, m.why)
+        for m in assessment.missing_data
+    ]
+
+
+@dataclass(frozen=True)
+class ForestLine:
+    option_short: str
+    trial: str
+    endpoint: str
+    hr: str
+    ci_low: str
+    ci_high: str
+    verified: bool
+
+
+def forest_table(rows: list[ForestRow]) -> list[ForestLine]:
+    """The numbers of the forest plot as a table: its text alternative."""
+    return [
+        ForestLine(r.option_short, r.trial, r.endpoint, format_number(r.hr),
+                   format_number(r.ci_low), format_number(r.ci_high), r.verified)
+        for r in rows
+    ]  # fmt: skip
+
+
+def flag_name(code: str, lang: str) -> str:
+    return word(f"flag.{code}" if code in FLAG_CODES else "flag.other", lang)

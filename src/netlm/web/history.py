@@ -1,0 +1,94 @@
+"""A case's history in words: what each audit event did, and what changed between versions."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from netlm.knowledge.load import KnowledgeBase
+from netlm.knowledge.phrasing import Phraser
+from netlm.model.case import Case
+from netlm.store.repository import AuditEntry
+from netlm.web import forms
+from netlm.web.i18n import word
+
+# Audit actions about a case, in the order a filter lists them.
+CASE_ACTIONS = ("create", "update", "assess", "decide", "report", "cds_feedback", "delete", "read")
+
+
+@dataclass(frozen=True)
+class Change:
+    label: str
+    before: str
+    after: str
+
+
+def action_name(action: str, lang: str) -> str:
+    return word(f"audit.{action}" if action in CASE_ACTIONS else "audit.other", lang)
+
+
+def audit_text(entry: AuditEntry, kb: KnowledgeBase, lang: str) -> str:
+    """The event's detail as a sentence (never its stored JSON)."""
+    say = Phraser(kb, lang)
+    d: dict[str, Any] = entry.detail or {}
+    version = d.get("version", "")
+    if entry.action in ("create", "update", "read"):
+        return word(f"audit.text.{entry.action}", lang, version=version)
+    if entry.action == "assess":
+        return word("audit.text.assess", lang, version=version, kb=d.get("kb_version", ""))
+    if entry.action == "decide":
+        names = [say.option_name(c) for c in d.get("chosen_options", []) if c in kb.options]
+        agree = word("decision.concordant" if d.get("concordant") else "decision.discordant", lang)
+        return word("audit.text.decide", lang, options=say.join(names), agreement=agree)
+    if entry.action == "delete":
+        return word("audit.text.delete", lang, reason=d.get("reason", ""))
+    if entry.action == "report":
+        language = word("audit.lang.zh" if d.get("lang") == "zh" else "audit.lang.en", lang)
+        return word("audit.text.report", lang, language=language)
+    if entry.action == "cds_feedback":
+        outcome = d.get("outcome")
+        known = outcome in ("accepted", "overridden")
+        return word(f"cds.outcome.{outcome}" if known else "audit.other", lang)
+    return ""
+
+
+def changes(before: Case | None, after: Case, kb: KnowledgeBase, lang: str) -> list[Change]:
+    """Each finding that differs between two versions, in words (all of them for the first)."""
+    old = forms.to_form(before) if before is not None else {}
+    new = forms.to_form(after)
+    labels = {f.name: f.label for s in forms.sections(kb, lang) for f in s.fields}
+    say = Phraser(kb, lang)
+    out = []
+    for name, label in labels.items():
+        if old.get(name) != new.get(name):
+            out.append(Change(label, _shown(before, name, say), _shown(after, name, say)))
+    old_priors, new_priors = _priors(before, say), _priors(after, say)
+    if old_priors != new_priors:
+        out.append(Change(word("form.prior", lang), old_priors, new_priors))
+    return out
+
+
+def _shown(case: Case | None, name: str, say: Phraser) -> str:
+    not_recorded = word("sheet.not_recorded", say.lang)
+    if case is None:
+        return not_recorded
+    value: Any = case.to_json_dict()
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is None:
+        return not_recorded
+    if name == "extrahepatic.sites" and value == []:
+        return word("summary.no_extrahepatic", say.lang)
+    if name == "id":
+        return str(value)
+    return say.value(name, value)
+
+
+def _priors(case: Case | None, say: Phraser) -> str:
+    if case is None or not case.prior_therapies:
+        return say.text("ui.none")
+    return say.join(
+        [
+            f"{say.option_short(p.option)}{word('form.colon', say.lang)}"
+            f"{say.value(f'prior.{p.option}', p.outcome)}"
+            for p in case.prior_therapies
+        ]
+    )
