@@ -6,7 +6,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 
 from netlm.knowledge.load import KnowledgeBase
 from netlm.web.i18n import _words
