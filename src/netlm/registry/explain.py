@@ -40,6 +40,6 @@ def rule_reasons(
         (indication,) = [i for i in entry.indications if i.rule.id == wanted]
         if facts is None:
             return [indication.rule.rationale(lang)]
-        return explain(indication.when, facts, kb.definitions, say.unmet)
+        return explain(indication.when, facts, kb.definitions, say.unmet, either=say.either)
     (contra,) = [c for c in entry.contraindications if c.rule.id == rule]
     return [contra.rule.reason(lang)]
