@@ -1,16 +1,14 @@
 """Cox proportional hazards with Efron (R's default) or Breslow ties, fitted as R's `coxph` does.
 
-Each Newton–Raphson step is one SQL query: the engine computes exp(xβ) per row, sums
-exp(xβ), x·exp(xβ) and x xᵀ·exp(xβ) per distinct time and over the tied events, accumulates the
-risk sets with window sums, expands each event time into its d tied deaths (Efron's weights
-l/d) and returns the log partial likelihood, its gradient and its information matrix, a few
-dozen numbers. Python solves the p × p system and decides the next step.
+Newton–Raphson from β = 0 with R's step halving and convergence rule (relative change of the
+log partial likelihood ≤ 1e-9, at most 20 iterations); each step is one SQL query over the
+risk sets (`risksets`), Python solves the p × p system. On large data the first steps run on
+a systematic sample of the rows (every k-th in time order): they only choose where the full
+data's Newton iterations start, which then converge to the same estimate in fewer passes.
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
-from itertools import combinations_with_replacement
 from statistics import NormalDist
 from typing import Any
 
@@ -20,18 +18,24 @@ import numpy.typing as npt
 from netlm.survival.concordance import concordance
 from netlm.survival.data import TABLE, SurvivalData
 from netlm.survival.errors import SurvivalInputError
+from netlm.survival.options import Ties
+from netlm.survival.risksets import (
+    RiskSetSums,
+    Step,
+    linear_predictor,
+    literal,
+    sort_for_risk_sets,
+)
 
 COX_TABLE = "netlm_cox"
+SAMPLE_TABLE = "netlm_cox_sample"
 EPS = 1e-9  # R's coxph.control(eps): relative change of the log partial likelihood
 MAX_ITER = 20  # R's coxph.control(iter.max)
+SAMPLE_ABOVE = 200_000  # rows from which a sample chooses the starting point
+SAMPLE_ROWS = 50_000
 
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[str], None]
-
-
-class Ties(StrEnum):
-    efron = "efron"
-    breslow = "breslow"
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,12 @@ class Coefficient:
 
 
 @dataclass(frozen=True)
-class Step:
-    """The log partial likelihood at β, its gradient and its (observed) information."""
-
-    loglik: float
-    gradient: FloatArray
-    information: FloatArray
+class Fit:
+    beta: FloatArray
+    step: Step
+    iterations: int
+    converged: bool
+    loglik_start: float
 
 
 class CoxPH:
@@ -82,60 +86,40 @@ class CoxPH:
         self.n = 0
         self.events = 0
 
-    def fit(self, data: SurvivalData, progress: Progress | None = None) -> "CoxPH":
+    def fit(
+        self, data: SurvivalData, progress: Progress | None = None, *, warm_start: bool = True
+    ) -> "CoxPH":
+        """Estimate β; `warm_start=False` starts the full data at β = 0 as R does."""
         note = progress or (lambda _: None)
         names = data.covariates
         if not names:
             raise SurvivalInputError(["--covariates: a Cox model needs at least one covariate"])
         p = len(names)
-        self.means = _prepare(data)
         self.n, self.events = data.n, data.events
-        event_sums = np.array(
-            data.engine.rows(
-                f"SELECT {', '.join(f'SUM(e * x{j})' for j in range(p))} FROM {COX_TABLE}"
-            )[0],
-            dtype=np.float64,
-        )
-        query = _step_sql(data, p, self.ties)
-        beta = np.zeros(p)
-        note("Newton–Raphson: iteration 0")
-        current = _evaluate(data, query, beta, event_sums)
-        self.loglik_null = current.loglik
-        self.converged = False
-        for iteration in range(1, MAX_ITER + 1):
-            self.iterations = iteration
-            note(f"Newton–Raphson: iteration {iteration}")
-            step = _solve(current.information, current.gradient, names)
-            trial = _evaluate(data, query, beta + step, event_sums)
-            halvings = 0
-            while not trial.loglik >= current.loglik and halvings < 30:  # R halves the step
-                step /= 2
-                halvings += 1
-                trial = _evaluate(data, query, beta + step, event_sums)
-            beta = beta + step
-            done = abs(1 - current.loglik / trial.loglik) <= EPS
-            current = trial
-            if done:
-                self.converged = True
-                break
-        self.beta, self.loglik = beta, current.loglik
-        covariance = np.linalg.inv(current.information)
-        se = np.sqrt(np.diag(covariance))
-        z = NormalDist().inv_cdf(1 - (1 - self.conf_level) / 2)
-        self.coefficients = [
-            Coefficient(
-                name=name,
-                coef=float(b),
-                se=float(s),
-                hr=float(np.exp(b)),
-                hr_lower=float(np.exp(b - z * s)),
-                hr_upper=float(np.exp(b + z * s)),
-                p=float(2 * NormalDist().cdf(-abs(b / s))),
+        self.means = _centre(data)
+        note("sorting by time")
+        centred = ", ".join(f"x{j} - {literal(self.means[j])} AS x{j}" for j in range(p))
+        sort_for_risk_sets(data.engine, f"SELECT t, e, {centred} FROM {TABLE}", COX_TABLE, p)
+        full = RiskSetSums(data.engine, COX_TABLE, p, self.ties)
+        start = np.zeros(p)
+        self.loglik_null = full.evaluate(start).loglik
+        if warm_start and data.n > SAMPLE_ABOVE:
+            every = data.n // SAMPLE_ROWS
+            columns = ", ".join(f"x{j}" for j in range(p))
+            sort_for_risk_sets(
+                data.engine,
+                f"SELECT t, e, {columns} FROM {COX_TABLE} WHERE pos % {every} = 0",
+                SAMPLE_TABLE,
+                p,
             )
-            for name, b, s in zip(names, beta, se, strict=True)
-        ]
+            sample = RiskSetSums(data.engine, SAMPLE_TABLE, p, self.ties)
+            start = _newton(sample, start, names, lambda i: note(f"sample: iteration {i}")).beta
+        result = _newton(full, start, names, lambda i: note(f"Newton–Raphson: iteration {i}"))
+        self.beta, self.loglik = result.beta, result.step.loglik
+        self.iterations, self.converged = result.iterations, result.converged
+        self.coefficients = self._coefficients(names, result.step)
         note("concordance")
-        self.concordance = concordance(data.engine, COX_TABLE, _linear_predictor(beta))
+        self.concordance = concordance(data.engine, COX_TABLE, linear_predictor(self.beta))
         return self
 
     def predict_log_partial_hazard(self, rows: Sequence[Sequence[float]]) -> FloatArray:
@@ -155,16 +139,55 @@ class CoxPH:
             "concordance": self.concordance,
         }
 
+    def _coefficients(self, names: list[str], step: Step) -> list[Coefficient]:
+        se = np.sqrt(np.diag(np.linalg.inv(step.information)))
+        z = NormalDist().inv_cdf(1 - (1 - self.conf_level) / 2)
+        return [
+            Coefficient(
+                name=name,
+                coef=float(b),
+                se=float(s),
+                hr=float(np.exp(b)),
+                hr_lower=float(np.exp(b - z * s)),
+                hr_upper=float(np.exp(b + z * s)),
+                p=float(2 * NormalDist().cdf(-abs(b / s))),
+            )
+            for name, b, s in zip(names, self.beta, se, strict=True)
+        ]
 
-def _prepare(data: SurvivalData) -> FloatArray:
-    """Keep the covariates centred (as R does, for exp(xβ) far from overflow); refuse constants."""
+
+def _newton(
+    sums: RiskSetSums, beta: FloatArray, names: list[str], note: Callable[[int], None]
+) -> Fit:
+    """R's coxph.fit loop: Newton steps, halved while the likelihood does not increase."""
+    note(0)
+    current = sums.evaluate(beta)
+    start = current.loglik
+    for iteration in range(1, MAX_ITER + 1):
+        note(iteration)
+        step = _solve(current.information, current.gradient, names)
+        trial = sums.evaluate(beta + step)
+        halvings = 0
+        while not trial.loglik >= current.loglik and halvings < 30:
+            step = step / 2
+            halvings += 1
+            trial = sums.evaluate(beta + step)
+        beta = beta + step
+        done = abs(1 - current.loglik / trial.loglik) <= EPS
+        current = trial
+        if done:
+            return Fit(beta, current, iteration, True, start)
+    return Fit(beta, current, MAX_ITER, False, start)
+
+
+def _centre(data: SurvivalData) -> FloatArray:
+    """The covariate means (R centres too: exp(xβ) stays far from overflow); refuse constants."""
     p = len(data.covariates)
     stats = data.engine.rows(
         "SELECT "
         + ", ".join(f"AVG(x{j}), MIN(x{j}), MAX(x{j})" for j in range(p))
         + f" FROM {TABLE}"
     )[0]
-    means = np.array([float(stats[3 * j]) for j in range(p)])
     constant = [
         name for j, name in enumerate(data.covariates) if stats[3 * j + 1] == stats[3 * j + 2]
     ]
@@ -174,67 +197,7 @@ def _prepare(data: SurvivalData) -> FloatArray:
         )
     if data.events == 0:
         raise SurvivalInputError([f'column "{data.event}": no events (every row is censored)'])
-    centred = ", ".join(f"x{j} - {_literal(means[j])} AS x{j}" for j in range(p))
-    data.engine.materialise(COX_TABLE, f"SELECT t, e, {centred} FROM {TABLE}")
-    return means
-
-
-def _pairs(p: int) -> list[tuple[int, int]]:
-    return list(combinations_with_replacement(range(p), 2))
-
-
-def _step_sql(data: SurvivalData, p: int, ties: Ties) -> str:
-    """The query behind one Newton step; `{eta}` stands for the linear predictor."""
-    xs = range(p)
-    pairs = _pairs(p)
-    per_time = ", ".join(
-        ["SUM(w) AS sw", "SUM(e) AS d", "SUM(e * w) AS ew"]
-        + [f"SUM(w * x{j}) AS s_{j}" for j in xs]
-        + [f"SUM(e * w * x{j}) AS e_{j}" for j in xs]
-        + [f"SUM(w * x{j} * x{k}) AS s{j}_{k}" for j, k in pairs]
-        + [f"SUM(e * w * x{j} * x{k}) AS e{j}_{k}" for j, k in pairs]
-    )
-    window = "OVER (ORDER BY t DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-    risk_sets = ", ".join(
-        ["d", "ew", f"SUM(sw) {window} AS rw"]
-        + [f"e_{j}, SUM(s_{j}) {window} AS r_{j}" for j in xs]
-        + [f"e{j}_{k}, SUM(s{j}_{k}) {window} AS r{j}_{k}" for j, k in pairs]
-    )
-    frac = "CAST(l AS DOUBLE) / d" if ties is Ties.efron else "0.0"
-    tied = ", ".join(
-        ["den"]
-        + [f"(r_{j} - frac * e_{j}) / den AS m{j}" for j in xs]
-        + [f"(r{j}_{k} - frac * e{j}_{k}) / den AS q{j}_{k}" for j, k in pairs]
-    )
-    totals = ", ".join(
-        ["SUM(ln(den))"]
-        + [f"SUM(m{j})" for j in xs]
-        + [f"SUM(q{j}_{k} - m{j} * m{k})" for j, k in pairs]
-    )
-    engine = data.engine
-    return (
-        f"WITH rows_w AS (SELECT t, e, exp({{eta}}) AS w, {', '.join(f'x{j}' for j in xs)} "
-        f"FROM {COX_TABLE}), "
-        f"per_time AS (SELECT t, {per_time} FROM rows_w GROUP BY t), "
-        f"risk AS (SELECT {risk_sets} FROM per_time), "
-        f"deaths AS (SELECT *, {engine.explode_range('d')} AS l FROM risk WHERE d > 0), "
-        f"weighted AS (SELECT *, rw - frac * ew AS den FROM "
-        f"(SELECT *, {frac} AS frac FROM deaths) fr), "
-        f"terms AS (SELECT {tied} FROM weighted) "
-        f"SELECT {totals} FROM terms"
-    )
-
-
-def _evaluate(data: SurvivalData, query: str, beta: FloatArray, event_sums: FloatArray) -> Step:
-    p = len(beta)
-    row = data.engine.rows(query.replace("{eta}", _linear_predictor(beta)))[0]
-    values = np.array([float(v) for v in row])
-    loglik = float(beta @ event_sums - values[0])
-    gradient = event_sums - values[1 : 1 + p]
-    information = np.zeros((p, p))
-    for (j, k), value in zip(_pairs(p), values[1 + p :], strict=True):
-        information[j, k] = information[k, j] = value
-    return Step(loglik, gradient, information)
+    return np.array([float(stats[3 * j]) for j in range(p)])
 
 
 def _solve(information: FloatArray, gradient: FloatArray, names: list[str]) -> FloatArray:
@@ -249,12 +212,3 @@ def _solve(information: FloatArray, gradient: FloatArray, names: list[str]) -> F
             ]
         ) from None
     return np.asarray(np.linalg.solve(information, gradient), dtype=np.float64)
-
-
-def _linear_predictor(beta: FloatArray) -> str:
-    return " + ".join(f"x{j} * {_literal(b)}" for j, b in enumerate(beta)) or "0.0"
-
-
-def _literal(value: float) -> str:
-    """A double literal both dialects read exactly (17 significant digits, exponent form)."""
-    return f"({float(value):.17e})"

@@ -41,6 +41,8 @@ class SqlEngine(ABC):
     """One connection: a source file registered as a view, temporary tables, queries."""
 
     name: str
+    streaming_windows = False  # may a window without ORDER BY run in table order?
+    frame_rank = False  # rank(ORDER BY …) OVER (…): a row's rank inside its window frame
 
     def __init__(self) -> None:
         self._source_rows_sql = ""
@@ -75,8 +77,9 @@ class SqlEngine(ABC):
     @abstractmethod
     def column_names(self, table: str) -> list[str]: ...
 
+    @abstractmethod
     def close(self) -> None:
-        """Release the connection (a Spark session is left to the JVM's own shutdown)."""
+        """Release the connection and the tables kept for the analysis."""
 
     def register(self, path: Path) -> None:
         """Register a Parquet or CSV file as the view `netlm_source`."""
@@ -106,7 +109,10 @@ class DuckDBEngine(SqlEngine):
 
     name = "duckdb"
 
+    frame_rank = True
+
     def __init__(self, threads: int | None = None) -> None:
+        self.streaming_windows = True
         import duckdb
 
         super().__init__()

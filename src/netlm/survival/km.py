@@ -6,7 +6,6 @@ with a window; Python only multiplies along the event times of each group.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from statistics import NormalDist
 from typing import Any
 
@@ -14,16 +13,9 @@ import numpy as np
 import numpy.typing as npt
 
 from netlm.survival.data import TABLE, SurvivalData
+from netlm.survival.options import ConfType
 
 FloatArray = npt.NDArray[np.float64]
-
-
-class ConfType(StrEnum):
-    """How the confidence interval is built (R's `conf.type`)."""
-
-    log = "log"
-    log_log = "log-log"
-    plain = "plain"
 
 
 @dataclass(frozen=True)
@@ -44,6 +36,17 @@ class Curve:
         index = np.searchsorted(self.time, np.asarray(times, dtype=np.float64), side="right")
         padded = np.concatenate([[1.0], self.survival])
         return np.asarray(padded[index], dtype=np.float64)
+
+    def median(self) -> tuple[float | None, float | None, float | None]:
+        """Median survival with its confidence limits (R's print.survfit); None: not reached.
+
+        The lower limit is where the upper band crosses one half, the upper where the lower does.
+        """
+        return (
+            _median(self.time, self.survival),
+            _median(self.time, self.upper),
+            _median(self.time, self.lower),
+        )
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class KaplanMeier:
         self.conf_type = ConfType(conf_type)
         self.conf_level = conf_level
         self.curves: list[Curve] = []
+        self.max_time = 0.0
         self._data: SurvivalData | None = None
 
     def fit(self, data: SurvivalData) -> "KaplanMeier":
@@ -91,6 +95,8 @@ class KaplanMeier:
                     z,
                 )
             )
+        ((longest,),) = data.engine.rows(f"SELECT MAX(t) FROM {TABLE}")
+        self.max_time = float(longest)
         self._data = data
         return self
 
@@ -134,11 +140,11 @@ def _curve(
 ) -> Curve:
     n = n_risk.astype(np.float64)
     d = n_event.astype(np.float64)
-    survival = np.cumprod(1.0 - d / n)
+    survival = np.cumprod(1.0 - d / n, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         # Greenwood: the increment is infinite where everyone at risk has the event (as in R).
         increment = np.where(n > d, d / (n * (n - d)), np.inf)
-        se = np.sqrt(np.cumsum(increment))
+        se: FloatArray = np.sqrt(np.cumsum(increment))
         lower, upper = confidence_interval(survival, se, conf_type, z)
     return Curve(group, time, survival, lower, upper, n_risk, n_event, se)
 
@@ -158,6 +164,18 @@ def confidence_interval(
         half = z * se / np.log(xx)
         loglog = np.log(-np.log(xx))
         return np.exp(-np.exp(loglog - half)), np.exp(-np.exp(loglog + half))
+
+
+def _median(time: FloatArray, survival: FloatArray) -> float | None:
+    """The first time the curve is at or below one half; where it sits exactly at one half, the
+    midpoint to the next event time (as R does)."""
+    below = np.flatnonzero(survival <= 0.5)
+    if len(below) == 0:
+        return None
+    i = int(below[0])
+    if np.isclose(survival[i], 0.5, rtol=0, atol=1e-12) and i + 1 < len(time):
+        return float((time[i] + time[i + 1]) / 2)
+    return float(time[i])
 
 
 def _json_floats(values: FloatArray) -> list[float | None]:

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import chi2
 
 from netlm.survival.data import TABLE, SurvivalData
 from netlm.survival.errors import SurvivalInputError
@@ -118,5 +117,7 @@ def _test(
         diff = (observed - expected)[keep][1:]
         v = variance[np.ix_(keep, keep)][1:, 1:]
         chisq = float(diff @ np.linalg.solve(v, diff))
+    from scipy.stats import chi2  # loaded on use: scipy.stats takes a while to import
+
     p = float(chi2.sf(chisq, df)) if df >= 1 else 1.0
     return LogRankResult(chisq, df, p, labels, observed, expected)
