@@ -193,7 +193,7 @@ def cox_command(
     console.print(table)
     console.print(
         f"n = {model.n}, events = {model.events}, concordance = {model.concordance:.4f}, "
-        f"log partial likelihood = {model.loglik:.4f} (null {model.loglik_null:.4f})"
+        f"log partial likelihood = {model.loglik:.4f}, {model.iterations} Newton iterations"
     )
 
 
@@ -252,7 +252,8 @@ def _load(
         sql, source, time=time, event=event, by=by, covariates=covariates, skip_bad=skip_bad
     )
     if data.skipped.count:
-        typer.echo(f"skipped {data.skipped.count} rows with bad values (--skip-bad):", err=True)
+        rows = "row" if data.skipped.count == 1 else "rows"
+        typer.echo(f"skipped {data.skipped.count} {rows} with bad values (--skip-bad):", err=True)
         for line in data.skipped.problems:
             typer.echo(f"  {line}", err=True)
     return data

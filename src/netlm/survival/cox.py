@@ -66,7 +66,6 @@ class Fit:
     step: Step
     iterations: int
     converged: bool
-    loglik_start: float
 
 
 class CoxPH:
@@ -79,7 +78,6 @@ class CoxPH:
         self.beta: FloatArray = np.zeros(0)
         self.means: FloatArray = np.zeros(0)
         self.loglik: float = float("nan")
-        self.loglik_null: float = float("nan")
         self.iterations = 0
         self.converged = False
         self.concordance: float = float("nan")
@@ -102,7 +100,6 @@ class CoxPH:
         sort_for_risk_sets(data.engine, f"SELECT t, e, {centred} FROM {TABLE}", COX_TABLE, p)
         full = RiskSetSums(data.engine, COX_TABLE, p, self.ties)
         start = np.zeros(p)
-        self.loglik_null = full.evaluate(start).loglik
         if warm_start and data.n > SAMPLE_ABOVE:
             every = data.n // SAMPLE_ROWS
             columns = ", ".join(f"x{j}" for j in range(p))
@@ -162,7 +159,6 @@ def _newton(
     """R's coxph.fit loop: Newton steps, halved while the likelihood does not increase."""
     note(0)
     current = sums.evaluate(beta)
-    start = current.loglik
     for iteration in range(1, MAX_ITER + 1):
         note(iteration)
         step = _solve(current.information, current.gradient, names)
@@ -176,8 +172,8 @@ def _newton(
         done = abs(1 - current.loglik / trial.loglik) <= EPS
         current = trial
         if done:
-            return Fit(beta, current, iteration, True, start)
-    return Fit(beta, current, MAX_ITER, False, start)
+            return Fit(beta, current, iteration, True)
+    return Fit(beta, current, MAX_ITER, False)
 
 
 def _centre(data: SurvivalData) -> FloatArray:

@@ -224,11 +224,14 @@ def _spark_session(master: str) -> Any:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - pyspark is a declared dependency
         raise SurvivalInputError([f"--engine spark: pyspark is not installed ({exc})"]) from None
+    log_config = Path(__file__).with_name("data") / "spark-log4j2.properties"
     try:
         spark = (
             SparkSession.builder.master(master)
             .appName("netlm-survival")
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log_config}")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "8")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.driver.memory", "2g")

@@ -40,12 +40,12 @@ class Curve:
     def median(self) -> tuple[float | None, float | None, float | None]:
         """Median survival with its confidence limits (R's print.survfit); None: not reached.
 
-        The lower limit is where the upper band crosses one half, the upper where the lower does.
+        The lower limit is where the lower band crosses one half, the upper where the upper does.
         """
         return (
             _median(self.time, self.survival),
-            _median(self.time, self.upper),
             _median(self.time, self.lower),
+            _median(self.time, self.upper),
         )
 
     def to_json_dict(self) -> dict[str, Any]:

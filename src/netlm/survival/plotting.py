@@ -41,7 +41,7 @@ def plot_km(
     at_risk = km.number_at_risk(ticks)
     rows = len(curves)
     figure = Figure(figsize=(8, 5.2 + 0.3 * rows), layout="constrained")
-    grid = figure.add_gridspec(2, 1, height_ratios=[5, 0.6 + 0.3 * rows])
+    grid = figure.add_gridspec(2, 1, height_ratios=[5, 0.4 + 0.25 * rows])
     axes = figure.add_subplot(grid[0])
     table = figure.add_subplot(grid[1], sharex=axes)
     colours = [f"C{i % 10}" for i in range(rows)]
@@ -74,6 +74,7 @@ def plot_km(
                 x_tick, y_row, str(count), ha="center", va="center", fontsize=8, color=colour
             )
     table.tick_params(axis="x", labelbottom=False, length=0)
+    table.tick_params(axis="y", length=0, pad=22)
     for side in ("top", "right", "bottom", "left"):
         table.spines[side].set_visible(False)
     figure.savefig(path, format=fmt, dpi=150)
