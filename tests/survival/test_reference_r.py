@@ -84,5 +84,7 @@ def test_warm_start_reaches_the_estimate_r_reaches(duckdb_engine: DuckDBEngine) 
     """The sample only picks the start: from β = 0 the result is the same estimate."""
     data = load(duckdb_engine, "ties", covariates=["x1", "x2", "x3"])
     cold = CoxPH().fit(data, warm_start=False)
-    for coefficient, row in zip(cold.coefficients, [r for r in COX if r["case"] == "ties"], strict=False):
+    for coefficient, row in zip(
+        cold.coefficients, [r for r in COX if r["case"] == "ties"], strict=False
+    ):
         assert coefficient.coef == pytest.approx(number(row["coef"]), abs=1e-9)

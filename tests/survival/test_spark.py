@@ -24,15 +24,22 @@ def test_kaplan_meier_and_log_rank_match(
     duck = load(duckdb_engine, "ties", by="arm")
     spark = load(spark_engine, "ties", by="arm")
     assert duck.groups == spark.groups
-    for left, right in zip(KaplanMeier().fit(duck).curves, KaplanMeier().fit(spark).curves, strict=True):
+    for left, right in zip(
+        KaplanMeier().fit(duck).curves, KaplanMeier().fit(spark).curves, strict=True
+    ):
         assert left.group == right.group
         assert left.n_risk.tolist() == right.n_risk.tolist()
         assert left.n_event.tolist() == right.n_event.tolist()
         np.testing.assert_array_equal(left.time, right.time)
-        for a, b in ((left.survival, right.survival), (left.lower, right.lower), (left.upper, right.upper)):
+        for a, b in (
+            (left.survival, right.survival),
+            (left.lower, right.lower),
+            (left.upper, right.upper),
+        ):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=0)
     duck_test, spark_test = LogRank().fit(duck).result, LogRank().fit(spark).result
-    assert duck_test is not None and spark_test is not None
+    assert duck_test is not None
+    assert spark_test is not None
     assert duck_test.df == spark_test.df
     assert duck_test.observed.tolist() == spark_test.observed.tolist()
     assert spark_test.chisq == pytest.approx(duck_test.chisq, rel=1e-9)
@@ -61,7 +68,11 @@ def test_bad_rows_are_found_at_the_same_rows(
         with pytest.raises(SurvivalInputError) as caught:
             SurvivalData.load(engine, path, time="time", event="death")
         found.append(caught.value.problems)
-    assert found[0] == found[1] == [
-        'row 2, column "death": "x" is not a number',
-        'row 3, column "time": "-4.5" is negative (a follow-up time is 0 or more)',
-    ]
+    assert (
+        found[0]
+        == found[1]
+        == [
+            'row 2, column "death": "x" is not a number',
+            'row 3, column "time": "-4.5" is negative (a follow-up time is 0 or more)',
+        ]
+    )

@@ -24,9 +24,7 @@ def write(tmp_path: Path, text: str, fmt: str = "csv") -> Path:
     if fmt == "csv":
         return csv_path
     parquet = tmp_path / "registry.parquet"
-    duckdb.sql(
-        f"COPY (SELECT * FROM read_csv('{csv_path}', all_varchar = true)) TO '{parquet}'"
-    )
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv_path}', all_varchar = true)) TO '{parquet}'")
     return parquet
 
 
@@ -44,7 +42,10 @@ def problems(engine: DuckDBEngine, path: Path, **options: object) -> list[str]:
         ("-1.5,1,A,60", 'row 3, column "time": "-1.5" is negative (a follow-up time is 0 or more)'),
         ("nan,1,A,60", 'row 3, column "time": "nan" is not a finite number'),
         (",1,A,60", 'row 3, column "time": is empty (a value is required)'),
-        ("5,2,A,60", 'row 3, column "death": "2" is not 0 or 1 (1: the event happened, 0: censored)'),
+        (
+            "5,2,A,60",
+            'row 3, column "death": "2" is not 0 or 1 (1: the event happened, 0: censored)',
+        ),
         ("5,yes,A,60", 'row 3, column "death": "yes" is not a number'),
         ("5,1,,60", 'row 3, column "center": is empty (every row needs a group)'),
         ("5,1,A,old", 'row 3, column "age": "old" is not a number'),
@@ -136,7 +137,13 @@ def test_a_corrupt_parquet_file_is_one_clear_line(
 
 
 def test_a_constant_covariate_is_refused(tmp_path: Path, duckdb_engine: DuckDBEngine) -> None:
-    path = write(tmp_path, GOOD.replace(",60\n", ",50\n").replace(",70\n", ",50\n").replace(",65\n", ",50\n").replace(",55\n", ",50\n"))
+    path = write(
+        tmp_path,
+        GOOD.replace(",60\n", ",50\n")
+        .replace(",70\n", ",50\n")
+        .replace(",65\n", ",50\n")
+        .replace(",55\n", ",50\n"),
+    )
     data = SurvivalData.load(duckdb_engine, path, time="time", event="death", covariates=["age"])
     with pytest.raises(SurvivalInputError) as caught:
         CoxPH().fit(data)
