@@ -9,6 +9,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
+from netlm.survival import logrank
 from netlm.survival.cox import CoxPH
 from netlm.survival.engines import DuckDBEngine
 from netlm.survival.km import KaplanMeier
@@ -49,8 +50,13 @@ def test_kaplan_meier_equals_r(
             assert np.array_equal(np.isnan(values), np.isnan(reference)), column
 
 
+@pytest.mark.parametrize("layout", ["pivoted", "grid"])
 @pytest.mark.parametrize("row", read_csv("logrank.csv"), ids=lambda row: row["case"])
-def test_log_rank_equals_r(duckdb_engine: DuckDBEngine, row: dict[str, str]) -> None:
+def test_log_rank_equals_r(
+    duckdb_engine: DuckDBEngine, row: dict[str, str], layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both query layouts: a column per group (few groups) and the time × group grid (many)."""
+    monkeypatch.setattr(logrank, "PIVOT_GROUPS", 12 if layout == "pivoted" else 1)
     dataset, by = row["case"].split("_", 1)
     result = LogRank().fit(load(duckdb_engine, dataset, by=by)).result
     assert result is not None

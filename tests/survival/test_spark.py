@@ -46,11 +46,23 @@ def test_kaplan_meier_and_log_rank_match(
     assert spark_test.p == pytest.approx(duck_test.p, rel=1e-9)
 
 
-@pytest.mark.parametrize("ties", ["efron", "breslow"])
-def test_cox_matches(duckdb_engine: DuckDBEngine, spark_engine: SparkEngine, ties: str) -> None:
-    covariates = ["age", "sex", "ph.ecog"]
-    duck = CoxPH(ties).fit(load(duckdb_engine, "lung", covariates=covariates))
-    spark = CoxPH(ties).fit(load(spark_engine, "lung", covariates=covariates))
+@pytest.mark.parametrize(
+    ("dataset", "covariates", "ties"),
+    [
+        ("lung", ["age", "sex", "ph.ecog"], "efron"),  # tied event times
+        ("lung", ["age", "sex", "ph.ecog"], "breslow"),
+        ("continuous", ["x1", "x2", "x3"], "efron"),  # no ties: the per-row second moments
+    ],
+)
+def test_cox_matches(
+    duckdb_engine: DuckDBEngine,
+    spark_engine: SparkEngine,
+    dataset: str,
+    covariates: list[str],
+    ties: str,
+) -> None:
+    duck = CoxPH(ties).fit(load(duckdb_engine, dataset, covariates=covariates))
+    spark = CoxPH(ties).fit(load(spark_engine, dataset, covariates=covariates))
     assert (spark.n, spark.events) == (duck.n, duck.events)
     assert spark.concordance == pytest.approx(duck.concordance, rel=1e-12)
     for a, b in zip(duck.coefficients, spark.coefficients, strict=True):

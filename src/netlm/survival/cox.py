@@ -85,7 +85,12 @@ class CoxPH:
         self.events = 0
 
     def fit(
-        self, data: SurvivalData, progress: Progress | None = None, *, warm_start: bool = True
+        self,
+        data: SurvivalData,
+        progress: Progress | None = None,
+        *,
+        warm_start: bool = True,
+        with_concordance: bool = True,
     ) -> "CoxPH":
         """Estimate β; `warm_start=False` starts the full data at β = 0 as R does."""
         note = progress or (lambda _: None)
@@ -115,8 +120,9 @@ class CoxPH:
         self.beta, self.loglik = result.beta, result.step.loglik
         self.iterations, self.converged = result.iterations, result.converged
         self.coefficients = self._coefficients(names, result.step)
-        note("concordance")
-        self.concordance = concordance(data.engine, COX_TABLE, linear_predictor(self.beta))
+        if with_concordance:
+            note("concordance")
+            self.concordance = concordance(data.engine, COX_TABLE, linear_predictor(self.beta))
         return self
 
     def predict_log_partial_hazard(self, rows: Sequence[Sequence[float]]) -> FloatArray:

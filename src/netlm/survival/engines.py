@@ -117,6 +117,7 @@ class DuckDBEngine(SqlEngine):
 
         super().__init__()
         self._con = duckdb.connect()
+        self._con.execute("SET enable_progress_bar = false")  # stdout is for results
         if threads is not None:
             self._con.execute(f"SET threads = {int(threads)}")
 

@@ -5,6 +5,8 @@ marking the final row of each time; then the risk set of a time is every row up 
 row, and running window sums give exp(xβ), x·exp(xβ) and x xᵀ·exp(xβ) over it. The tied events
 of each time are summed by an aggregate, expanded into their d deaths (Efron's l/d weights),
 and the query returns the log partial likelihood, its gradient and its information matrix.
+When no two events share a time (continuous follow-up), each event is its own tied set and
+the query reads its sums off the running rows directly: no aggregate, join or expansion.
 
 DuckDB evaluates a window without ORDER BY as a streaming running sum in table order, six
 times faster than a sorted window. The query proves that order on every row it uses (the count
@@ -59,10 +61,13 @@ class RiskSetSums:
         self.table = table
         self.p = p
         self.ties = ties
-        self.event_sums = np.array(
-            engine.rows(f"SELECT {', '.join(f'SUM(e * x{j})' for j in range(p))} FROM {table}")[0],
-            dtype=np.float64,
-        )
+        sums = engine.rows(
+            f"SELECT {', '.join(f'SUM(e * x{j})' for j in range(p))}, "
+            f"(SELECT COALESCE(MAX(d), 0) FROM "
+            f"(SELECT COUNT(*) AS d FROM {table} WHERE e = 1 GROUP BY t) per_time) FROM {table}"
+        )[0]
+        self.event_sums = np.array(sums[:p], dtype=np.float64)
+        self.tied_events = int(sums[p]) > 1
 
     def evaluate(self, beta: FloatArray) -> Step:
         p = self.p
@@ -117,6 +122,8 @@ class RiskSetSums:
         )
         explode = self.engine.explode_range("d")
         columns = ", ".join(f"x{j}" for j in range(p))
+        if not self.tied_events:
+            return self._query_without_ties(eta, window)
         return (
             f"WITH weighted AS (SELECT pos, t, e, last, exp({eta}) AS w, {columns} "
             f"FROM {self.table}), "
@@ -128,6 +135,45 @@ class RiskSetSums:
             f"(SELECT *, {frac} AS frac FROM deaths) f), "
             f"terms AS (SELECT {terms} FROM fractions) "
             f"SELECT {totals} FROM terms"
+        )
+
+    def _query_without_ties(self, eta: str, window: str) -> str:
+        """One event per event time: fewer windows, the second moments summed per row.
+
+        The event is sorted after the censored rows of its time, so its own row closes its
+        risk set and Efron's weights are all 0. Σ_t R2(t) / R0(t) is summed per row instead:
+        Σ_i w_i x_i x_iᵀ A(T_i), with A(T) = Σ of 1 / R0 over the events at or before T, which
+        is the total minus a running sum in the same order (a second window over the first),
+        so 6 + 1 windows replace 27.
+        """
+        xs, both = range(self.p), pairs(self.p)
+        columns = ", ".join(f"x{j}" for j in xs)
+        first = ", ".join(
+            ["pos", "e", "w", columns, "COUNT(*) OVER win AS seen", "MAX(pos) OVER win AS top"]
+            + ["SUM(w) OVER win AS rw"]
+            + [f"SUM(w * x{j}) OVER win AS r_{j}" for j in xs]
+        )
+        proof = (
+            "CASE WHEN seen <> pos OR top <> pos OR seen2 <> pos OR top2 <> pos THEN 1 ELSE 0 END"
+        )
+        totals = ", ".join(
+            ["SUM(CASE WHEN e = 1 THEN ln(rw) ELSE 0 END)"]
+            + [f"SUM(CASE WHEN e = 1 THEN r_{j} / rw ELSE 0 END)" for j in xs]
+            + [
+                f"SUM(a) * SUM(w * x{j} * x{k}) - SUM(w * x{j} * x{k} * (pa - a))"
+                f" - SUM(CASE WHEN e = 1 THEN r_{j} * r_{k} / (rw * rw) ELSE 0 END)"
+                for j, k in both
+            ]
+            + [f"MAX({proof})"]
+        )
+        return (
+            f"WITH weighted AS (SELECT pos, e, exp({eta}) AS w, {columns} FROM {self.table}), "
+            f"first_pass AS (SELECT {first} FROM weighted WINDOW win AS {window}), "
+            f"inverse AS (SELECT *, CASE WHEN e = 1 THEN 1.0 / rw ELSE 0.0 END AS a "
+            f"FROM first_pass), "
+            f"second_pass AS (SELECT *, SUM(a) OVER win AS pa, COUNT(*) OVER win AS seen2, "
+            f"MAX(pos) OVER win AS top2 FROM inverse WINDOW win AS {window}) "
+            f"SELECT {totals} FROM second_pass"
         )
 
 
