@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_http.py
 	$(BIN)/python benchmarks/bench_cds.py
 	$(BIN)/python benchmarks/fuzz_parse.py
+	$(BIN)/python benchmarks/bench_survival.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -90,7 +90,7 @@ def run_netlm(engine: SqlEngine, path: Path, label: str) -> dict[str, float]:
         figures[f"coef_{name}"] = coefficient.coef
     print(
         f"  {label:<22} KM {figures['km']:7.2f} s   log-rank {figures['logrank']:7.2f} s   "
-        f"Cox {figures['cox']:7.2f} s ({model.iterations} full Newton steps)   "
+        f"Cox {figures['cox']:7.2f} s ({model.iterations} Newton steps on all rows)   "
         f"concordance {figures['concordance']:6.2f} s"
     )
     return figures

@@ -11,6 +11,7 @@ if [ "$mode" = test ]; then
 elif [ "$mode" = bench ]; then
   packages+=(wrk)
 fi
+if [ "$mode" != run ]; then packages+=(openjdk-17-jre-headless); fi  # Java for Spark: survival tests and bench (issue 12b)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

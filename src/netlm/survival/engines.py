@@ -8,7 +8,6 @@ methods here, so the statistics never know which engine they run on.
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -205,10 +204,10 @@ class SparkEngine(SqlEngine):
         return [tuple(row) for row in self._spark.sql(sql).collect()]
 
     def arrays(self, sql: str) -> Arrays:
-        frame = self._spark.sql(sql)
-        names: Sequence[str] = frame.columns
-        rows = frame.collect()
-        return {name: np.array([row[i] for row in rows]) for i, name in enumerate(names)}
+        table = self._spark.sql(sql).toArrow()  # columnar, not one Python object per row
+        return {
+            name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names
+        }
 
     def column_names(self, table: str) -> list[str]:
         return list(self._spark.table(table).columns)
