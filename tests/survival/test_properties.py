@@ -71,6 +71,8 @@ def test_kaplan_meier_is_the_product_limit(rows: list[Row]) -> None:
 @given(rows_strategy)
 def test_log_rank_does_not_depend_on_group_names(rows: list[Row]) -> None:
     renamed = [(t, e, {"a": "z", "b": "y", "c": "x"}[g], x) for t, e, g, x in rows]
+    if not any(e for _, e, _, _ in rows):
+        return  # no events: refused (tested in test_validation)
     results = []
     for data_rows in (rows, renamed):
         with loaded(data_rows, by="arm") as data:
@@ -106,7 +108,10 @@ def test_concordance_counts_every_comparable_pair(rows: list[Row]) -> None:
 @settings(max_examples=15, deadline=None)
 @given(st.integers(0, 10_000))
 def test_cox_is_equivariant_under_shift_and_scale(seed: int) -> None:
-    """x → a·x + b gives β → β / a: the model sees only differences of x."""
+    """x → a·x + b gives β → β / a: the model sees only differences of x.
+
+    To the convergence tolerance (R's: 1e-9 on the log likelihood), as one of the two fits may
+    take one more Newton step than the other."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=80)
     times = np.round(rng.exponential(1 / np.exp(0.7 * x)) * 10)
@@ -119,6 +124,6 @@ def test_cox_is_equivariant_under_shift_and_scale(seed: int) -> None:
         moved = CoxPH().fit(data)
     assert base.converged
     assert moved.converged
-    assert moved.coefficients[0].coef == pytest.approx(base.coefficients[0].coef / 3, rel=1e-8)
-    assert moved.coefficients[0].p == pytest.approx(base.coefficients[0].p, rel=1e-7)
+    assert moved.coefficients[0].coef == pytest.approx(base.coefficients[0].coef / 3, rel=1e-6)
+    assert moved.coefficients[0].p == pytest.approx(base.coefficients[0].p, rel=1e-5)
     assert moved.concordance == base.concordance

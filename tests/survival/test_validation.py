@@ -167,3 +167,13 @@ def test_collinear_covariates_are_refused(tmp_path: Path, duckdb_engine: DuckDBE
     with pytest.raises(SurvivalInputError) as caught:
         CoxPH().fit(data)
     assert "collinear" in caught.value.problems[0]
+
+
+def test_log_rank_needs_events(tmp_path: Path, duckdb_engine: DuckDBEngine) -> None:
+    path = write(tmp_path, GOOD.replace(",1,", ",0,"))
+    data = SurvivalData.load(duckdb_engine, path, time="time", event="death", by="center")
+    with pytest.raises(SurvivalInputError) as caught:
+        LogRank().fit(data)
+    assert caught.value.problems == [
+        'column "death": no events (every row is censored); nothing to compare'
+    ]

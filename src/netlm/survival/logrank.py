@@ -80,6 +80,10 @@ class LogRank:
                     else "--by: a log-rank test compares groups; name the column that holds them"
                 ]
             )
+        if data.events == 0:
+            raise SurvivalInputError(
+                [f'column "{data.event}": no events (every row is censored); nothing to compare']
+            )
         labels = [group.label for group in data.groups]
         if len(labels) <= PIVOT_GROUPS:
             observed, expected, variance = _pivoted(data, labels)
