@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_http.py
 	$(BIN)/python benchmarks/bench_cds.py
 	$(BIN)/python benchmarks/fuzz_parse.py
+	$(BIN)/python benchmarks/bench_survival.py
 	$(BIN)/python benchmarks/bench_registry.py
 
 ## lock: re-resolve requirements/lock.txt after a dependency in pyproject.toml changed, keeping

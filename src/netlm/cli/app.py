@@ -19,6 +19,7 @@ from netlm.cli.fhir import fhir_app
 from netlm.cli.registry import registry_app
 from netlm.cli.render import render_markdown, render_text
 from netlm.cli.serve import serve_command
+from netlm.cli.survival import survival_app
 from netlm.engine import assess
 from netlm.knowledge.check import check
 from netlm.knowledge.load import KnowledgeBase, KnowledgeBaseError, load_knowledge_base
@@ -41,6 +42,7 @@ app.add_typer(token_app, name="token", help="API tokens: list and revoke.")
 app.add_typer(fhir_app, name="fhir", help="FHIR R4 import (Bundle -> case) and export.")
 app.add_typer(cds_app, name="cds", help="CDS Hooks service: registered EHR clients.")
 app.add_typer(registry_app, name="registry", help="Registry analytics: synth, assess, audit.")
+app.add_typer(survival_app, name="survival")
 app.command("serve")(serve_command)
 
 
