@@ -188,8 +188,15 @@ def test_decisions_concordance(env: Env) -> None:
     )
     assert overridden.status_code == 201
     assert overridden.json()["concordant"] is False
+    second_tier = {**base, "chosen_options": ["everolimus"]}  # proposed, ranked after PRRT
+    unexplained = client.post("/api/v1/cases/v03/decisions", json=second_tier, headers=auth)
+    assert unexplained.status_code == 422
+    assert unexplained.json()["errors"][0]["field"] == "override_reason"
+    explained = client.post("/api/v1/cases/v03/decisions", headers=auth,
+                            json={**second_tier, "override_reason": "no PRRT centre"})  # fmt: skip
+    assert (explained.status_code, explained.json()["concordant"]) == (201, True)
     listed = client.get("/api/v1/cases/v03/decisions", headers=env.auth("viewer")).json()
-    assert len(listed) == 2
+    assert len(listed) == 3
 
 
 def test_decision_validation(env: Env) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from netlm import parse_case
 from netlm.knowledge.load import load_knowledge_base
@@ -201,8 +201,8 @@ def test_what_if_without_change_is_the_saved_assessment(
     page.wait_for_load_state("networkidle")
     with page.expect_response(lambda r: "/whatif" in r.url):
         page.click("#whatif button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    assert page.locator("#whatif-same").count() == 0
+    # the answer is swapped in after the response arrives: wait for the page, not the network
+    expect(page.locator("#whatif-same")).to_have_count(0)
     assert page.locator("#whatif-result tr.changed").count() >= 1
     whatif = page.locator("#whatif")
     assert whatif.evaluate("e => e.scrollWidth <= e.clientWidth"), "the what-if panel overflows"

@@ -562,6 +562,23 @@ def test_concordant_decision_clears_pending(store: Store, alice: UserInfo) -> No
     assert ids(store, decision_pending=True) == {"v01"}  # a new version awaits a decision
 
 
+def test_a_proposed_option_outside_the_first_tier_needs_a_reason(
+    store: Store, alice: UserInfo
+) -> None:
+    """v01 ranks resection first and ablation second: choosing ablation is concordant but the
+    board says why it prefers the lower-ranked option."""
+    assessment_id = assessed(store, example("01"), alice)
+    with pytest.raises(ValidationFailed) as caught:
+        store.record_decision("v01", decision("thermal_ablation"), alice, assessment_id)
+    assert caught.value.field == "override_reason"
+    saved = store.record_decision(
+        "v01", decision("thermal_ablation", reason="patient prefers ablation"), alice, assessment_id
+    )
+    assert (saved.concordant, saved.override_reason) == (True, "patient prefers ablation")
+    first = store.record_decision("v01", decision("curative_resection"), alice, assessment_id)
+    assert (first.concordant, first.override_reason) == (True, None)
+
+
 def test_discordant_decision_needs_an_override_reason(store: Store, alice: UserInfo) -> None:
     assessment_id = assessed(store, example("01"), alice)
     for reason in (None, "", "   "):
@@ -570,7 +587,10 @@ def test_discordant_decision_needs_an_override_reason(store: Store, alice: UserI
                 "v01", decision("curative_resection", "ssa", reason=reason), alice, assessment_id
             )
         assert caught.value.field == "override_reason"
-        assert caught.value.message == "required when the decision differs from the assessment"
+        assert (
+            caught.value.message
+            == "required when the decision chooses an option outside the first tier"
+        )
     assert store.list_decisions("v01") == []
     assert ids(store, decision_pending=True) == {"v01"}
     saved = store.record_decision(

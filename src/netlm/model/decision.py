@@ -11,7 +11,8 @@ Participant = Annotated[str, StringConstraints(min_length=1, max_length=200, str
 
 
 class DecisionIn(BaseModel):
-    """An MDT decision as entered; `override_reason` is required when it departs from netlm."""
+    """An MDT decision as entered; `override_reason` is required when it chooses an option
+    outside netlm's first tier."""
 
     model_config = ConfigDict(extra="forbid")
 

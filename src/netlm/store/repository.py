@@ -308,9 +308,11 @@ class Store(Accounts):
     ) -> Decision:
         """Record the board's decision on the current version and whether netlm agreed.
 
-        Concordant means every chosen option is among the assessment's recommendations; a
-        discordant decision needs an `override_reason`. Without an assessment there is nothing
-        to agree with or override: the decision is stored as not concordant, no reason needed.
+        Concordant means every chosen option is among the assessment's recommendations. A
+        decision that chooses anything outside the first tier (the options ranked first, equal
+        alternatives included) needs an `override_reason`: a board that prefers a lower-ranked
+        option says why. Without an assessment there is nothing to agree with or override: the
+        decision is stored as not concordant, no reason needed.
         """
         now = self._clock()
         reason = (decision.override_reason or "").strip() or None
@@ -327,11 +329,13 @@ class Store(Accounts):
                         f"assesses version {found.case_version}, "
                         f"but the case is at version {row.current_version}",
                     )
-                proposed = {r.option for r in Assessment.model_validate(found.data).recommendations}
-                concordant = set(decision.chosen_options) <= proposed
-                if not concordant and reason is None:
+                ranked = Assessment.model_validate(found.data).recommendations
+                chosen = set(decision.chosen_options)
+                concordant = chosen <= {r.option for r in ranked}
+                if not chosen <= {r.option for r in ranked if r.tier == 1} and reason is None:
                     raise ValidationFailed(
-                        "override_reason", "required when the decision differs from the assessment"
+                        "override_reason",
+                        "required when the decision chooses an option outside the first tier",
                     )
             saved = DecisionRow(
                 case_id=case_id,

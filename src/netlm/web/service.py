@@ -77,12 +77,6 @@ class Board:
             decisions=self.store.list_decisions(case_id),
         )
 
-    def first_tier(self, case_id: str, lang: Language = "en") -> set[str]:
-        """The options of the first tier of the shown assessment: choosing any other is a
-        departure the board explains."""
-        shown = self.view(case_id, None, lang).assessment.recommendations
-        return {r.option for r in shown if r.tier == 1}
-
     def decide(self, case_id: str, decision: DecisionIn, by: UserInfo) -> Decision:
         latest = self.store.latest_assessment(case_id)
         assessment_id = latest[0] if latest else None

@@ -191,6 +191,8 @@ def case_decisions(request: Request, case_id: str, _: Viewer) -> list[Decision]:
     "/cases/{case_id}/decisions", status_code=201, response_model=Decision, tags=["decisions"]
 )
 def decide(request: Request, case_id: str, decision: DecisionIn, current: Clinician) -> Decision:
+    """Record the board's decision on the current version; choosing an option outside the first
+    tier needs `override_reason` (422 naming the field otherwise)."""
     return state.board(request).decide(case_id, decision, current.user)
 
 

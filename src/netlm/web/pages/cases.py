@@ -226,15 +226,10 @@ async def record_decision(request: Request, case_id: str, current: Clinician) ->
             limit = (err.get("ctx") or {}).get("max_length")
             problems.setdefault(name, _decision_problem(name, lang, limit))
     else:
-        first_tier = board.first_tier(case_id, lang)
-        departs = any(option not in first_tier for option in decision.chosen_options)
-        if departs and first_tier and not decision.override_reason:
-            problems["override_reason"] = word("decision.problem.override_reason", lang)
-        else:
-            try:
-                board.decide(case_id, decision, current.user)
-            except ValidationFailed as exc:
-                problems[exc.field] = _decision_problem(exc.field, lang)
+        try:
+            board.decide(case_id, decision, current.user)
+        except ValidationFailed as exc:
+            problems[exc.field] = _decision_problem(exc.field, lang)
     if problems:
         return _case_page(request, case_id, current, status=422, decision_problems=problems,
                           decision_values={**text, "chosen_options": chosen})  # fmt: skip
