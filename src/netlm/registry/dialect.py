@@ -59,9 +59,16 @@ class Dialect:
     def exists(self, expr: str, var: str, body: str) -> str:
         return f"{self.size(self.filter(expr, var, body))} > 0"
 
-    def transform_indexed(self, expr: str, var: str, body: str) -> str:
-        """transform with the 1-based position available in `body` as {position}."""
-        return f"transform({expr}, ({var}, i) -> {body.format(position=self.cast_str('i + 1'))})"
+    def position(self, expr: str, value: str) -> str:
+        """1-based position of `value` in the list (0 when absent)."""
+        return f"array_position({expr}, {value})"
+
+    def pick(self, expr: str, positions: str) -> str:
+        """The elements of `expr` at the (1-based) `positions`, in their order."""
+        return f"transform({positions}, p -> element_at({expr}, CAST(p AS INT)))"
+
+    def join(self, expr: str, sep: str) -> str:
+        return f"array_join({expr}, '{sep}')"
 
     def bit(self, expr: str) -> str:
         """2 ** expr as a 64-bit integer."""
@@ -75,9 +82,6 @@ class Dialect:
 
     def sort(self, expr: str) -> str:
         return f"array_sort({expr})"
-
-    def join(self, expr: str, sep: str) -> str:
-        return f"array_join({expr}, '{sep}')"
 
     def last_match(self, expr: str, var: str, when: str, value: str, default: str) -> str:
         """The `value` of the last element satisfying `when`, or `default`."""
@@ -128,9 +132,14 @@ class DuckDB(Dialect):
     def contains(self, expr: str, value: str) -> str:
         return f"list_contains({expr}, {value})"
 
-    def transform_indexed(self, expr: str, var: str, body: str) -> str:
-        inner = body.format(position=self.cast_str("i"))
-        return f"list_transform({expr}, lambda {var}, i: {inner})"
+    def position(self, expr: str, value: str) -> str:
+        return f"list_position({expr}, {value})"
+
+    def pick(self, expr: str, positions: str) -> str:
+        return f"list_select({expr}, {positions})"
+
+    def join(self, expr: str, sep: str) -> str:
+        return f"array_to_string({expr}, '{sep}')"
 
     def bit(self, expr: str) -> str:
         return f"(CAST(1 AS BIGINT) << {expr})"
@@ -140,9 +149,6 @@ class DuckDB(Dialect):
 
     def sort(self, expr: str) -> str:
         return f"list_sort({expr})"
-
-    def join(self, expr: str, sep: str) -> str:
-        return f"array_to_string({expr}, '{sep}')"
 
     def last_match(self, expr: str, var: str, when: str, value: str, default: str) -> str:
         picked = self.transform(self.filter(expr, var, when), var, value)

@@ -75,10 +75,13 @@ class Engine:
         """Compute `query` once and keep it as the relation `name`."""
         raise NotImplementedError
 
+    def in_row_order(self, select: str) -> str:
+        """`select` (which carries the row number) with its rows in the source's order."""
+        return f"{select} ORDER BY {ROW}"
+
     def prepare(self) -> None:
-        """Define the checked and valid views over the source."""
-        self.sql(f"CREATE OR REPLACE TEMP VIEW {CHECKED} AS "
-                 f"{checked_select(RAW, self.columns(), self.dialect)}")  # fmt: skip
+        """Check the source once (kept as `CHECKED`) and define the view of the valid rows."""
+        self.materialize(CHECKED, checked_select(RAW, self.columns(), self.dialect))
         self.sql(f"CREATE OR REPLACE TEMP VIEW {VALID} AS "
                  f"SELECT * FROM {CHECKED} WHERE {PROBLEMS} IS NULL")  # fmt: skip
 
@@ -106,6 +109,8 @@ class DuckDBEngine(Engine):
         import duckdb
 
         self.con = duckdb.connect()
+        # Scans, filters and projections then keep the source's row order (no sort needed).
+        self.con.execute("SET preserve_insertion_order = true")
         if threads:
             self.con.execute(f"SET threads = {threads}")
         fmt, source = file_format(path), str(path).replace("'", "''")
@@ -136,6 +141,11 @@ class DuckDBEngine(Engine):
 
     def materialize(self, name: str, query: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+
+    def in_row_order(self, select: str) -> str:
+        """Already in order: every relation here is a scan of the source (or of a table made
+        from it) through filters and projections, which keep insertion order."""
+        return select
 
     def write(self, query: str, out: Path, progress: Progress | None = None) -> None:
         target = str(out).replace("'", "''")

@@ -30,7 +30,7 @@ from netlm.model.codes import OPTION_CODES, REGIONS, Region
 from netlm.registry.conditions import Scope, first_true, is_true, literal, truth, unmet
 from netlm.registry.dialect import Dialect
 from netlm.registry.format import registry_columns
-from netlm.registry.validate import ROW, column_id
+from netlm.registry.validate import ROW, column_id, repr_sql
 
 # The engine narrows an undecided G3 to "G3 or NEC" (netlm.classify.facts).
 UNDECIDED_GRADES = ("G3", "NEC")
@@ -44,6 +44,28 @@ OUTPUT_COLUMNS = (
 
 def option_column(code: str, what: str) -> str:
     return f"o_{code}__{what}"
+
+
+@dataclass(frozen=True)
+class Sql:
+    """A SQL value among fixed text pieces (see `joined`)."""
+
+    expr: str
+
+
+def joined(*pieces: "str | Sql") -> str:
+    """SQL text of fixed pieces and SQL values in a row: adjacent fixed text is merged into one
+    literal, and a wholly fixed text is a plain literal (no concat() to run per row)."""
+    merged: list[str | Sql] = []
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        elif piece != "":
+            merged.append(piece)
+    sql = [repr_sql(p) if isinstance(p, str) else p.expr for p in merged]
+    if len(sql) == 1 and isinstance(merged[0], str):
+        return sql[0]
+    return f"concat({', '.join(sql) or repr_sql('')})"
 
 
 @dataclass(frozen=True)
@@ -212,11 +234,15 @@ class AssessmentQuery:
             (truth(c.when, scope), f"e_{code}_{j}") for j, c in enumerate(entry.eligibility)
         ]
         columns += [(truth(cond, scope), f"l_{code}_{r}") for r, cond in entry.scopes.items()]
+        if len(entry.indications) > 1:  # how close each indication came, for `nearest`
+            columns += [
+                (unmet(c.when, scope), f"u_{code}_{j}") for j, c in enumerate(entry.indications)
+            ]
         return columns
 
     def _decision(self, entry: CompiledOption) -> list[tuple[str, str]]:
         """The engine's decision on one option (`OptionDecider.decide`), as columns."""
-        code, scope = entry.option.code, self.scope
+        code = entry.option.code
         col = partial(option_column, code)
 
         def held(j: int) -> str:
@@ -268,7 +294,7 @@ class AssessmentQuery:
         )
         nearest = literal(indications[0].rule.id)
         if len(indications) > 1:
-            counts = [unmet(ind.when, scope) for ind in indications]
+            counts = [f"u_{code}_{j}" for j in range(len(indications))]
             nearest = first_true(
                 [
                     (
@@ -321,22 +347,24 @@ class AssessmentQuery:
         return f"coalesce(l_{entry.option.code}_{region}, TRUE)"
 
     def _availability(self, entry: CompiledOption, region: str) -> str:
-        """JSON text: approved / off_label / not_approved per region (the patient's, or all)."""
-        parts = {}
+        """JSON text: approved / off_label / not_approved per region (the patient's, or all);
+        a fixed literal unless a label's scope decides between approved and off-label."""
+        parts: dict[str, list[str | Sql]] = {}
         for r in REGIONS:
             status = entry.option.availability[r].status
+            value: str | Sql = status
             if status == "approved" and r in entry.scopes:
                 scope = f"l_{entry.option.code}_{r}"
-                value = (
+                value = Sql(
                     f"CASE WHEN coalesce(NOT {scope}, FALSE) THEN 'off_label' ELSE 'approved' END"
                 )
-            else:
-                value = literal(status)
-            parts[r] = f"concat('\"{r}\":\"', {value}, '\"')"
-        everywhere = "concat('{', " + ", ',', ".join(parts.values()) + ", '}')"
+            parts[r] = [f'"{r}":"', value, '"']
+        everywhere: list[str | Sql] = ["{"]
+        for i, r in enumerate(REGIONS):
+            everywhere += [","] * (i > 0) + parts[r]
         return first_true(
-            [(f"{region} = '{r}'", f"concat('{{', {parts[r]}, '}}')") for r in REGIONS],
-            default=everywhere,
+            [(f"{region} = '{r}'", joined("{", *parts[r], "}")) for r in REGIONS],
+            default=joined(*everywhere, "}"),
         )
 
     def _options(self, deferred: bool) -> None:
@@ -392,41 +420,33 @@ class AssessmentQuery:
             for i, c in enumerate(self.catalogue)
         ]
         self._add([("(" + " | ".join(bits) + ")", "band_mask"), *keys])
-        tiers = [
-            (
-                f"(bit_count(band_mask & ({d.bit(option_column(c, 'band'))} - 1)) + 1)",
-                option_column(c, "tier"),
-            )
-            for c in self.catalogue
-        ]
-        self._add(tiers)
+        keys_all = [option_column(c, "key") for c in self.catalogue]
+        ranked = d.sort(d.filter(d.array(keys_all), "k", "k IS NOT NULL"))
+        self._add([(ranked, "ranked"), (f"least({', '.join(keys_all)})", "first_key")])
 
     def _output(self) -> str:
+        """The output columns. Each proposed option's text is fixed pieces around its values
+        (strength, rank = position of its key among the sorted keys, tier, availability); the
+        texts are then picked in key order."""
         d = self.d
-        fragments, excluded = [], []
+        excluded, fragments = [], []
         for code in self.catalogue:
             col = partial(option_column, code)
-            fragment = (
-                f"concat(lpad({d.cast_str(col('key'))}, 6, '0'), "
-                f'\'{{"option":"{code}","strength":"\', {col("strength")}, '
-                f'\'","rank":\', chr(1), \',"tier":\', {d.cast_str(col("tier"))}, '
-                f"',\"availability\":', {col('availability')}, '}}')"
-            )
+            rules = joined(f'{{"option":"{code}","rules":[', Sql(col("rules")), "]}")
+            excluded.append(f"(CASE WHEN NOT {col('proposed')} THEN {rules} END)")
+            rank = d.cast_str(d.position("ranked", col("key")))
+            tier = d.cast_str(f"(bit_count(band_mask & ({d.bit(col('band'))} - 1)) + 1)")
+            fragment = joined(
+                f'{{"option":"{code}","strength":"', Sql(col("strength")),
+                '","rank":', Sql(rank), ',"tier":', Sql(tier),
+                ',"availability":', Sql(col("availability")), "}",
+            )  # fmt: skip
             fragments.append(f"(CASE WHEN {col('proposed')} THEN {fragment} END)")
-            excluded.append(
-                f"(CASE WHEN NOT {col('proposed')} THEN "
-                f'concat(\'{{"option":"{code}","rules":[\', {col("rules")}, \']}}\') END)'
-            )
-        ordered = d.transform_indexed(
-            d.sort(d.filter(d.array(fragments), "f", "f IS NOT NULL")),
-            "f",
-            "replace(substr(f, 7), chr(1), {position})",
-        )
-        recommendations = f"concat('[', {d.join(ordered, ',')}, ']')"
-        first = f"least({', '.join(option_column(c, 'key') for c in self.catalogue)}) % 100"
+        order = d.transform("ranked", "k", "k % 100 + 1")
+        recommendations = f"concat('[', {d.join(d.pick(d.array(fragments), order), ',')}, ']')"
         intent = first_true(
             [
-                (f"{first} = {i}", literal(self.kb.options[c].option.intent))
+                (f"first_key % 100 = {i}", literal(self.kb.options[c].option.intent))
                 for i, c in enumerate(self.catalogue)
             ],
             default="'palliative'",
