@@ -74,6 +74,9 @@ class Dialect:
         """2 ** expr as a 64-bit integer."""
         return f"shiftleft(CAST(1 AS BIGINT), {expr})"
 
+    def shift_right(self, expr: str, bits: int) -> str:
+        return f"shiftright({expr}, {bits})"
+
     def contains(self, expr: str, value: str) -> str:
         return f"array_contains({expr}, {value})"
 
@@ -143,6 +146,9 @@ class DuckDB(Dialect):
 
     def bit(self, expr: str) -> str:
         return f"(CAST(1 AS BIGINT) << {expr})"
+
+    def shift_right(self, expr: str, bits: int) -> str:
+        return f"({expr} >> {bits})"
 
     def distinct(self, expr: str) -> str:
         return f"list_distinct({expr})"

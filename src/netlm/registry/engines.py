@@ -18,6 +18,7 @@ from netlm.registry.dialect import DUCKDB, SPARK, Dialect
 from netlm.registry.validate import PROBLEMS, ROW, checked_select
 
 RAW, CHECKED, VALID = "registry_raw", "registry_checked", "registry_valid"
+CODED = "registry_coded"  # the assessment as codes (see `render`)
 Progress = Callable[[float], None]  # fraction done, 0..1
 
 
@@ -109,8 +110,6 @@ class DuckDBEngine(Engine):
         import duckdb
 
         self.con = duckdb.connect()
-        # Scans, filters and projections then keep the source's row order (no sort needed).
-        self.con.execute("SET preserve_insertion_order = true")
         if threads:
             self.con.execute(f"SET threads = {threads}")
         fmt, source = file_format(path), str(path).replace("'", "''")
@@ -141,11 +140,6 @@ class DuckDBEngine(Engine):
 
     def materialize(self, name: str, query: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
-
-    def in_row_order(self, select: str) -> str:
-        """Already in order: every relation here is a scan of the source (or of a table made
-        from it) through filters and projections, which keep insertion order."""
-        return select
 
     def write(self, query: str, out: Path, progress: Progress | None = None) -> None:
         target = str(out).replace("'", "''")
@@ -290,5 +284,5 @@ class SparkEngine(Engine):
 
     def close(self) -> None:
         """The session is the caller's; only the views go."""
-        for view in (RAW, CHECKED, VALID):
+        for view in (RAW, CHECKED, VALID, CODED):
             self.spark.catalog.dropTempView(view)
