@@ -41,6 +41,15 @@ class Dialect:
         the text is not a JSON array."""
         raise NotImplementedError
 
+    def json_foreign_keys(self, expr: str, allowed: tuple[str, ...]) -> str:
+        """TRUE when an item of the JSON array in `expr` is an object with a key outside
+        `allowed` (the typed reading of the list ignores such keys, so they are checked apart)."""
+        raise NotImplementedError
+
+    def collect_sorted(self, expr: str) -> str:
+        """Aggregate: the values of `expr` in the group, as a sorted list."""
+        raise NotImplementedError
+
     def split_plus(self, expr: str) -> str:
         raise NotImplementedError
 
@@ -49,6 +58,10 @@ class Dialect:
 
     def size(self, expr: str) -> str:
         raise NotImplementedError
+
+    def head(self, expr: str, n: int) -> str:
+        """The first `n` elements of a list."""
+        return f"slice({expr}, 1, {n})"
 
     def filter(self, expr: str, var: str, body: str) -> str:
         return f"filter({expr}, {self.lam(var, body)})"
@@ -117,6 +130,15 @@ class DuckDB(Dialect):
             f"THEN try_cast(from_json({expr}, '{spec}') AS {type_}) END"
         )
 
+    def json_foreign_keys(self, expr: str, allowed: tuple[str, ...]) -> str:
+        names = ", ".join(f"'{k}'" for k in allowed)
+        items = f"from_json({expr}, '[\"JSON\"]')"
+        foreign = f"len(list_filter(json_keys(x), lambda k: k NOT IN ({names}))) > 0"
+        return f"len(list_filter({items}, lambda x: json_type(x) = 'OBJECT' AND {foreign})) > 0"
+
+    def collect_sorted(self, expr: str) -> str:
+        return f"list({expr} ORDER BY {expr})"
+
     def split_plus(self, expr: str) -> str:
         return f"string_split({expr}, '+')"
 
@@ -125,6 +147,9 @@ class DuckDB(Dialect):
 
     def size(self, expr: str) -> str:
         return f"len({expr})"
+
+    def head(self, expr: str, n: int) -> str:
+        return f"list_slice({expr}, 1, {n})"
 
     def filter(self, expr: str, var: str, body: str) -> str:
         return f"list_filter({expr}, {self.lam(var, body)})"
@@ -184,6 +209,14 @@ class Spark(Dialect):
         spec = _SPARK_LISTS[element]
         is_array = self.full_match(f"trim({expr})", _JSON_ARRAY)
         return f"CASE WHEN {is_array} THEN from_json({expr}, '{spec}') END"
+
+    def json_foreign_keys(self, expr: str, allowed: tuple[str, ...]) -> str:
+        names = ", ".join(f"'{k}'" for k in allowed)
+        items = f"from_json({expr}, 'array<map<string,string>>')"
+        return f"exists({items}, m -> exists(map_keys(m), k -> k NOT IN ({names})))"
+
+    def collect_sorted(self, expr: str) -> str:
+        return f"array_sort(collect_list({expr}))"
 
     def split_plus(self, expr: str) -> str:
         return f"split({expr}, '[+]')"

@@ -5,6 +5,8 @@ query text (`query`), each in its own dialect. The source becomes the view `regi
 the checked rows the view `registry_checked`.
 """
 
+import csv
+import re
 import shutil
 import tempfile
 import threading
@@ -15,9 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from netlm.registry.dialect import DUCKDB, SPARK, Dialect
-from netlm.registry.validate import PROBLEMS, ROW, checked_select
+from netlm.registry.validate import (
+    PROBLEMS,
+    ROW,
+    checked_select,
+    duplicate_ids,
+    header_problems,
+    repr_sql,
+    with_duplicates,
+)
 
 RAW, CHECKED, VALID = "registry_raw", "registry_checked", "registry_valid"
+CELLS, DUPLICATES = "registry_cells", "registry_duplicate_ids"
 CODED = "registry_coded"  # the assessment as codes (see `render`)
 Progress = Callable[[float], None]  # fraction done, 0..1
 
@@ -28,6 +39,27 @@ class RegistryError(Exception):
     def __init__(self, lines: list[str]) -> None:
         super().__init__("\n".join(lines))
         self.lines = lines
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names on the first line of a CSV registry."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        try:
+            return next(csv.reader(handle))
+        except StopIteration:
+            raise RegistryError([f"{path}: empty file (a header row is required)"]) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise RegistryError([f"{path}: the header row cannot be read ({exc})"]) from None
+
+
+def csv_error(path: Path, message: str) -> str:
+    """DuckDB's CSV error as one line: where in the file, and what."""
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+    where = f"{path}, line {line.group(1)}" if line else str(path)
+    if counts:
+        return f"{where}: {counts.group(2)} fields where the header has {counts.group(1)}"
+    return f"{where}: {message.splitlines()[0]}"
 
 
 def file_format(path: Path) -> str:
@@ -81,8 +113,13 @@ class Engine:
         return f"{select} ORDER BY {ROW}"
 
     def prepare(self) -> None:
-        """Check the source once (kept as `CHECKED`) and define the view of the valid rows."""
-        self.materialize(CHECKED, checked_select(RAW, self.columns(), self.dialect))
+        """Check every cell of the source once (kept), then the ids across rows; define the
+        checked rows (`CHECKED`) and the valid ones (`VALID`)."""
+        d = self.dialect
+        self.materialize(CELLS, checked_select(RAW, self.columns(), d))
+        self.materialize(DUPLICATES, duplicate_ids(CELLS, d))
+        self.sql(f"CREATE OR REPLACE TEMP VIEW {CHECKED} AS "
+                 f"{with_duplicates(CELLS, DUPLICATES, d)}")  # fmt: skip
         self.sql(f"CREATE OR REPLACE TEMP VIEW {VALID} AS "
                  f"SELECT * FROM {CHECKED} WHERE {PROBLEMS} IS NULL")  # fmt: skip
 
@@ -120,10 +157,19 @@ class DuckDBEngine(Engine):
                 f"file_row_number + 1 AS {ROW} FROM {reader}"
             )
         else:  # keep the file's order: a table's rowid is its insertion order
-            self.con.execute(
-                f"CREATE TEMP TABLE {RAW}_text AS SELECT * FROM read_csv('{source}', "
-                "header = true, all_varchar = true, auto_detect = true)"
-            )
+            names = csv_header(path)
+            problems = header_problems(names)
+            if problems:
+                raise RegistryError(problems)
+            columns = ", ".join(f"{repr_sql(n)}: 'VARCHAR'" for n in names)
+            try:
+                self.con.execute(
+                    f"CREATE TEMP TABLE {RAW}_text AS SELECT * FROM read_csv('{source}', "
+                    f"header = true, columns = {{{columns}}}, auto_detect = false, "
+                    """delim = ',', quote = '"', escape = '"', strict_mode = true)"""
+                )
+            except duckdb.InvalidInputException as exc:
+                raise RegistryError([csv_error(path, str(exc))]) from None
             self.con.execute(
                 f"CREATE TEMP VIEW {RAW} AS SELECT *, rowid + 1 AS {ROW} FROM {RAW}_text"
             )
@@ -284,5 +330,5 @@ class SparkEngine(Engine):
 
     def close(self) -> None:
         """The session is the caller's; only the views go."""
-        for view in (RAW, CHECKED, VALID, CODED):
+        for view in (RAW, CELLS, DUPLICATES, CHECKED, VALID, CODED):
             self.spark.catalog.dropTempView(view)
