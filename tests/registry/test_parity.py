@@ -12,23 +12,13 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from netlm.knowledge.load import load_knowledge_base
-from netlm.model.case import Case
 from netlm.registry import batch
 from netlm.registry.engines import DuckDBEngine, SparkEngine
 from tests.registry.conftest import random_registry
-from tests.registry.parity import differences
+from tests.registry.parity import all_differences
 
 PARITY_CASES = 100_000
 SPARK_CASES = 3_000
-
-
-def _compare(rows: list[dict[str, Any]], cases: list[Case]) -> list[str]:
-    kb = load_knowledge_base()
-    assert [r["id"] for r in rows] == [c.id for c in cases]
-    found = []
-    for row, case in zip(rows, cases, strict=True):
-        found += [f"{case.id}: {d}" for d in differences(row, case, kb)]
-    return found
 
 
 def _coverage(rows: list[dict[str, Any]]) -> Counter[str]:
@@ -52,7 +42,7 @@ def test_duckdb_equals_the_engine_on_100k_random_cases(tmp_path: Path) -> None:
     assert checked.rows == PARITY_CASES
     assert not checked.skipped
     rows = pq.read_table(out).to_pylist()
-    assert _compare(rows, cases) == []
+    assert all_differences(rows, cases) == []
     seen = _coverage(rows)
     kb = load_knowledge_base()
     for code in kb.options:  # every option both proposed and excluded somewhere
@@ -77,7 +67,7 @@ def test_spark_equals_duckdb_and_the_engine(tmp_path: Path, spark: Any) -> None:
     duck = pq.read_table(tmp_path / "duck.parquet").to_pylist()
     sparked = pq.read_table(tmp_path / "spark.parquet").to_pylist()
     assert sparked == duck
-    assert _compare(sparked, cases) == []
+    assert all_differences(sparked, cases) == []
 
 
 def test_csv_and_parquet_registries_give_the_same_assessment(tmp_path: Path) -> None:
@@ -89,3 +79,27 @@ def test_csv_and_parquet_registries_give_the_same_assessment(tmp_path: Path) -> 
     batch.assess(DuckDBEngine(source), tmp_path / "a.parquet")
     batch.assess(DuckDBEngine(tmp_path / "random.csv"), tmp_path / "b.parquet")
     assert pq.read_table(tmp_path / "a.parquet").equals(pq.read_table(tmp_path / "b.parquet"))
+
+
+def test_the_comparison_sees_a_change_in_any_field(tmp_path: Path) -> None:
+    """The parity check itself: a row altered in one field no longer equals the engine."""
+    source = tmp_path / "random.parquet"
+    cases = random_registry(source, 200, seed=3)
+    batch.assess(DuckDBEngine(source), tmp_path / "out.parquet")
+    rows = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert all_differences(rows, cases) == []
+    row = next(r for r in rows if json.loads(r["excluded"]) and json.loads(r["recommendations"]))
+    recommendations = json.loads(row["recommendations"])
+    excluded = json.loads(row["excluded"])
+    changed = {
+        "classification.grade": "G9",
+        "classification.intent": "none",
+        "recommendations": json.dumps([*recommendations[::-1], recommendations[0]]),
+        "excluded": json.dumps(excluded[1:]),
+    }
+    at = rows.index(row)
+    for field, value in changed.items():
+        altered = [*rows[:at], {**row, field: value}, *rows[at + 1 :]]
+        found = all_differences(altered, cases)
+        assert len(found) == 1, (field, found)
+        assert found[0].startswith(f"{row['id']}: {field}"), (field, found)

@@ -4,12 +4,16 @@ import csv
 import json
 import subprocess
 from pathlib import Path
+from typing import get_args
 
 import jsonschema
 import pyarrow.parquet as pq
 import pytest
 
+from netlm.model.codes import PrimarySite
 from tests.registry.conftest import NETLM
+
+SITES: tuple[str, ...] = get_args(PrimarySite)
 
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -132,3 +136,48 @@ def test_audit_html_is_self_contained_and_csv_sums_up(registry: Path, tmp_path: 
         counted = sum(int(g[c]) for c in ("recommended", "considered", "excluded", "not_recorded"))
         assert counted == int(g["patients"])
     assert result["discordant_total"] == sum(int(g["excluded"]) for g in groups)
+
+
+def test_unknown_keys_in_list_cells_and_duplicate_ids_are_named_and_skipped_aloud(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "bad.csv"
+    source.write_text(
+        "id,primary.site,prior_therapies\n"
+        'a,pancreas,"[{""option"":""ssa"",""outcome"":""progression"",""dose"":""120 mg""}]"\n'
+        "b,pancreas,\n"
+        "a,rectum,\n"
+        "c,lung,\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.parquet"
+    done = run("registry", "assess", source, "--out", out)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines == [
+        'row 1, column prior_therapies, value "[{"option":"ssa","outcome":"progression",'
+        '"dose":"120 mg"}]": each item may only have the keys option and outcome',
+        'row 1, column id, value "a": duplicate id (also in row 3)',
+        'row 3, column id, value "a": duplicate id (also in row 1)',
+        f'row 4, column primary.site, value "lung": must be one of {", ".join(SITES)}',
+    ]
+    skipped = run("registry", "assess", source, "--out", out, "--skip-bad")
+    assert skipped.returncode == 0, skipped.stderr
+    for line in lines:  # each skipped row is reported with its problems
+        assert line in skipped.stderr
+    assert "skipped 3 rows with bad data (rows 1, 3, 4)" in skipped.stderr
+    assert pq.read_table(out).column("id").to_pylist() == ["b"]
+
+
+def test_a_ragged_csv_line_and_a_repeated_column_are_named(tmp_path: Path) -> None:
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("id,primary.site\nx,pancreas\ny,rectum,surplus\n", encoding="utf-8")
+    done = run("registry", "assess", ragged, "--out", tmp_path / "o.parquet")
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"{ragged}, line 3: 3 fields where the header has 2"
+    repeated = tmp_path / "repeated.csv"
+    repeated.write_text("id,primary.site,id\nx,pancreas,y\n", encoding="utf-8")
+    done = run("registry", "assess", repeated, "--out", tmp_path / "o.parquet")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "column id: appears 2 times in the header"

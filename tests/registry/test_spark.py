@@ -4,9 +4,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 
 from netlm.registry.audit import run_audit
-from netlm.registry.engines import DuckDBEngine, SparkEngine
+from netlm.registry.engines import DuckDBEngine, Engine, RegistryError, SparkEngine
 from netlm.registry.synth import synthesise
 from tests.registry.test_registry_cli import run
 
@@ -32,3 +33,32 @@ def test_cli_assess_on_spark_equals_duckdb(tmp_path: Path) -> None:
     sparked = pq.read_table(tmp_path / "spark.parquet").to_pylist()
     assert sparked == pq.read_table(tmp_path / "duckdb.parquet").to_pylist()
     assert len(sparked) == 40
+
+
+def _problems(engine: Engine) -> list[str]:
+    engine.prepare()
+    lines = engine.problems(50).lines
+    engine.close()
+    return lines
+
+
+def test_spark_names_the_same_bad_cells_and_duplicate_ids(tmp_path: Path, spark: Any) -> None:
+    source = tmp_path / "bad.csv"
+    source.write_text(
+        "id,primary.site,prior_therapies,extrahepatic.sites\n"
+        'a,pancreas,"[{""option"":""ssa"",""outcome"":""stable"",""line"":2}]",\n'
+        'b,lung,,"[""bone"",3]"\n'
+        "a,rectum,not json,\n",
+        encoding="utf-8",
+    )
+    duck = _problems(DuckDBEngine(source))
+    assert len(duck) == 6
+    assert _problems(SparkEngine(source, spark)) == duck
+
+
+def test_spark_names_a_record_that_does_not_fit_the_header(tmp_path: Path, spark: Any) -> None:
+    source = tmp_path / "ragged.csv"
+    source.write_text("id,primary.site\nx,pancreas\ny,rectum,surplus\n", encoding="utf-8")
+    with pytest.raises(RegistryError) as raised:
+        SparkEngine(source, spark)
+    assert raised.value.lines == [f"{source}, row 2: 3 fields where the header has 2"]

@@ -90,10 +90,16 @@ def _engine(path: Path, engine: EngineName, master: str) -> Iterator[Any]:
 
 
 def _report_skipped(skipped: list[tuple[int, str]], where: Path) -> None:
-    from netlm.registry.batch import write_rejected
+    """Each skipped row's problems (the first lines on screen, every line in `where`)."""
+    from netlm.registry.batch import SHOWN_PROBLEMS, write_rejected
 
     if not skipped:
         return
+    lines = [line for _, problems in skipped for line in problems.split("\n")]
+    for line in lines[:SHOWN_PROBLEMS]:
+        typer.echo(line, err=True)
+    if len(lines) > SHOWN_PROBLEMS:
+        typer.echo(f"… and {len(lines) - SHOWN_PROBLEMS} more problem lines", err=True)
     rows = ", ".join(str(r) for r, _ in skipped[:20]) + (", …" if len(skipped) > 20 else "")
     write_rejected(skipped, where)
     typer.echo(f"skipped {len(skipped)} rows with bad data (rows {rows}); every problem is "

@@ -82,8 +82,11 @@ def _per_patient(query: AssessmentQuery, by: str) -> str:
     """One row per patient: group, given treatment, and its concordance with the assessment."""
     d, catalogue = query.d, query.catalogue
 
-    def by_option(var: str, what: str) -> str:
-        whens = " ".join(f"WHEN '{c}' THEN {what.format(c=c)}" for c in catalogue)
+    def by_option(var: str, what: str | dict[str, str]) -> str:
+        whens = " ".join(
+            f"WHEN '{c}' THEN {what[c] if isinstance(what, dict) else what.format(c=c)}"
+            for c in catalogue
+        )
         return f"CASE {var} {whens} END"
 
     status = "CASE WHEN o_{c}__proposed THEN o_{c}__strength ELSE 'excluded' END"
@@ -99,7 +102,7 @@ def _per_patient(query: AssessmentQuery, by: str) -> str:
     excluded_rules = d.transform(
         d.filter(given, "g", f"NOT ({by_option('g', 'o_{c}__proposed')})"),
         "g",
-        f"concat(g, '|', {by_option('g', 'o_{c}__rules')})",
+        f"concat(g, '|', {by_option('g', {c: query.codes.rules(c) for c in catalogue})})",
     )
     keep = [
         f"{GROUPS[by]} AS audit_group",

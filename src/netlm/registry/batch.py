@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netlm.knowledge.load import KnowledgeBase, load_knowledge_base
-from netlm.registry.engines import VALID, Engine, Progress, RegistryError
+from netlm.registry.engines import CODED, VALID, Engine, Progress, RegistryError
 from netlm.registry.query import OUTPUT_COLUMNS, AssessmentQuery
-from netlm.registry.validate import ROW, header_problems
+from netlm.registry.validate import header_problems
 
 SHOWN_PROBLEMS = 200  # problem lines printed before "… and N more"
 
@@ -57,9 +57,11 @@ def write_assessment(
     engine: Engine, out: Path, kb: KnowledgeBase | None = None, progress: Progress | None = None
 ) -> None:
     """Assess the checked rows (see `check`) into `out`, in row order."""
-    query = AssessmentQuery(kb or load_knowledge_base(), engine.dialect).build(VALID)
+    query = AssessmentQuery(kb or load_knowledge_base(), engine.dialect)
+    engine.materialize(CODED, query.coded(VALID))
     columns = ", ".join(engine.dialect.quote(c) for c in OUTPUT_COLUMNS)
-    engine.write(f"SELECT {columns} FROM ({query}) ORDER BY {ROW}", out, progress)
+    text = query.from_codes(CODED)
+    engine.write(engine.in_row_order(f"SELECT {columns} FROM ({text})"), out, progress)
 
 
 def assess(

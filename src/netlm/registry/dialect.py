@@ -41,6 +41,15 @@ class Dialect:
         the text is not a JSON array."""
         raise NotImplementedError
 
+    def json_foreign_keys(self, expr: str, allowed: tuple[str, ...]) -> str:
+        """TRUE when an item of the JSON array in `expr` is an object with a key outside
+        `allowed` (the typed reading of the list ignores such keys, so they are checked apart)."""
+        raise NotImplementedError
+
+    def collect_sorted(self, expr: str) -> str:
+        """Aggregate: the values of `expr` in the group, as a sorted list."""
+        raise NotImplementedError
+
     def split_plus(self, expr: str) -> str:
         raise NotImplementedError
 
@@ -49,6 +58,10 @@ class Dialect:
 
     def size(self, expr: str) -> str:
         raise NotImplementedError
+
+    def head(self, expr: str, n: int) -> str:
+        """The first `n` elements of a list."""
+        return f"slice({expr}, 1, {n})"
 
     def filter(self, expr: str, var: str, body: str) -> str:
         return f"filter({expr}, {self.lam(var, body)})"
@@ -59,13 +72,23 @@ class Dialect:
     def exists(self, expr: str, var: str, body: str) -> str:
         return f"{self.size(self.filter(expr, var, body))} > 0"
 
-    def transform_indexed(self, expr: str, var: str, body: str) -> str:
-        """transform with the 1-based position available in `body` as {position}."""
-        return f"transform({expr}, ({var}, i) -> {body.format(position=self.cast_str('i + 1'))})"
+    def position(self, expr: str, value: str) -> str:
+        """1-based position of `value` in the list (0 when absent)."""
+        return f"array_position({expr}, {value})"
+
+    def pick(self, expr: str, positions: str) -> str:
+        """The elements of `expr` at the (1-based) `positions`, in their order."""
+        return f"transform({positions}, p -> element_at({expr}, CAST(p AS INT)))"
+
+    def join(self, expr: str, sep: str) -> str:
+        return f"array_join({expr}, '{sep}')"
 
     def bit(self, expr: str) -> str:
         """2 ** expr as a 64-bit integer."""
         return f"shiftleft(CAST(1 AS BIGINT), {expr})"
+
+    def shift_right(self, expr: str, bits: int) -> str:
+        return f"shiftright({expr}, {bits})"
 
     def contains(self, expr: str, value: str) -> str:
         return f"array_contains({expr}, {value})"
@@ -75,9 +98,6 @@ class Dialect:
 
     def sort(self, expr: str) -> str:
         return f"array_sort({expr})"
-
-    def join(self, expr: str, sep: str) -> str:
-        return f"array_join({expr}, '{sep}')"
 
     def last_match(self, expr: str, var: str, when: str, value: str, default: str) -> str:
         """The `value` of the last element satisfying `when`, or `default`."""
@@ -110,6 +130,15 @@ class DuckDB(Dialect):
             f"THEN try_cast(from_json({expr}, '{spec}') AS {type_}) END"
         )
 
+    def json_foreign_keys(self, expr: str, allowed: tuple[str, ...]) -> str:
+        names = ", ".join(f"'{k}'" for k in allowed)
+        items = f"from_json({expr}, '[\"JSON\"]')"
+        foreign = f"len(list_filter(json_keys(x), lambda k: k NOT IN ({names}))) > 0"
+        return f"len(list_filter({items}, lambda x: json_type(x) = 'OBJECT' AND {foreign})) > 0"
+
+    def collect_sorted(self, expr: str) -> str:
+        return f"list({expr} ORDER BY {expr})"
+
     def split_plus(self, expr: str) -> str:
         return f"string_split({expr}, '+')"
 
@@ -118,6 +147,9 @@ class DuckDB(Dialect):
 
     def size(self, expr: str) -> str:
         return f"len({expr})"
+
+    def head(self, expr: str, n: int) -> str:
+        return f"list_slice({expr}, 1, {n})"
 
     def filter(self, expr: str, var: str, body: str) -> str:
         return f"list_filter({expr}, {self.lam(var, body)})"
@@ -128,21 +160,26 @@ class DuckDB(Dialect):
     def contains(self, expr: str, value: str) -> str:
         return f"list_contains({expr}, {value})"
 
-    def transform_indexed(self, expr: str, var: str, body: str) -> str:
-        inner = body.format(position=self.cast_str("i"))
-        return f"list_transform({expr}, lambda {var}, i: {inner})"
+    def position(self, expr: str, value: str) -> str:
+        return f"list_position({expr}, {value})"
+
+    def pick(self, expr: str, positions: str) -> str:
+        return f"list_select({expr}, {positions})"
+
+    def join(self, expr: str, sep: str) -> str:
+        return f"array_to_string({expr}, '{sep}')"
 
     def bit(self, expr: str) -> str:
         return f"(CAST(1 AS BIGINT) << {expr})"
+
+    def shift_right(self, expr: str, bits: int) -> str:
+        return f"({expr} >> {bits})"
 
     def distinct(self, expr: str) -> str:
         return f"list_distinct({expr})"
 
     def sort(self, expr: str) -> str:
         return f"list_sort({expr})"
-
-    def join(self, expr: str, sep: str) -> str:
-        return f"array_to_string({expr}, '{sep}')"
 
     def last_match(self, expr: str, var: str, when: str, value: str, default: str) -> str:
         picked = self.transform(self.filter(expr, var, when), var, value)
@@ -172,6 +209,14 @@ class Spark(Dialect):
         spec = _SPARK_LISTS[element]
         is_array = self.full_match(f"trim({expr})", _JSON_ARRAY)
         return f"CASE WHEN {is_array} THEN from_json({expr}, '{spec}') END"
+
+    def json_foreign_keys(self, expr: str, allowed: tuple[str, ...]) -> str:
+        names = ", ".join(f"'{k}'" for k in allowed)
+        items = f"from_json({expr}, 'array<map<string,string>>')"
+        return f"exists({items}, m -> exists(map_keys(m), k -> k NOT IN ({names})))"
+
+    def collect_sorted(self, expr: str) -> str:
+        return f"array_sort(collect_list({expr}))"
 
     def split_plus(self, expr: str) -> str:
         return f"split({expr}, '[+]')"

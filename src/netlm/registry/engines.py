@@ -5,6 +5,8 @@ query text (`query`), each in its own dialect. The source becomes the view `regi
 the checked rows the view `registry_checked`.
 """
 
+import csv
+import re
 import shutil
 import tempfile
 import threading
@@ -15,9 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from netlm.registry.dialect import DUCKDB, SPARK, Dialect
-from netlm.registry.validate import PROBLEMS, ROW, checked_select
+from netlm.registry.validate import (
+    PROBLEMS,
+    ROW,
+    checked_select,
+    duplicate_ids,
+    header_problems,
+    repr_sql,
+    with_duplicates,
+)
 
 RAW, CHECKED, VALID = "registry_raw", "registry_checked", "registry_valid"
+CELLS, DUPLICATES = "registry_cells", "registry_duplicate_ids"
+CORRUPT = "_corrupt_record"  # Spark: the text of a CSV record that does not fit the header
+CODED = "registry_coded"  # the assessment as codes (see `render`)
 Progress = Callable[[float], None]  # fraction done, 0..1
 
 
@@ -27,6 +40,27 @@ class RegistryError(Exception):
     def __init__(self, lines: list[str]) -> None:
         super().__init__("\n".join(lines))
         self.lines = lines
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names on the first line of a CSV registry."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        try:
+            return next(csv.reader(handle))
+        except StopIteration:
+            raise RegistryError([f"{path}: empty file (a header row is required)"]) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise RegistryError([f"{path}: the header row cannot be read ({exc})"]) from None
+
+
+def csv_error(path: Path, message: str) -> str:
+    """DuckDB's CSV error as one line: where in the file, and what."""
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+    where = f"{path}, line {line.group(1)}" if line else str(path)
+    if counts:
+        return f"{where}: {counts.group(2)} fields where the header has {counts.group(1)}"
+    return f"{where}: {message.splitlines()[0]}"
 
 
 def file_format(path: Path) -> str:
@@ -75,10 +109,18 @@ class Engine:
         """Compute `query` once and keep it as the relation `name`."""
         raise NotImplementedError
 
+    def in_row_order(self, select: str) -> str:
+        """`select` (which carries the row number) with its rows in the source's order."""
+        return f"{select} ORDER BY {ROW}"
+
     def prepare(self) -> None:
-        """Define the checked and valid views over the source."""
+        """Check every cell of the source once (kept), then the ids across rows; define the
+        checked rows (`CHECKED`) and the valid ones (`VALID`)."""
+        d = self.dialect
+        self.materialize(CELLS, checked_select(RAW, self.columns(), d))
+        self.materialize(DUPLICATES, duplicate_ids(CELLS, d))
         self.sql(f"CREATE OR REPLACE TEMP VIEW {CHECKED} AS "
-                 f"{checked_select(RAW, self.columns(), self.dialect)}")  # fmt: skip
+                 f"{with_duplicates(CELLS, DUPLICATES, d)}")  # fmt: skip
         self.sql(f"CREATE OR REPLACE TEMP VIEW {VALID} AS "
                  f"SELECT * FROM {CHECKED} WHERE {PROBLEMS} IS NULL")  # fmt: skip
 
@@ -116,10 +158,19 @@ class DuckDBEngine(Engine):
                 f"file_row_number + 1 AS {ROW} FROM {reader}"
             )
         else:  # keep the file's order: a table's rowid is its insertion order
-            self.con.execute(
-                f"CREATE TEMP TABLE {RAW}_text AS SELECT * FROM read_csv('{source}', "
-                "header = true, all_varchar = true, auto_detect = true)"
-            )
+            names = csv_header(path)
+            problems = header_problems(names)
+            if problems:
+                raise RegistryError(problems)
+            columns = ", ".join(f"{repr_sql(n)}: 'VARCHAR'" for n in names)
+            try:
+                self.con.execute(
+                    f"CREATE TEMP TABLE {RAW}_text AS SELECT * FROM read_csv('{source}', "
+                    f"header = true, columns = {{{columns}}}, auto_detect = false, "
+                    """delim = ',', quote = '"', escape = '"', strict_mode = true)"""
+                )
+            except duckdb.InvalidInputException as exc:
+                raise RegistryError([csv_error(path, str(exc))]) from None
             self.con.execute(
                 f"CREATE TEMP VIEW {RAW} AS SELECT *, rowid + 1 AS {ROW} FROM {RAW}_text"
             )
@@ -170,6 +221,25 @@ class DuckDBEngine(Engine):
         self.con.close()
 
 
+def _join_parquet(parts: list[Path], out: Path) -> None:
+    """The parts, in order, in one Parquet file (one part in memory at a time)."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetWriter(out, pq.read_schema(parts[0])) as writer:
+        for part in parts:
+            writer.write_table(pq.read_table(part))
+
+
+def _join_csv(parts: list[Path], columns: list[str], out: Path) -> None:
+    """A header line, then the parts' lines in order."""
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerow(columns)
+    with out.open("ab") as target:
+        for part in parts:
+            with part.open("rb") as source:
+                shutil.copyfileobj(source, target)
+
+
 def spark_session(master: str = "local[2]") -> Any:
     """A Spark session for the registry jobs (UI off, few shuffle partitions when local)."""
     try:
@@ -200,9 +270,18 @@ class SparkEngine(Engine):
         self.spark = session
         fmt = file_format(path)
         reader = session.read
-        if fmt == "csv":
-            df = reader.option("header", True).option("multiLine", True).option("escape", '"')
-            df = df.csv(str(path))
+        names: list[str] = []
+        if fmt == "csv":  # every cell as text; a line with too few or many fields is kept apart
+            from pyspark.sql.types import StringType, StructField, StructType
+
+            names = csv_header(path)
+            problems = header_problems(names)
+            if problems:
+                raise RegistryError(problems)
+            fields = [StructField(n, StringType()) for n in [*names, CORRUPT]]
+            options = {"header": True, "multiLine": True, "escape": '"', "mode": "PERMISSIVE",
+                       "columnNameOfCorruptRecord": CORRUPT}  # fmt: skip
+            df = reader.schema(StructType(fields)).options(**options).csv(str(path))
         else:
             df = reader.parquet(str(path))
         # Row numbers without a single-partition window: partition offsets plus the position
@@ -210,21 +289,40 @@ class SparkEngine(Engine):
         mid = F.monotonically_increasing_id()
         df = df.withColumn("_mid", mid)
         part, pos = F.shiftright(F.col("_mid"), 33), F.col("_mid").bitwiseAND((1 << 33) - 1)
-        sizes = sorted(
-            (int(r[0]), int(r[1]))
-            for r in df.groupBy(part.alias("p")).agg(F.max(pos) + 1).collect()
-        )
-        offsets, total = {}, 0
-        for p, n in sizes:
+        # The first ragged record per partition (with a real column read too: Spark refuses
+        # a scan that reads only the corrupt-record column).
+        checks = []
+        if names:
+            checks = [F.min(F.when(F.col(CORRUPT).isNotNull(), pos)), F.count(F.col(names[0]))]
+        counted = df.groupBy(part.alias("p")).agg(F.max(pos) + 1, *checks).collect()
+        sizes = sorted((int(r[0]), int(r[1]), r[2] if names else None) for r in counted)
+        offsets, total, ragged = {}, 0, []
+        for p, n, bad_at in sizes:
             offsets[p] = total
+            if bad_at is not None:
+                ragged.append(total + int(bad_at) + 1)
             total += n
+        if ragged:
+            raise RegistryError([self._ragged(path, names, min(ragged), df, part, pos, offsets)])
         offset = F.lit(0)
         for p, start in offsets.items():
             offset = F.when(part == p, F.lit(start)).otherwise(offset)
-        df = df.withColumn(ROW, offset + pos + 1).drop("_mid")
+        df = df.withColumn(ROW, offset + pos + 1).drop("_mid", *([CORRUPT] if names else []))
         self.types = {f.name: _category(f.dataType.simpleString()) for f in df.schema.fields}
         self.types.pop(ROW)
         df.createOrReplaceTempView(RAW)
+
+    @staticmethod
+    def _ragged(
+        path: Path, names: list[str], row: int, df: Any, part: Any, pos: Any, offsets: Any
+    ) -> str:
+        """The first record whose number of fields differs from the header's, as DuckDB
+        reports it (but by row: Spark does not count lines)."""
+        p = next(p for p, start in sorted(offsets.items(), reverse=True) if start < row)
+        found = df.where((part == p) & (pos == row - offsets[p] - 1))
+        record = found.select(CORRUPT, names[0]).first()[0]
+        fields = len(next(csv.reader([str(record)])))
+        return f"{path}, row {row}: {fields} fields where the header has {len(names)}"
 
     def columns(self) -> dict[str, str]:
         return dict(self.types)
@@ -241,17 +339,24 @@ class SparkEngine(Engine):
         frame.createOrReplaceTempView(name)
 
     def write(self, query: str, out: Path, progress: Progress | None = None) -> None:
-        """One output file, as with DuckDB (written by one task, then moved into place)."""
-        df = self.spark.sql(query).coalesce(1)
+        """One output file, as with DuckDB. The executors sort and write the rows in
+        parallel, one part per range of row numbers (`query` is ordered); the driver then
+        joins the parts, in order, into the one file (the folder of parts sits beside `out`,
+        so on a cluster `out` must be on storage the driver and the executors share)."""
+        df = self.spark.sql(query)
+        csv_out = out.suffix.lower() == ".csv"
         with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
             folder = Path(tmp) / "out"
             with self._watch(progress):
-                if out.suffix.lower() == ".csv":
-                    df.write.option("header", True).option("escape", '"').csv(str(folder))
+                if csv_out:
+                    df.write.option("header", False).option("escape", '"').csv(str(folder))
                 else:
                     df.write.parquet(str(folder))
-            (part,) = [p for p in folder.iterdir() if p.name.startswith("part-")]
-            shutil.move(str(part), out)
+            parts = sorted(p for p in folder.iterdir() if p.name.startswith("part-"))
+            if csv_out:
+                _join_csv(parts, df.columns, out)
+            else:
+                _join_parquet(parts, out)
 
     @contextmanager
     def _watch(self, progress: Progress | None) -> Iterator[None]:
@@ -280,5 +385,5 @@ class SparkEngine(Engine):
 
     def close(self) -> None:
         """The session is the caller's; only the views go."""
-        for view in (RAW, CHECKED, VALID):
+        for view in (RAW, CELLS, DUPLICATES, CHECKED, VALID, CODED):
             self.spark.catalog.dropTempView(view)

@@ -13,7 +13,7 @@ from netlm.knowledge.conditions import explain
 from netlm.knowledge.load import KnowledgeBase
 from netlm.knowledge.phrasing import Phraser
 from netlm.model.codes import Language
-from netlm.registry.query import EXCLUDED_BY_REGION, NO_INDICATION
+from netlm.registry.render import EXCLUDED_BY_REGION, NO_INDICATION
 
 
 def rule_reasons(

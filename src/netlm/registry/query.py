@@ -16,7 +16,7 @@ indication's evidence not met, unverified non-approval here), on- or off-label i
 indication that came closest (fewest unmet clauses).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -30,20 +30,23 @@ from netlm.model.codes import OPTION_CODES, REGIONS, Region
 from netlm.registry.conditions import Scope, first_true, is_true, literal, truth, unmet
 from netlm.registry.dialect import Dialect
 from netlm.registry.format import registry_columns
+from netlm.registry.render import (
+    REGION,
+    Codes,
+    absolute,
+    blocked_in,
+    option_column,
+    region_in,
+    scoped,
+)
 from netlm.registry.validate import ROW, column_id
 
 # The engine narrows an undecided G3 to "G3 or NEC" (netlm.classify.facts).
 UNDECIDED_GRADES = ("G3", "NEC")
-EXCLUDED_BY_REGION = "not_approved:"  # + region: verified non-approval in the patient's region
-NO_INDICATION = "unmet:"  # + the indication that came closest to holding
 OUTPUT_COLUMNS = (
     "id", "classification.grade", "classification.liver_pattern",
     "classification.resectability", "classification.intent", "recommendations", "excluded",
 )  # fmt: skip
-
-
-def option_column(code: str, what: str) -> str:
-    return f"o_{code}__{what}"
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,19 @@ class AssessmentQuery:
         facts["extrahepatic.sites"] = "f_extrahepatic_sites"
         self.scope = Scope(dialect, kb.definitions, facts)
         self.stages: list[_Stage] = []
-        self.catalogue = list(kb.options)
-        self.priorities = sorted(
-            {i.rule.priority for e in kb.options.values() for i in e.indications}
-        )
+        self.codes = Codes(kb, dialect)
+        self.catalogue = self.codes.catalogue
+        self.priorities = self.codes.priorities
+        self.code_columns: list[tuple[str, str]] = []  # (SQL, name): the codes of the text
+        self._case_facts()
+        self._grade()
+        self._pattern()
+        self._resectability()
+        self._definitions()
+        self._options(deferred=False)
+        self._outcome_facts()
+        self._options(deferred=True)
+        self._ranking()
 
     # -- facts ---------------------------------------------------------------------------------
     def _add(self, columns: list[tuple[str, str]], facts: dict[str, str] | None = None) -> None:
@@ -212,14 +224,18 @@ class AssessmentQuery:
             (truth(c.when, scope), f"e_{code}_{j}") for j, c in enumerate(entry.eligibility)
         ]
         columns += [(truth(cond, scope), f"l_{code}_{r}") for r, cond in entry.scopes.items()]
+        if len(entry.indications) > 1:  # how close each indication came, for `nearest`
+            columns += [
+                (unmet(c.when, scope), f"u_{code}_{j}") for j, c in enumerate(entry.indications)
+            ]
         return columns
 
     def _decision(self, entry: CompiledOption) -> list[tuple[str, str]]:
         """The engine's decision on one option (`OptionDecider.decide`), as columns."""
-        code, scope = entry.option.code, self.scope
+        code = entry.option.code
         col = partial(option_column, code)
 
-        def held(j: int) -> str:
+        def holds_i(j: int) -> str:
             return f"coalesce(i_{code}_{j}, FALSE)"
 
         def holds_k(j: int) -> str:
@@ -234,17 +250,15 @@ class AssessmentQuery:
                 indications[i].rule.priority,
             ),
         )
-        best = first_true([(held(i), str(i)) for i in ranked])
-        contras = list(enumerate(entry.contraindications))
-        absolute = [(j, c) for j, c in contras if not c.rule.relative and not c.unverified]
-        softer = [j for j, c in contras if c.rule.relative or c.unverified]
-        excluding = " OR ".join(holds_k(j) for j, _ in absolute) or "FALSE"
+        best = first_true([(holds_i(i), str(i)) for i in ranked])
+        held = absolute(entry)
+        softer = [j for j in range(len(entry.contraindications)) if j not in held]
+        excluding = " OR ".join(holds_k(j) for j in held) or "FALSE"
         avail = entry.option.availability
-        blocked_in = [r for r in REGIONS if avail[r].status == "not_approved" and avail[r].verified]
         unconfirmed = [
             r for r in REGIONS if avail[r].status == "not_approved" and not avail[r].verified
         ]
-        block = self._region_in(region, blocked_in)
+        block = region_in(region, blocked_in(entry))
         ids = {ind.rule.id: i for i, ind in enumerate(indications)}
         caps = [holds_k(j) for j in softer]
         for j, rule in enumerate(entry.eligibility):
@@ -253,7 +267,7 @@ class AssessmentQuery:
                 which = ", ".join(str(ids[i]) for i in rule.rule.indications if i in ids)
                 outside = f"({col('best')} IN ({which}) AND {outside})"
             caps.append(outside)
-        caps.append(self._region_in(region, unconfirmed))
+        caps.append(region_in(region, unconfirmed))
 
         def by_best(value: Callable[[Compiled], str]) -> str:
             return first_true(
@@ -266,30 +280,38 @@ class AssessmentQuery:
             [(f"{region} = '{r}'", label[r]) for r in REGIONS],
             default="(" + " OR ".join(label.values()) + ")",
         )
-        nearest = literal(indications[0].rule.id)
+        nearest = "1"  # 1 + the index of the indication that came closest to holding
         if len(indications) > 1:
-            counts = [unmet(ind.when, scope) for ind in indications]
+            counts = [f"u_{code}_{j}" for j in range(len(indications))]
             nearest = first_true(
                 [
                     (
                         f"{counts[i]} <= least({', '.join(counts[i + 1 :])})"
                         if i + 1 < len(counts) - 1
                         else f"{counts[i]} <= {counts[i + 1]}",
-                        literal(ind.rule.id),
+                        str(i + 1),
                     )
-                    for i, ind in enumerate(indications[:-1])
+                    for i in range(len(indications) - 1)
                 ],
-                default=literal(indications[-1].rule.id),
+                default=str(len(indications)),
             )
-        reasons = [f"CASE WHEN {holds_k(j)} THEN '\"{c.rule.id}\"' END" for j, c in absolute]
-        reasons.append(
-            f"CASE WHEN {block} THEN concat('\"{EXCLUDED_BY_REGION}', {region}, '\"') END"
+        bits = [f"(CASE WHEN {holds_k(j)} THEN {1 << b} ELSE 0 END)" for b, j in enumerate(held)]
+        unmet_code = f"(CASE WHEN {col('best')} IS NULL THEN {nearest} ELSE 0 END)"
+        ex = " + ".join([*bits, f"{unmet_code} * {1 << len(held)}"])
+        off = [
+            f"(CASE WHEN coalesce(NOT l_{code}_{r}, FALSE) THEN {1 << k} ELSE 0 END)"
+            for k, r in enumerate(scoped(entry))
+        ]
+        self.code_columns.append(
+            (f"(CASE WHEN {col('proposed')} THEN 0 ELSE {ex} END)", self.codes.excluded(code))
         )
-        listed = f"nullif(concat_ws(',', {', '.join(reasons)}), '')"
-        rules = (
-            f"coalesce({listed}, CASE WHEN {col('best')} IS NULL "
-            f"THEN concat('\"{NO_INDICATION}', {nearest}, '\"') END)"
-        )
+        if off:
+            self.code_columns.append(
+                (
+                    f"(CASE WHEN {col('proposed')} THEN {' + '.join(off)} ELSE 0 END)",
+                    str(self.codes.off_label(code)),
+                )
+            )
         strength = (
             f"(CASE WHEN {strength0} = 'recommended' AND ({' OR '.join(caps)}) "
             f"THEN 'consider' ELSE {strength0} END)"
@@ -301,15 +323,7 @@ class AssessmentQuery:
             (strength, col("strength")),
             (by_best(lambda ind: str(self.priorities.index(ind.rule.priority))), col("pidx")),
             (f"(NOT {on_label})", col("off_label")),
-            (rules, col("rules")),
-            (self._availability(entry, region), col("availability")),
         ]
-
-    @staticmethod
-    def _region_in(region: str, regions: Sequence[str]) -> str:
-        if not regions:
-            return "FALSE"
-        return f"coalesce({region} IN ({', '.join(literal(r) for r in regions)}), FALSE)"
 
     def _on_label(self, entry: CompiledOption, region: Region) -> str:
         """Approved in the region and the case not shown to be outside the label's scope."""
@@ -319,25 +333,6 @@ class AssessmentQuery:
         if region not in entry.scopes:
             return "TRUE"
         return f"coalesce(l_{entry.option.code}_{region}, TRUE)"
-
-    def _availability(self, entry: CompiledOption, region: str) -> str:
-        """JSON text: approved / off_label / not_approved per region (the patient's, or all)."""
-        parts = {}
-        for r in REGIONS:
-            status = entry.option.availability[r].status
-            if status == "approved" and r in entry.scopes:
-                scope = f"l_{entry.option.code}_{r}"
-                value = (
-                    f"CASE WHEN coalesce(NOT {scope}, FALSE) THEN 'off_label' ELSE 'approved' END"
-                )
-            else:
-                value = literal(status)
-            parts[r] = f"concat('\"{r}\":\"', {value}, '\"')"
-        everywhere = "concat('{', " + ", ',', ".join(parts.values()) + ", '}')"
-        return first_true(
-            [(f"{region} = '{r}'", f"concat('{{', {parts[r]}, '}}')") for r in REGIONS],
-            default=everywhere,
-        )
 
     def _options(self, deferred: bool) -> None:
         entries = [e for e in self.kb.options.values() if e.deferred == deferred]
@@ -366,100 +361,69 @@ class AssessmentQuery:
 
     # -- ranking and output ----------------------------------------------------------------------
     def _ranking(self) -> None:
-        """Order by (strength, on-label first, priority, catalogue order); a tier is one band of
-        (strength, label, priority): the tier of an option is one more than the number of bands
-        held by proposed options before its own, counted in a bit mask of bands."""
-        d, p = self.d, len(self.priorities)
-        if 4 * p > 62:
-            raise ValueError("more than 15 distinct indication priorities: widen the band mask")
+        """Each proposed option's sort key (band of strength, label and priority, then
+        catalogue order), and the codes the output text is written from (`render`)."""
         columns = []
-        for code in self.catalogue:
+        for i, code in enumerate(self.catalogue):
             col = partial(option_column, code)
-            band = (
-                f"(CASE WHEN {col('proposed')} THEN "
-                f"(CASE WHEN {col('strength')} = 'recommended' THEN 0 ELSE {2 * p} END) "
-                f"+ (CASE WHEN {col('off_label')} THEN {p} ELSE 0 END) + {col('pidx')} END)"
-            )
-            columns.append((band, col("band")))
-        self._add(columns)
-        bits = [
-            f"(CASE WHEN {option_column(c, 'proposed')} THEN {d.bit(option_column(c, 'band'))} "
-            "ELSE 0 END)"
-            for c in self.catalogue
-        ]
-        keys = [
-            (f"({option_column(c, 'band')} * 100 + {i})", option_column(c, "key"))
-            for i, c in enumerate(self.catalogue)
-        ]
-        self._add([("(" + " | ".join(bits) + ")", "band_mask"), *keys])
-        tiers = [
-            (
-                f"(bit_count(band_mask & ({d.bit(option_column(c, 'band'))} - 1)) + 1)",
-                option_column(c, "tier"),
-            )
-            for c in self.catalogue
-        ]
-        self._add(tiers)
+            band = self.codes.band(col("strength"), col("off_label"), col("pidx"))
+            key = f"(CASE WHEN {col('proposed')} THEN {band} * 100 + {i} ELSE -1 END)"
+            columns.append((key, self.codes.key(code)))
+        region = f"coalesce({column_id('region')}, '')"
+        self._add([(region, REGION), *columns, *self.code_columns])
 
-    def _output(self) -> str:
-        d = self.d
-        fragments, excluded = [], []
-        for code in self.catalogue:
-            col = partial(option_column, code)
-            fragment = (
-                f"concat(lpad({d.cast_str(col('key'))}, 6, '0'), "
-                f'\'{{"option":"{code}","strength":"\', {col("strength")}, '
-                f'\'","rank":\', chr(1), \',"tier":\', {d.cast_str(col("tier"))}, '
-                f"',\"availability\":', {col('availability')}, '}}')"
-            )
-            fragments.append(f"(CASE WHEN {col('proposed')} THEN {fragment} END)")
-            excluded.append(
-                f"(CASE WHEN NOT {col('proposed')} THEN "
-                f'concat(\'{{"option":"{code}","rules":[\', {col("rules")}, \']}}\') END)'
-            )
-        ordered = d.transform_indexed(
-            d.sort(d.filter(d.array(fragments), "f", "f IS NOT NULL")),
-            "f",
-            "replace(substr(f, 7), chr(1), {position})",
-        )
-        recommendations = f"concat('[', {d.join(ordered, ',')}, ']')"
-        first = f"least({', '.join(option_column(c, 'key') for c in self.catalogue)}) % 100"
-        intent = first_true(
-            [
-                (f"{first} = {i}", literal(self.kb.options[c].option.intent))
-                for i, c in enumerate(self.catalogue)
-            ],
-            default="'palliative'",
-        )
-        q = d.quote
-        return (
-            f"{ROW}, {column_id('id')} AS id, out_grade AS {q('classification.grade')}, "
-            f"coalesce(f_liver_pattern, 'unclassified') AS {q('classification.liver_pattern')}, "
-            f"coalesce(f_resectability, 'undetermined') AS {q('classification.resectability')}, "
-            f"{intent} AS {q('classification.intent')}, "
-            f"{recommendations} AS recommendations, "
-            f"concat('[', concat_ws(',', {', '.join(excluded)}), ']') AS excluded"
-        )
-
-    def build(self, source: str, keep: list[str] | None = None) -> str:
-        """The query over `source` (a relation of checked columns, see `validate`).
-
-        `keep` adds source or intermediate columns to the output (e.g. for the audit).
-        """
-        self.stages = []
-        self._case_facts()
-        self._grade()
-        self._pattern()
-        self._resectability()
-        self._definitions()
-        self._options(deferred=False)
-        self._outcome_facts()
-        self._options(deferred=True)
-        self._ranking()
+    def _stages(self, source: str) -> tuple[str, str]:
+        """The WITH clause over `source` and the name of its last stage."""
         ctes, previous = [], source
         for stage in self.stages:
             body = ", ".join(f"{expr} AS {name}" for expr, name in stage.columns)
             ctes.append(f"{stage.name} AS (SELECT *, {body} FROM {previous})")
             previous = stage.name
+        return f"WITH {', '.join(ctes)}", previous
+
+    def _classification(self) -> str:
+        q = self.d.quote
+        return (
+            f"{ROW}, {column_id('id')} AS id, out_grade AS {q('classification.grade')}, "
+            f"coalesce(f_liver_pattern, 'unclassified') AS {q('classification.liver_pattern')}, "
+            f"coalesce(f_resectability, 'undetermined') AS {q('classification.resectability')}"
+        )
+
+    def _text(self) -> str:
+        q = self.d.quote
+        return (
+            f"g_intent AS {q('classification.intent')}, g_recommendations AS recommendations, "
+            "g_excluded AS excluded"
+        )
+
+    def build(self, source: str, keep: list[str] | None = None) -> str:
+        """The query over `source` (a relation of checked columns, see `validate`): the row
+        number and the output columns, the text written row by row.
+
+        `keep` adds source or intermediate columns to the output (e.g. for the audit).
+        """
+        with_clause, last = self._stages(source)
         extra = "".join(f", {k}" for k in keep or [])
-        return f"WITH {', '.join(ctes)} SELECT {self._output()}{extra} FROM {previous}"
+        text = self.codes.text(last)
+        return f"{with_clause} SELECT {self._classification()}, {self._text()}{extra} FROM ({text})"
+
+    def coded(self, source: str) -> str:
+        """The row number, the classification and the codes of every row of `source`."""
+        with_clause, last = self._stages(source)
+        codes = ", ".join(self.codes.columns())
+        return f"{with_clause} SELECT {self._classification()}, {codes} FROM {last}"
+
+    def from_codes(self, coded: str) -> str:
+        """The output of `build` from the relation `coded` (see `coded`): the text is written
+        once per distinct combination of codes and joined back (row order is the caller's)."""
+        codes = ", ".join(self.codes.columns())
+        text = self.codes.text(f"(SELECT DISTINCT {codes} FROM {coded})")
+        classification = ", ".join(
+            self.d.quote(c)
+            for c in OUTPUT_COLUMNS
+            if c.startswith("classification.") and c != "classification.intent"
+        )
+        return (
+            f"SELECT {ROW}, id, {classification}, {self._text()} "
+            f"FROM {coded} JOIN ({text}) USING ({codes})"
+        )

@@ -14,8 +14,10 @@ from netlm.registry.dialect import Dialect
 from netlm.registry.format import Column, registry_columns
 
 OUTCOMES: tuple[str, ...] = TherapyOutcome.__args__  # type: ignore[attr-defined]
+THERAPY_KEYS = ("option", "outcome")  # the keys of a prior_therapies item
 ROW = "_row"  # the 1-based row number of the source
 PROBLEMS = "_problems"  # newline-separated problem lines, NULL when the row is valid
+SHOWN_DUPLICATES = 5  # other rows named for a duplicate id
 # Source column types that carry the value natively (anything else is read as text).
 NATIVE = {
     "number": "numeric",
@@ -115,6 +117,14 @@ def check_column(column: Column, raw: str, native: bool, d: Dialect) -> Checked:
                 f'each item must be {{"option": <option code>, "outcome": {" | ".join(OUTCOMES)}}}'
             )
         checks = [(f"{value} IS NULL", "not a JSON list"), (bad, wording)]
+        if kind == "therapies":
+            keys = THERAPY_KEYS
+            checks.append(
+                (
+                    d.json_foreign_keys(cell, keys),
+                    f"each item may only have the keys {' and '.join(keys)}",
+                )
+            )
     else:
         value = cell
         if kind == "enum":
@@ -148,12 +158,18 @@ def _shown(raw: str, native: bool, d: Dialect) -> str:
 
 
 def header_problems(names: list[str]) -> list[str]:
-    """Columns the registry format does not know, and required columns that are absent."""
+    """Columns the registry format does not know, columns named twice, and required columns
+    that are absent."""
     known = {c.name for c in registry_columns()}
     lines = [
         f"column {name}: not a registry column (see `netlm schema registry`)"
         for name in names
         if name not in known
+    ]
+    lines += [
+        f"column {name}: appears {names.count(name)} times in the header"
+        for name in sorted(set(names))
+        if names.count(name) > 1
     ]
     lines += [
         f"column {c.name}: missing from the header (required)"
@@ -185,3 +201,34 @@ def checked_select(source: str, types: Mapping[str, str], d: Dialect) -> str:
             problems.append(f"CASE WHEN {checked.problem} IS NOT NULL THEN {line} END")
     joined = f"nullif(concat_ws(chr(10), {', '.join(problems)}), '')" if problems else "NULL"
     return f"SELECT {', '.join(values)}, {joined} AS {PROBLEMS} FROM {source}"
+
+
+def duplicate_ids(cells: str, d: Dialect) -> str:
+    """Every id on more than one row of `cells`, with its rows in order."""
+    row_id = column_id("id")
+    return (
+        f"SELECT {row_id} AS dup_id, {d.collect_sorted(ROW)} AS dup_rows FROM {cells} "
+        f"WHERE {row_id} IS NOT NULL GROUP BY {row_id} HAVING count(*) > 1"
+    )
+
+
+def with_duplicates(cells: str, duplicates: str, d: Dialect) -> str:
+    """`cells` with one more problem on each row whose id another row has too, naming the
+    other rows (the first few), so that neither row is taken for the patient silently."""
+    row_id = column_id("id")
+    others = d.filter("dup_rows", "r", f"r <> {ROW}")
+    shown = d.join(d.transform(d.head(others, SHOWN_DUPLICATES), "r", d.cast_str("r")), ", ")
+    more = f"CASE WHEN {d.size(others)} > {SHOWN_DUPLICATES} THEN ', …' ELSE '' END"
+    line = (
+        f"concat('row ', {d.cast_str(ROW)}, ', column id, value \"', substr({row_id}, 1, 60), "
+        f"'\": duplicate id (also in row ', {shown}, {more}, ')')"
+    )
+    columns = ", ".join(f"{cells}.{column_id(c.name)}" for c in registry_columns())
+    problems = (
+        f"CASE WHEN dup_rows IS NULL THEN {PROBLEMS} "
+        f"ELSE concat_ws(chr(10), {PROBLEMS}, {line}) END"
+    )
+    return (
+        f"SELECT {cells}.{ROW}, {columns}, {problems} AS {PROBLEMS} "
+        f"FROM {cells} LEFT JOIN {duplicates} ON {cells}.{row_id} = {duplicates}.dup_id"
+    )
