@@ -110,6 +110,25 @@ def test_logrank_and_cox_json() -> None:
     assert 'row 14, column "ph.ecog": is empty (a value is required)' in done.stderr
 
 
+def test_cox_with_a_categorical_covariate_and_its_reference() -> None:
+    """`--factor arm=C`: the indicators named column=value, R's estimates (cox_factors.csv)."""
+    data = str(FIXTURES / "random_ties.csv")
+    done = netlm("cox", data, "--time", "time", "--event", "event", "--covariates", "x1",
+                 "--factor", "arm=C", "--format", "json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    expected = [r for r in read_csv("cox_factors.csv")
+                if (r["case"], r["ties"], r["factor"]) == ("ties", "efron", "arm=C")]  # fmt: skip
+    coefficients = json.loads(done.stdout)["coefficients"]
+    assert [c["name"] for c in coefficients] == ["x1", "arm=A", "arm=B"]
+    for got, row in zip(coefficients, expected, strict=True):
+        assert got["coef"] == pytest.approx(number(row["coef"]), abs=1e-6)
+    refused = netlm("cox", data, "--time", "time", "--event", "event", "--factor", "arm=Z")
+    assert refused.returncode == 2
+    assert (
+        refused.stderr.strip() == 'column "arm": reference "Z" is not one of its values (A, B, C)'
+    )
+
+
 def test_readable_tables() -> None:
     done = netlm("km", LUNG, "--time", "time", "--event", "status", "--by", "sex")
     assert done.returncode == 0, done.stderr

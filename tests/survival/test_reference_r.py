@@ -11,6 +11,7 @@ import pytest
 
 from netlm.survival import logrank
 from netlm.survival.cox import CoxPH
+from netlm.survival.data import Factor
 from netlm.survival.engines import DuckDBEngine
 from netlm.survival.km import KaplanMeier
 from netlm.survival.logrank import LogRank
@@ -94,3 +95,33 @@ def test_warm_start_reaches_the_estimate_r_reaches(duckdb_engine: DuckDBEngine) 
         cold.coefficients, [r for r in COX if r["case"] == "ties"], strict=False
     ):
         assert coefficient.coef == pytest.approx(number(row["coef"]), abs=1e-9)
+
+
+COX_FACTORS = read_csv("cox_factors.csv")
+FACTOR_CASES = sorted({(r["case"], r["ties"], r["covariates"], r["factor"]) for r in COX_FACTORS})
+
+
+@pytest.mark.parametrize(("dataset", "ties", "covariates", "factor"), FACTOR_CASES)
+def test_cox_with_a_categorical_covariate_equals_r(
+    duckdb_engine: DuckDBEngine, dataset: str, ties: str, covariates: str, factor: str
+) -> None:
+    """`Factor` against R's `relevel(factor(x), ref)`: the indicators, their names and order."""
+    rows = [
+        r
+        for r in COX_FACTORS
+        if (r["case"], r["ties"], r["covariates"], r["factor"])
+        == (dataset, ties, covariates, factor)
+    ]
+    data = load(
+        duckdb_engine, dataset, covariates=covariates.split(), factors=[Factor.parse(factor)]
+    )
+    model = CoxPH(ties).fit(data)
+    assert model.converged
+    assert [c.name for c in model.coefficients] == [r["name"] for r in rows]
+    assert (model.n, model.events) == (int(rows[0]["n"]), int(rows[0]["events"]))
+    assert model.loglik == pytest.approx(number(rows[0]["loglik"]), rel=1e-10)
+    assert model.concordance == pytest.approx(number(rows[0]["concordance"]), abs=1e-12)
+    for coefficient, row in zip(model.coefficients, rows, strict=True):
+        assert coefficient.coef == pytest.approx(number(row["coef"]), abs=1e-6)
+        for field in ("se", "hr", "hr_lower", "hr_upper", "p"):
+            assert getattr(coefficient, field) == pytest.approx(number(row[field]), rel=1e-7), field

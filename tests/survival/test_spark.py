@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from netlm.survival.cox import CoxPH
-from netlm.survival.data import SurvivalData
+from netlm.survival.data import Factor, SurvivalData
 from netlm.survival.engines import DuckDBEngine, SparkEngine
 from netlm.survival.errors import SurvivalInputError
 from netlm.survival.km import KaplanMeier
@@ -88,3 +88,29 @@ def test_bad_rows_are_found_at_the_same_rows(
             'row 3, column "time": "-4.5" is negative (a follow-up time is 0 or more)',
         ]
     )
+
+
+@pytest.mark.parametrize("dataset", ["lung", "ties"])
+def test_cox_with_a_categorical_covariate_matches(
+    duckdb_engine: DuckDBEngine, spark_engine: SparkEngine, dataset: str
+) -> None:
+    """The same levels, in the same order, and the same estimates (lung's ph.ecog is a number,
+    the random data's arm is text)."""
+    factor = [Factor("ph.ecog" if dataset == "lung" else "arm")]
+    duck = CoxPH().fit(
+        load(
+            duckdb_engine,
+            dataset,
+            covariates=["age" if dataset == "lung" else "x1"],
+            factors=factor,
+        )
+    )
+    spark = CoxPH().fit(
+        load(
+            spark_engine, dataset, covariates=["age" if dataset == "lung" else "x1"], factors=factor
+        )
+    )
+    assert [c.name for c in spark.coefficients] == [c.name for c in duck.coefficients]
+    for a, b in zip(duck.coefficients, spark.coefficients, strict=True):
+        assert b.coef == pytest.approx(a.coef, rel=1e-9)
+        assert b.se == pytest.approx(a.se, rel=1e-9)

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from netlm.survival.cox import CoxPH
-from netlm.survival.data import SurvivalData
+from netlm.survival.data import Factor, SurvivalData
 from netlm.survival.engines import DuckDBEngine
 from netlm.survival.errors import SurvivalInputError
 from netlm.survival.logrank import LogRank
@@ -177,3 +177,44 @@ def test_log_rank_needs_events(tmp_path: Path, duckdb_engine: DuckDBEngine) -> N
     assert caught.value.problems == [
         'column "death": no events (every row is censored); nothing to compare'
     ]
+
+
+def test_a_categorical_covariate_is_checked_like_any_column(
+    tmp_path: Path, duckdb_engine: DuckDBEngine
+) -> None:
+    """Empty values are named by row; one value only, an unknown reference and a column of
+    numbers given as categorical are refused with the column named."""
+    factor = [Factor("center")]
+    assert problems(duckdb_engine, write(tmp_path, GOOD + "5,1,,60\n"), factors=factor) == [
+        'row 5, column "center": is empty (a value is required)'
+    ]
+    one_center = GOOD.replace(",B,", ",A,")
+    assert problems(duckdb_engine, write(tmp_path, one_center), factors=factor) == [
+        'column "center": the same value in every row; not a covariate'
+    ]
+    assert problems(duckdb_engine, write(tmp_path, GOOD), factors=[Factor("center", "C")]) == [
+        'column "center": reference "C" is not one of its values (A, B)'
+    ]
+    many = "time,death,age\n" + "".join(f"{i},1,{i}\n" for i in range(1, 60))
+    assert problems(duckdb_engine, write(tmp_path, many), factors=[Factor("age")]) == [
+        'column "age": more than 50 different values; a categorical covariate (--factor) takes '
+        "at most that many (a number belongs in --covariates)"
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_categorical_levels_in_the_columns_own_order(
+    tmp_path: Path, duckdb_engine: DuckDBEngine, fmt: str
+) -> None:
+    """Numbers numerically (10 after 9) when the file types them, text as sorted text."""
+    body = "time,death,grade\n" + "".join(
+        f"{t},{t % 2},{g}\n" for t, g in enumerate([9, 10, 2, 9, 10, 2, 9, 10], start=1)
+    )
+    data = SurvivalData.load(
+        duckdb_engine, write(tmp_path, body, fmt), time="time", event="death",
+        factors=[Factor("grade")],
+    )  # fmt: skip
+    expected = ["grade=9", "grade=10"] if fmt == "csv" else ["grade=2", "grade=9"]  # ref 2 | "10"
+    assert data.covariates == expected
+    assert Factor.parse("grade = 10") == Factor("grade", "10")
+    assert Factor.parse("grade") == Factor("grade", None)

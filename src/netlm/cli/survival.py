@@ -22,7 +22,7 @@ from netlm.survival.errors import SurvivalInputError
 from netlm.survival.options import ConfType, Ties
 
 if TYPE_CHECKING:  # the estimators load NumPy, SciPy and matplotlib: only when a command runs
-    from netlm.survival.data import SurvivalData
+    from netlm.survival.data import Factor, SurvivalData
     from netlm.survival.engines import SqlEngine
     from netlm.survival.km import KaplanMeier
 
@@ -148,11 +148,21 @@ def cox_command(
     time: TimeOption,
     event: EventOption,
     covariates: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
-            "--covariates", help="Covariate columns, comma-separated (or the option repeated)."
+            "--covariates",
+            help="Numeric covariate columns, comma-separated (or the option repeated).",
         ),
-    ],
+    ] = None,
+    factors: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--factor",
+            help="Categorical covariate: COLUMN, or COLUMN=REFERENCE to choose the reference "
+            "value (default: the first in the column's order); one 0/1 covariate per other "
+            "value, named COLUMN=VALUE. Comma-separated or repeated.",
+        ),
+    ] = None,
     ties: Annotated[Ties, typer.Option("--ties", help="Handling of tied event times.")] = (
         Ties.efron
     ),
@@ -163,10 +173,12 @@ def cox_command(
 ) -> None:
     """Cox proportional hazards: coefficients, hazard ratios with 95 % CI, p, concordance."""
     from netlm.survival.cox import CoxPH
+    from netlm.survival.data import Factor
 
-    names = [name.strip() for option in covariates for name in option.split(",") if name.strip()]
+    names = _split(covariates)
+    categorical = [Factor.parse(spec) for spec in _split(factors)]
     with _session(engine, spark_master, None) as (sql, note):
-        data = _load(sql, note, source, time, event, None, names, skip_bad)
+        data = _load(sql, note, source, time, event, None, names, skip_bad, categorical)
         model = CoxPH(ties).fit(data, progress=note)
     if not model.converged:
         typer.echo(
@@ -245,12 +257,20 @@ def _load(
     by: str | None,
     covariates: list[str],
     skip_bad: bool,
+    factors: list["Factor"] | None = None,
 ) -> "SurvivalData":
     from netlm.survival.data import SurvivalData
 
     note(f"reading and checking {source}")
     data = SurvivalData.load(
-        sql, source, time=time, event=event, by=by, covariates=covariates, skip_bad=skip_bad
+        sql,
+        source,
+        time=time,
+        event=event,
+        by=by,
+        covariates=covariates,
+        factors=factors or [],
+        skip_bad=skip_bad,
     )
     if data.skipped.count:
         rows = "row" if data.skipped.count == 1 else "rows"
@@ -258,6 +278,11 @@ def _load(
         for line in data.skipped.problems:
             typer.echo(f"  {line}", err=True)
     return data
+
+
+def _split(options: list[str] | None) -> list[str]:
+    """Column names given comma-separated, the option repeated, or both."""
+    return [name.strip() for option in options or [] for name in option.split(",") if name.strip()]
 
 
 def _km_table(km: "KaplanMeier", data: "SurvivalData") -> None:

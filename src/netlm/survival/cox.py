@@ -96,7 +96,9 @@ class CoxPH:
         note = progress or (lambda _: None)
         names = data.covariates
         if not names:
-            raise SurvivalInputError(["--covariates: a Cox model needs at least one covariate"])
+            raise SurvivalInputError(
+                ["--covariates, --factor: a Cox model needs at least one covariate"]
+            )
         p = len(names)
         self.n, self.events = data.n, data.events
         self.means = _centre(data)
@@ -162,23 +164,28 @@ class CoxPH:
 def _newton(
     sums: RiskSetSums, beta: FloatArray, names: list[str], note: Callable[[int], None]
 ) -> Fit:
-    """R's coxph.fit loop: Newton steps, halved while the likelihood does not increase."""
+    """R's coxph.fit loop: Newton steps, halved while the likelihood does not increase.
+
+    As in R, convergence is tested on the full Newton step before any halving: near the
+    maximum the likelihood is flat to rounding, and a full step that "loses" 1e-13 of it must
+    be taken, not halved (halving there stops short of the estimate by ~1e-8). A halved step
+    never ends the fit; the next Newton step starts from it.
+    """
     note(0)
     current = sums.evaluate(beta)
     for iteration in range(1, MAX_ITER + 1):
         note(iteration)
         step = _solve(current.information, current.gradient, names)
         trial = sums.evaluate(beta + step)
+        if abs(1 - current.loglik / trial.loglik) <= EPS:
+            return Fit(beta + step, trial, iteration, True)
         halvings = 0
         while not trial.loglik >= current.loglik and halvings < 30:
             step = step / 2
             halvings += 1
             trial = sums.evaluate(beta + step)
         beta = beta + step
-        done = abs(1 - current.loglik / trial.loglik) <= EPS
         current = trial
-        if done:
-            return Fit(beta, current, iteration, True)
     return Fit(beta, current, MAX_ITER, False)
 
 

@@ -15,7 +15,27 @@ from netlm.survival.errors import SurvivalInputError
 
 TABLE = "netlm_survival"
 MAX_LISTED = 50
+MAX_LEVELS = 50  # a categorical covariate with more values is most likely not categorical
 ALL = "all"
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A categorical covariate: one 0/1 indicator per value except the reference.
+
+    The reference is `reference` when given, else the first value in the column's own order
+    (numbers numerically, text as sorted bytes), which is R's default for `factor()` in the C
+    locale. The indicators are named `column=value`.
+    """
+
+    column: str
+    reference: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> "Factor":
+        """`column` or `column=reference`."""
+        column, _, reference = spec.partition("=")
+        return cls(column.strip(), reference.strip() if reference.strip() else None)
 
 
 @dataclass(frozen=True)
@@ -23,7 +43,7 @@ class Role:
     """A column the analysis reads, and what a valid value of it is."""
 
     column: str
-    kind: str  # "time", "event", "group" or "covariate"
+    kind: str  # "time", "event", "group", "covariate" or "factor"
 
 
 @dataclass(frozen=True)
@@ -71,14 +91,19 @@ class SurvivalData:
         event: str,
         by: str | None = None,
         covariates: Sequence[str] = (),
+        factors: Sequence[Factor] = (),
         skip_bad: bool = False,
     ) -> "SurvivalData":
-        """Register `path` in `engine`, check the columns the analysis needs, keep them clean."""
+        """Register `path` in `engine`, check the columns the analysis needs, keep them clean.
+
+        `covariates` are numeric columns; `factors` categorical ones, each expanded into
+        indicator covariates (`Factor`) after the numeric ones."""
         engine.register(path)
         roles = [Role(time, "time"), Role(event, "event")]
         if by is not None:
             roles.append(Role(by, "group"))
         roles += [Role(column, "covariate") for column in covariates]
+        roles += [Role(factor.column, "factor") for factor in factors]
         _check_columns(engine, roles)
         reasons = {role.column: _reason_sql(engine, role) for role in roles}
         bad = " OR ".join(f"({sql}) IS NOT NULL" for sql in reasons.values())
@@ -106,6 +131,15 @@ class SurvivalData:
             f"TRY_CAST({q(column)} AS DOUBLE) AS x{i}" for i, column in enumerate(covariates)
         ]
         where = f" WHERE NOT ({bad})" if n_bad else ""
+        names = list(covariates)
+        for factor in factors:
+            for level in _indicator_levels(engine, factor, where):
+                value = f"CAST({q(factor.column)} AS STRING)"
+                select.append(
+                    f"CAST(CASE WHEN {value} = {sql_string(level)} THEN 1 ELSE 0 END AS DOUBLE) "
+                    f"AS x{len(names)}"
+                )
+                names.append(f"{factor.column}={level}")
         engine.materialise(TABLE, f"SELECT {', '.join(select)} FROM {SOURCE_VIEW}{where}")
         groups = [
             Group(str(label), int(n), int(events))
@@ -113,7 +147,36 @@ class SurvivalData:
                 f"SELECT g, count(*), SUM(e) FROM {TABLE} GROUP BY g, gv ORDER BY gv"
             )
         ]
-        return cls(engine, time, event, by, list(covariates), groups, skipped)
+        return cls(engine, time, event, by, names, groups, skipped)
+
+
+def _indicator_levels(engine: SqlEngine, factor: Factor, where: str) -> list[str]:
+    """The factor's values other than the reference, in the column's order."""
+    column = engine.quote(factor.column)
+    found = [
+        str(level)
+        for level, _ in engine.rows(
+            f"SELECT v, n FROM (SELECT DISTINCT CAST({column} AS STRING) AS v, {column} AS n "
+            f"FROM {SOURCE_VIEW}{where}) levels ORDER BY n LIMIT {MAX_LEVELS + 1}"
+        )
+    ]
+    name = f'column "{factor.column}"'
+    if len(found) > MAX_LEVELS:
+        raise SurvivalInputError(
+            [
+                f"{name}: more than {MAX_LEVELS} different values; a categorical covariate "
+                "(--factor) takes at most that many (a number belongs in --covariates)"
+            ]
+        )
+    if len(found) < 2:
+        raise SurvivalInputError([f"{name}: the same value in every row; not a covariate"])
+    reference = found[0] if factor.reference is None else factor.reference
+    if reference not in found:
+        shown = ", ".join(found[:20]) + (", …" if len(found) > 20 else "")
+        raise SurvivalInputError(
+            [f'{name}: reference "{reference}" is not one of its values ({shown})']
+        )
+    return [level for level in found if level != reference]
 
 
 def _check_columns(engine: SqlEngine, roles: list[Role]) -> None:
@@ -136,6 +199,8 @@ def _reason_sql(engine: SqlEngine, role: Role) -> str:
     column = engine.quote(role.column)
     if role.kind == "group":
         return f"CASE WHEN {column} IS NULL THEN 'is empty (every row needs a group)' END"
+    if role.kind == "factor":
+        return f"CASE WHEN {column} IS NULL THEN 'is empty (a value is required)' END"
     number = f"TRY_CAST({column} AS DOUBLE)"
     checks = [
         (f"{column} IS NULL", "is empty (a value is required)"),
