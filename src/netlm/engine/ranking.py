@@ -15,8 +15,8 @@ from netlm.knowledge.phrasing import Phraser
 # Designs from the strongest evidence of benefit to the weakest, for "level of evidence".
 DESIGN_LEVEL = (
     "rct_phase3", "rct_phase2", "meta_analysis", "systematic_review", "single_arm_phase2",
-    "prospective_cohort", "guideline", "consensus", "retrospective_series", "review", "label",
-    "regulatory", "classification",
+    "prospective_cohort", "guideline", "consensus", "retrospective_series", "review",
+    "case_report", "label", "regulatory", "classification",
 )  # fmt: skip
 
 

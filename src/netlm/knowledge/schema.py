@@ -39,7 +39,7 @@ class Manifest(_Data):
 Design = Literal[
     "rct_phase3", "rct_phase2", "single_arm_phase2", "prospective_cohort",
     "retrospective_series", "meta_analysis", "systematic_review", "guideline", "consensus",
-    "review", "label", "regulatory", "classification",
+    "review", "case_report", "label", "regulatory", "classification",
 ]  # fmt: skip
 # Designs that are documents rather than publications: cited by URL, section and date read.
 DOCUMENT_DESIGNS = ("label", "regulatory")
