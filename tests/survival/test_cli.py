@@ -129,6 +129,25 @@ def test_cox_with_a_categorical_covariate_and_its_reference() -> None:
     )
 
 
+def test_stratified_cox_as_r() -> None:
+    """`--strata arm`: R's `+ strata(arm)` (cox_strata.csv), the strata named in the JSON."""
+    data = str(FIXTURES / "random_ties.csv")
+    done = netlm("cox", data, "--time", "time", "--event", "event", "--covariates", "x1,x2,x3",
+                 "--strata", "arm", "--format", "json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    expected = [
+        r for r in read_csv("cox_strata.csv") if (r["case"], r["ties"]) == ("ties", "efron")
+    ]
+    assert result["strata"] == ["arm"]
+    assert result["concordance"] == pytest.approx(number(expected[0]["concordance"]), abs=1e-12)
+    for got, row in zip(result["coefficients"], expected, strict=True):
+        assert got["coef"] == pytest.approx(number(row["coef"]), abs=1e-6)
+    table = netlm("cox", data, "--time", "time", "--event", "event", "--covariates", "x1",
+                  "--strata", "arm")  # fmt: skip
+    assert "stratified by arm" in table.stdout
+
+
 def test_readable_tables() -> None:
     done = netlm("km", LUNG, "--time", "time", "--event", "status", "--by", "sex")
     assert done.returncode == 0, done.stderr

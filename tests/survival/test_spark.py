@@ -90,27 +90,28 @@ def test_bad_rows_are_found_at_the_same_rows(
     )
 
 
-@pytest.mark.parametrize("dataset", ["lung", "ties"])
-def test_cox_with_a_categorical_covariate_matches(
-    duckdb_engine: DuckDBEngine, spark_engine: SparkEngine, dataset: str
+CATEGORICAL = {
+    "lung": (["age"], "ph.ecog", "sex"),  # tied times
+    "ties": (["x1"], "arm", "x2"),
+    "continuous": (["x1"], "arm", "x2"),  # tie-free: the per-row second moments
+}
+
+
+@pytest.mark.parametrize("dataset", list(CATEGORICAL))
+@pytest.mark.parametrize("stratify", [False, True])
+def test_cox_with_categorical_covariates_and_strata_matches(
+    duckdb_engine: DuckDBEngine, spark_engine: SparkEngine, dataset: str, stratify: bool
 ) -> None:
-    """The same levels, in the same order, and the same estimates (lung's ph.ecog is a number,
-    the random data's arm is text)."""
-    factor = [Factor("ph.ecog" if dataset == "lung" else "arm")]
-    duck = CoxPH().fit(
-        load(
-            duckdb_engine,
-            dataset,
-            covariates=["age" if dataset == "lung" else "x1"],
-            factors=factor,
-        )
-    )
-    spark = CoxPH().fit(
-        load(
-            spark_engine, dataset, covariates=["age" if dataset == "lung" else "x1"], factors=factor
-        )
-    )
+    """The same levels in the same order (lung's ph.ecog is a number, the random data's arm is
+    text), the same strata and the same estimates and concordance."""
+    covariates, factor, stratum = CATEGORICAL[dataset]
+    options = {"covariates": covariates, "factors": [Factor(factor)]}
+    if stratify:
+        options["strata"] = [stratum]
+    duck = CoxPH().fit(load(duckdb_engine, dataset, **options))
+    spark = CoxPH().fit(load(spark_engine, dataset, **options))
     assert [c.name for c in spark.coefficients] == [c.name for c in duck.coefficients]
+    assert spark.concordance == pytest.approx(duck.concordance, rel=1e-12)
     for a, b in zip(duck.coefficients, spark.coefficients, strict=True):
         assert b.coef == pytest.approx(a.coef, rel=1e-9)
         assert b.se == pytest.approx(a.se, rel=1e-9)

@@ -218,3 +218,15 @@ def test_categorical_levels_in_the_columns_own_order(
     assert data.covariates == expected
     assert Factor.parse("grade = 10") == Factor("grade", "10")
     assert Factor.parse("grade") == Factor("grade", None)
+
+
+def test_a_stratum_must_be_present_on_every_row(
+    tmp_path: Path, duckdb_engine: DuckDBEngine
+) -> None:
+    path = write(tmp_path, GOOD + "5,1,,60\n")
+    assert problems(duckdb_engine, path, covariates=["age"], strata=["center"]) == [
+        'row 5, column "center": is empty (a value is required)'
+    ]
+    assert problems(duckdb_engine, path, covariates=["age"], strata=["age"]) == [
+        'column "age": named twice (as stratum too)'
+    ]

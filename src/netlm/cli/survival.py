@@ -163,6 +163,14 @@ def cox_command(
             "value, named COLUMN=VALUE. Comma-separated or repeated.",
         ),
     ] = None,
+    strata: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--strata",
+            help="Stratify by these columns (R's strata()): each stratum has its own baseline "
+            "hazard and risk sets. Comma-separated or repeated.",
+        ),
+    ] = None,
     ties: Annotated[Ties, typer.Option("--ties", help="Handling of tied event times.")] = (
         Ties.efron
     ),
@@ -178,7 +186,9 @@ def cox_command(
     names = _split(covariates)
     categorical = [Factor.parse(spec) for spec in _split(factors)]
     with _session(engine, spark_master, None) as (sql, note):
-        data = _load(sql, note, source, time, event, None, names, skip_bad, categorical)
+        data = _load(
+            sql, note, source, time, event, None, names, skip_bad, categorical, _split(strata)
+        )
         model = CoxPH(ties).fit(data, progress=note)
     if not model.converged:
         typer.echo(
@@ -189,7 +199,8 @@ def cox_command(
     if output is OutputFormat.json:
         _echo_json(model.to_json_dict())
         return
-    table = Table(title=f"Cox proportional hazards ({ties.value} ties)")
+    stratified = f", stratified by {', '.join(model.strata)}" if model.strata else ""
+    table = Table(title=f"Cox proportional hazards ({ties.value} ties{stratified})")
     for column in ("covariate", "coef", "se", "HR", "95 % CI", "p"):
         table.add_column(column, justify="left" if column == "covariate" else "right")
     for c in model.coefficients:
@@ -258,6 +269,7 @@ def _load(
     covariates: list[str],
     skip_bad: bool,
     factors: list["Factor"] | None = None,
+    strata: list[str] | None = None,
 ) -> "SurvivalData":
     from netlm.survival.data import SurvivalData
 
@@ -270,6 +282,7 @@ def _load(
         by=by,
         covariates=covariates,
         factors=factors or [],
+        strata=strata or [],
         skip_bad=skip_bad,
     )
     if data.skipped.count:

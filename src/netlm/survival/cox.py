@@ -1,4 +1,5 @@
-"""Cox proportional hazards with Efron (R's default) or Breslow ties, fitted as R's `coxph` does.
+"""Cox proportional hazards with Efron (R's default) or Breslow ties, fitted as R's `coxph` does,
+optionally stratified (R's `strata()`: risk sets within each stratum).
 
 Newton–Raphson from β = 0 with R's step halving and convergence rule (relative change of the
 log partial likelihood ≤ 1e-9, at most 20 iterations); each step is one SQL query over the
@@ -7,6 +8,7 @@ a systematic sample of the rows (every k-th in time order): they only choose whe
 data's Newton iterations start, which then converge to the same estimate in fewer passes.
 """
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -83,6 +85,7 @@ class CoxPH:
         self.concordance: float = float("nan")
         self.n = 0
         self.events = 0
+        self.strata: list[str] = []
 
     def fit(
         self,
@@ -102,21 +105,26 @@ class CoxPH:
         p = len(names)
         self.n, self.events = data.n, data.events
         self.means = _centre(data)
+        stratified = bool(data.strata)
+        self.strata = list(data.strata)
         note("sorting by time")
         centred = ", ".join(f"x{j} - {literal(self.means[j])} AS x{j}" for j in range(p))
-        sort_for_risk_sets(data.engine, f"SELECT t, e, {centred} FROM {TABLE}", COX_TABLE, p)
-        full = RiskSetSums(data.engine, COX_TABLE, p, self.ties)
+        sort_for_risk_sets(
+            data.engine, f"SELECT s, t, e, {centred} FROM {TABLE}", COX_TABLE, p, stratified
+        )
+        full = RiskSetSums(data.engine, COX_TABLE, p, self.ties, stratified)
         start = np.zeros(p)
         if warm_start and data.n > SAMPLE_ABOVE:
             every = data.n // SAMPLE_ROWS
             columns = ", ".join(f"x{j}" for j in range(p))
             sort_for_risk_sets(
                 data.engine,
-                f"SELECT t, e, {columns} FROM {COX_TABLE} WHERE pos % {every} = 0",
+                f"SELECT s, t, e, {columns} FROM {COX_TABLE} WHERE pos % {every} = 0",
                 SAMPLE_TABLE,
                 p,
+                stratified,
             )
-            sample = RiskSetSums(data.engine, SAMPLE_TABLE, p, self.ties)
+            sample = RiskSetSums(data.engine, SAMPLE_TABLE, p, self.ties, stratified)
             start = _newton(sample, start, names, lambda i: note(f"sample: iteration {i}")).beta
         result = _newton(full, start, names, lambda i: note(f"Newton–Raphson: iteration {i}"))
         self.beta, self.loglik = result.beta, result.step.loglik
@@ -124,7 +132,9 @@ class CoxPH:
         self.coefficients = self._coefficients(names, result.step)
         if with_concordance:
             note("concordance")
-            self.concordance = concordance(data.engine, COX_TABLE, linear_predictor(self.beta))
+            self.concordance = concordance(
+                data.engine, COX_TABLE, linear_predictor(self.beta), stratified
+            )
         return self
 
     def predict_log_partial_hazard(self, rows: Sequence[Sequence[float]]) -> FloatArray:
@@ -137,9 +147,11 @@ class CoxPH:
         return np.asarray(np.exp(self.predict_log_partial_hazard(rows)), dtype=np.float64)
 
     def to_json_dict(self) -> dict[str, Any]:
+        strata = {"strata": self.strata} if self.strata else {}
         return {
             "n": self.n,
             "events": self.events,
+            **strata,
             "coefficients": [c.to_json_dict() for c in self.coefficients],
             "concordance": self.concordance,
         }
@@ -155,10 +167,16 @@ class CoxPH:
                 hr=float(np.exp(b)),
                 hr_lower=float(np.exp(b - z * s)),
                 hr_upper=float(np.exp(b + z * s)),
-                p=float(2 * NormalDist().cdf(-abs(b / s))),
+                p=_wald_p(float(b / s)),
             )
             for name, b, s in zip(names, self.beta, se, strict=True)
         ]
+
+
+def _wald_p(z: float) -> float:
+    """Two-sided normal p of a Wald z, accurate far into the tail (erfc, as R's pnorm: the
+    difference 1 - Φ(|z|) would round to 0 beyond |z| ≈ 8.3)."""
+    return math.erfc(abs(z) / math.sqrt(2))
 
 
 def _newton(

@@ -43,7 +43,7 @@ class Role:
     """A column the analysis reads, and what a valid value of it is."""
 
     column: str
-    kind: str  # "time", "event", "group", "covariate" or "factor"
+    kind: str  # "time", "event", "group", "covariate", "factor" or "stratum"
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,10 @@ class Group:
 
 @dataclass
 class SurvivalData:
-    """The clean table `netlm_survival` (t, e, g, x0, x1, …) and what is known about it."""
+    """The clean table `netlm_survival` (t, e, g, s, x0, x1, …) and what is known about it.
+
+    `s` is the stratum of the row (the values of the `strata` columns joined), '' without strata.
+    """
 
     engine: SqlEngine
     time: str
@@ -72,6 +75,7 @@ class SurvivalData:
     covariates: list[str]
     groups: list[Group]
     skipped: Skipped
+    strata: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -92,18 +96,21 @@ class SurvivalData:
         by: str | None = None,
         covariates: Sequence[str] = (),
         factors: Sequence[Factor] = (),
+        strata: Sequence[str] = (),
         skip_bad: bool = False,
     ) -> "SurvivalData":
         """Register `path` in `engine`, check the columns the analysis needs, keep them clean.
 
         `covariates` are numeric columns; `factors` categorical ones, each expanded into
-        indicator covariates (`Factor`) after the numeric ones."""
+        indicator covariates (`Factor`) after the numeric ones; `strata` columns split the Cox
+        risk sets (R's `strata()`)."""
         engine.register(path)
         roles = [Role(time, "time"), Role(event, "event")]
         if by is not None:
             roles.append(Role(by, "group"))
         roles += [Role(column, "covariate") for column in covariates]
         roles += [Role(factor.column, "factor") for factor in factors]
+        roles += [Role(column, "stratum") for column in strata]
         _check_columns(engine, roles)
         reasons = {role.column: _reason_sql(engine, role) for role in roles}
         bad = " OR ".join(f"({sql}) IS NOT NULL" for sql in reasons.values())
@@ -126,6 +133,7 @@ class SurvivalData:
             f"CAST({q(by)} AS STRING) AS g, {q(by)} AS gv"
             if by is not None
             else f"{sql_string(ALL)} AS g, 0 AS gv",
+            _stratum_sql(engine, strata),
         ]
         select += [
             f"TRY_CAST({q(column)} AS DOUBLE) AS x{i}" for i, column in enumerate(covariates)
@@ -147,7 +155,16 @@ class SurvivalData:
                 f"SELECT g, count(*), SUM(e) FROM {TABLE} GROUP BY g, gv ORDER BY gv"
             )
         ]
-        return cls(engine, time, event, by, names, groups, skipped)
+        return cls(engine, time, event, by, names, groups, skipped, list(strata))
+
+
+def _stratum_sql(engine: SqlEngine, strata: Sequence[str]) -> str:
+    """The row's stratum as one text: the strata columns' values joined by a control character
+    that registry text does not hold."""
+    if not strata:
+        return "'' AS s"
+    values = ", ".join(f"CAST({engine.quote(column)} AS STRING)" for column in strata)
+    return f"concat_ws(chr(31), {values}) AS s"
 
 
 def _indicator_levels(engine: SqlEngine, factor: Factor, where: str) -> list[str]:
@@ -199,7 +216,7 @@ def _reason_sql(engine: SqlEngine, role: Role) -> str:
     column = engine.quote(role.column)
     if role.kind == "group":
         return f"CASE WHEN {column} IS NULL THEN 'is empty (every row needs a group)' END"
-    if role.kind == "factor":
+    if role.kind in ("factor", "stratum"):
         return f"CASE WHEN {column} IS NULL THEN 'is empty (a value is required)' END"
     number = f"TRY_CAST({column} AS DOUBLE)"
     checks = [

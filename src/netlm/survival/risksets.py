@@ -40,38 +40,50 @@ def pairs(p: int) -> list[tuple[int, int]]:
     return list(combinations_with_replacement(range(p), 2))
 
 
-def sort_for_risk_sets(engine: SqlEngine, source: str, target: str, p: int) -> None:
-    """Materialise `source` (t, e, x0…) as `target` sorted latest first, with pos and last."""
+def sort_for_risk_sets(
+    engine: SqlEngine, source: str, target: str, p: int, stratified: bool = False
+) -> None:
+    """Materialise `source` (s, t, e, x0…) as `target` sorted latest first (stratum by stratum
+    when `stratified`), with pos and last (the final row of its time in its stratum)."""
     xs = ", ".join(f"x{j}" for j in range(p))
+    by, within = ("s, ", "PARTITION BY s ") if stratified else ("", "")
     engine.materialise(
         target,
-        f"SELECT pos, t, e, CASE WHEN next_t = t THEN 0 ELSE 1 END AS last, {xs} FROM ("
-        f"  SELECT *, lead(t) OVER (ORDER BY pos) AS next_t FROM ("
-        f"    SELECT row_number() OVER (ORDER BY t DESC, e) AS pos, t, e, {xs} FROM ({source}) s"
+        f"SELECT pos, s, t, e, CASE WHEN next_t = t THEN 0 ELSE 1 END AS last, {xs} FROM ("
+        f"  SELECT *, lead(t) OVER ({within}ORDER BY pos) AS next_t FROM ("
+        f"    SELECT row_number() OVER (ORDER BY {by}t DESC, e) AS pos, s, t, e, {xs} "
+        f"    FROM ({source}) source"
         f"  ) numbered"
         f") flagged ORDER BY pos",
     )
 
 
 class RiskSetSums:
-    """The Newton-step query on one sorted table; `evaluate(β)` runs it."""
+    """The Newton-step query on one sorted table; `evaluate(β)` runs it.
 
-    def __init__(self, engine: SqlEngine, table: str, p: int, ties: Ties) -> None:
+    `stratified`: each stratum (column s) has its own risk sets, as R's `strata()`; the running
+    windows are then partitioned and sorted (no streaming)."""
+
+    def __init__(
+        self, engine: SqlEngine, table: str, p: int, ties: Ties, stratified: bool = False
+    ) -> None:
         self.engine = engine
         self.table = table
         self.p = p
         self.ties = ties
+        self.stratified = stratified
         sums = engine.rows(
             f"SELECT {', '.join(f'SUM(e * x{j})' for j in range(p))}, "
             f"(SELECT COALESCE(MAX(d), 0) FROM "
-            f"(SELECT COUNT(*) AS d FROM {table} WHERE e = 1 GROUP BY t) per_time) FROM {table}"
+            f"(SELECT COUNT(*) AS d FROM {table} WHERE e = 1 GROUP BY s, t) per_time) FROM {table}"
         )[0]
         self.event_sums = np.array(sums[:p], dtype=np.float64)
         self.tied_events = int(sums[p]) > 1
 
     def evaluate(self, beta: FloatArray) -> Step:
         p = self.p
-        values = self._run(beta, streaming=self.engine.streaming_windows)
+        streaming = self.engine.streaming_windows and not self.stratified
+        values = self._run(beta, streaming=streaming)
         loglik = float(beta @ self.event_sums - values[0])
         gradient = self.event_sums - values[1 : 1 + p]
         information = np.zeros((p, p))
@@ -90,10 +102,12 @@ class RiskSetSums:
         p, xs, both = self.p, range(self.p), pairs(self.p)
         eta = linear_predictor(beta)
         frame = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-        window = f"({frame})" if streaming else f"(ORDER BY pos {frame})"
+        within = "PARTITION BY s " if self.stratified else ""
+        window = f"({frame})" if streaming else f"({within}ORDER BY pos {frame})"
         running = ", ".join(
             [
                 "pos",
+                "s",
                 "t",
                 "last",
                 "COUNT(*) OVER win AS seen",
@@ -104,13 +118,14 @@ class RiskSetSums:
             + [f"SUM(w * x{j} * x{k}) OVER win AS r{j}_{k}" for j, k in both]
         )
         tied = ", ".join(
-            ["t AS te", "COUNT(*) AS d", "SUM(w) AS ew"]
+            ["s AS se", "t AS te", "COUNT(*) AS d", "SUM(w) AS ew"]
             + [f"SUM(w * x{j}) AS e_{j}" for j in xs]
             + [f"SUM(w * x{j} * x{k}) AS e{j}_{k}" for j, k in both]
         )
         frac = "CAST(l AS DOUBLE) / d" if self.ties is Ties.efron else "0.0"
+        proof = "CASE WHEN seen <> pos OR top <> pos THEN 1 ELSE 0 END" if streaming else "0"
         terms = ", ".join(
-            ["den", "CASE WHEN seen <> pos OR top <> pos THEN 1 ELSE 0 END AS disorder"]
+            ["den", f"{proof} AS disorder"]
             + [f"(r_{j} - frac * e_{j}) / den AS m{j}" for j in xs]
             + [f"(r{j}_{k} - frac * e{j}_{k}) / den AS q{j}_{k}" for j, k in both]
         )
@@ -123,56 +138,65 @@ class RiskSetSums:
         explode = self.engine.explode_range("d")
         columns = ", ".join(f"x{j}" for j in range(p))
         if not self.tied_events:
-            return self._query_without_ties(eta, window)
+            return self._query_without_ties(eta, window, streaming)
         return (
-            f"WITH weighted AS (SELECT pos, t, e, last, exp({eta}) AS w, {columns} "
+            f"WITH weighted AS (SELECT pos, s, t, e, last, exp({eta}) AS w, {columns} "
             f"FROM {self.table}), "
             f"running AS (SELECT {running} FROM weighted WINDOW win AS {window}), "
-            f"tied AS (SELECT {tied} FROM weighted WHERE e = 1 GROUP BY t), "
-            f"deaths AS (SELECT *, {explode} AS l FROM running JOIN tied ON running.t = tied.te "
-            f"WHERE running.last = 1), "
+            f"tied AS (SELECT {tied} FROM weighted WHERE e = 1 GROUP BY s, t), "
+            f"deaths AS (SELECT *, {explode} AS l FROM running JOIN tied "
+            f"ON running.t = tied.te AND running.s = tied.se WHERE running.last = 1), "
             f"fractions AS (SELECT *, rw - frac * ew AS den FROM "
             f"(SELECT *, {frac} AS frac FROM deaths) f), "
             f"terms AS (SELECT {terms} FROM fractions) "
             f"SELECT {totals} FROM terms"
         )
 
-    def _query_without_ties(self, eta: str, window: str) -> str:
+    def _query_without_ties(self, eta: str, window: str, streaming: bool) -> str:
         """One event per event time: fewer windows, the second moments summed per row.
 
         The event is sorted after the censored rows of its time, so its own row closes its
         risk set and Efron's weights are all 0. Σ_t R2(t) / R0(t) is summed per row instead:
         Σ_i w_i x_i x_iᵀ A(T_i), with A(T) = Σ of 1 / R0 over the events at or before T, which
         is the total minus a running sum in the same order (a second window over the first),
-        so 6 + 1 windows replace 27.
+        so 6 + 1 windows replace 27. With strata the total is the stratum's own.
         """
         xs, both = range(self.p), pairs(self.p)
         columns = ", ".join(f"x{j}" for j in xs)
         first = ", ".join(
-            ["pos", "e", "w", columns, "COUNT(*) OVER win AS seen", "MAX(pos) OVER win AS top"]
-            + ["SUM(w) OVER win AS rw"]
+            ["pos", "s", "e", "w", columns]
+            + ["COUNT(*) OVER win AS seen", "MAX(pos) OVER win AS top", "SUM(w) OVER win AS rw"]
             + [f"SUM(w * x{j}) OVER win AS r_{j}" for j in xs]
         )
         proof = (
             "CASE WHEN seen <> pos OR top <> pos OR seen2 <> pos OR top2 <> pos THEN 1 ELSE 0 END"
+            if streaming
+            else "0"
         )
+        if self.stratified:
+            later = [f"SUM(w * x{j} * x{k} * (ta - pa + a))" for j, k in both]
+            total = ", SUM(a) OVER (PARTITION BY s) AS ta"
+        else:
+            later = [f"SUM(a) * SUM(w * x{j} * x{k}) - SUM(w * x{j} * x{k} * (pa - a))"
+                     for j, k in both]  # fmt: skip
+            total = ""
         totals = ", ".join(
             ["SUM(CASE WHEN e = 1 THEN ln(rw) ELSE 0 END)"]
             + [f"SUM(CASE WHEN e = 1 THEN r_{j} / rw ELSE 0 END)" for j in xs]
             + [
-                f"SUM(a) * SUM(w * x{j} * x{k}) - SUM(w * x{j} * x{k} * (pa - a))"
-                f" - SUM(CASE WHEN e = 1 THEN r_{j} * r_{k} / (rw * rw) ELSE 0 END)"
-                for j, k in both
+                f"{sums} - SUM(CASE WHEN e = 1 THEN r_{j} * r_{k} / (rw * rw) ELSE 0 END)"
+                for sums, (j, k) in zip(later, both, strict=True)
             ]
             + [f"MAX({proof})"]
         )
         return (
-            f"WITH weighted AS (SELECT pos, e, exp({eta}) AS w, {columns} FROM {self.table}), "
+            f"WITH weighted AS (SELECT pos, s, e, exp({eta}) AS w, {columns} "
+            f"FROM {self.table}), "
             f"first_pass AS (SELECT {first} FROM weighted WINDOW win AS {window}), "
             f"inverse AS (SELECT *, CASE WHEN e = 1 THEN 1.0 / rw ELSE 0.0 END AS a "
             f"FROM first_pass), "
             f"second_pass AS (SELECT *, SUM(a) OVER win AS pa, COUNT(*) OVER win AS seen2, "
-            f"MAX(pos) OVER win AS top2 FROM inverse WINDOW win AS {window}) "
+            f"MAX(pos) OVER win AS top2{total} FROM inverse WINDOW win AS {window}) "
             f"SELECT {totals} FROM second_pass"
         )
 
