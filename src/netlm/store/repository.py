@@ -19,12 +19,12 @@ from netlm.knowledge.load import load_knowledge_base
 from netlm.model.assessment import Assessment
 from netlm.model.case import Case
 from netlm.model.decision import Decision, DecisionIn
-from netlm.store.accounts import SYSTEM as SYSTEM
 from netlm.store.accounts import Accounts
-from netlm.store.accounts import TokenInfo as TokenInfo
-from netlm.store.accounts import UserInfo as UserInfo
-from netlm.store.accounts import utcnow as utcnow
+from netlm.store.credentials import TokenInfo as TokenInfo
 from netlm.store.errors import Conflict, NotFound, ValidationFailed
+from netlm.store.identity import SYSTEM as SYSTEM
+from netlm.store.identity import UserInfo as UserInfo
+from netlm.store.identity import utcnow as utcnow
 from netlm.store.models import (
     AssessmentRow,
     AuditRow,

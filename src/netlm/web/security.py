@@ -25,7 +25,8 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request, Response
 
 from netlm.settings import Settings
-from netlm.store.accounts import UserInfo, WebSession
+from netlm.store.credentials import WebSession
+from netlm.store.identity import UserInfo
 from netlm.web import state
 
 SESSION_COOKIE = "netlm_session"

@@ -13,7 +13,7 @@ from netlm.model.case import Case
 from netlm.model.codes import Region
 from netlm.model.decision import Decision, DecisionIn
 from netlm.model.parse import parse_case_json
-from netlm.store.accounts import TokenInfo
+from netlm.store.credentials import TokenInfo
 from netlm.web import state
 from netlm.web.errors import ApiError
 from netlm.web.report.pdf import render_report_pdf
