@@ -138,6 +138,37 @@ def test_audit_html_is_self_contained_and_csv_sums_up(registry: Path, tmp_path: 
     assert result["discordant_total"] == sum(int(g["excluded"]) for g in groups)
 
 
+def test_audit_patients_feed_survival_by_concordance(registry: Path, tmp_path: Path) -> None:
+    """`--patients` writes one row per patient in registry order; `netlm survival` reads it
+    and its groups are the audit's concordance counts."""
+    patients = tmp_path / "patients.csv"
+    done = run("registry", "audit", registry, "--by", "center", "--patients", patients,
+               "--format", "json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    audit = json.loads(done.stdout)
+    with patients.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    source = pq.read_table(registry, columns=["id", "center", "followup_months"]).to_pylist()
+    assert [r["id"] for r in rows] == [r["id"] for r in source]
+    assert [r["center"] for r in rows] == [r["center"] for r in source]
+    assert [float(r["followup_months"]) for r in rows] == [r["followup_months"] for r in source]
+    assert list(rows[0]) == ["id", "center", "treatment_given", "concordance",
+                             "classification.grade", "followup_months", "death",
+                             "progression_months", "progressed"]  # fmt: skip
+    km = run("survival", "km", patients, "--time", "followup_months", "--event", "death",
+             "--by", "concordance", "--format", "json")  # fmt: skip
+    assert km.returncode == 0, km.stderr
+    groups = {g["group"] for g in json.loads(km.stdout)["groups"]}
+    counted = {c for c in ("recommended", "considered", "excluded", "not_recorded")
+               if sum(g[c] for g in audit["groups"])}  # fmt: skip
+    assert groups == counted
+    refused = run("registry", "audit", registry, "--patients", tmp_path / "patients.txt")
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        f"--patients {tmp_path / 'patients.txt'}: the output must be a .parquet or .csv file"
+    )
+
+
 def test_unknown_keys_in_list_cells_and_duplicate_ids_are_named_and_skipped_aloud(
     tmp_path: Path,
 ) -> None:

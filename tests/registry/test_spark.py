@@ -6,21 +6,28 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from netlm.registry.audit import run_audit
+from netlm.registry.audit import run_audit, write_patients
 from netlm.registry.engines import DuckDBEngine, Engine, RegistryError, SparkEngine
 from netlm.registry.synth import synthesise
 from tests.registry.test_registry_cli import run
 
 
 def test_spark_audit_equals_duckdb(tmp_path: Path, spark: Any) -> None:
+    """The summary and the per-patient file (`--patients`) are the same on both engines."""
     source = tmp_path / "synth.csv"
     synthesise(1500, 3, source)
-    duck = run_audit(DuckDBEngine(source), "center").to_json_dict()
+    duckdb_engine = DuckDBEngine(source)
+    duck = run_audit(duckdb_engine, "center").to_json_dict()
+    write_patients(duckdb_engine, "center", tmp_path / "duck.parquet")
     engine = SparkEngine(source, spark)
     sparked = run_audit(engine, "center").to_json_dict()
+    write_patients(engine, "center", tmp_path / "spark.parquet")
     engine.close()
     assert sparked == duck
     assert duck["patients"] == 1500
+    rows = pq.read_table(tmp_path / "spark.parquet").to_pylist()
+    assert rows == pq.read_table(tmp_path / "duck.parquet").to_pylist()
+    assert len(rows) == 1500
 
 
 def test_cli_assess_on_spark_equals_duckdb(tmp_path: Path) -> None:

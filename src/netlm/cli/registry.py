@@ -130,6 +130,12 @@ def synth_command(
     typer.echo(f"wrote {n} patients to {out}")
 
 
+def _check_output(path: Path, option: str = "") -> None:
+    """An output file is Parquet or CSV, told by its name."""
+    if path.suffix.lower() not in (".parquet", ".csv"):
+        raise fail([f"{option}{path}: the output must be a .parquet or .csv file"])
+
+
 @registry_app.command("assess")
 def assess_command(
     source: Annotated[Path, typer.Argument(help="Registry file (.parquet or .csv).")],
@@ -141,8 +147,7 @@ def assess_command(
     """Assess every patient with the knowledge base compiled to SQL."""
     from netlm.registry import batch
 
-    if out.suffix.lower() not in (".parquet", ".csv"):
-        raise fail([f"{out}: the output must be a .parquet or .csv file"])
+    _check_output(out)
     with _engine(source, engine, spark_master) as opened:
         checked = batch.check(opened, skip_bad)
         with _progress(f"assessing on {engine.value}") as update:
@@ -157,19 +162,31 @@ def audit_command(
     by: Annotated[GroupBy, typer.Option("--by", help="Group the audit by this.")] = GroupBy.CENTER,
     html: Annotated[Path | None, typer.Option("--html", help="Self-contained HTML report.")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Per-group summary as CSV.")] = None,
+    patients: Annotated[
+        Path | None,
+        typer.Option(
+            "--patients",
+            help="One row per patient (.parquet or .csv): id, group, treatment given, "
+            "concordance, grade and the outcome columns, for `netlm survival … --by concordance`.",
+        ),
+    ] = None,
     output: Annotated[AuditFormat, typer.Option("--format")] = AuditFormat.table,
     engine: EngineOption = EngineName.duckdb,
     spark_master: MasterOption = "local[2]",
     skip_bad: SkipOption = False,
 ) -> None:
     """Was the treatment given recommended, considered or excluded by netlm?"""
-    from netlm.registry.audit import CATEGORIES, run_audit, write_csv, write_html
+    from netlm.registry.audit import CATEGORIES, run_audit, write_csv, write_html, write_patients
     from netlm.registry.batch import check
 
+    if patients is not None:
+        _check_output(patients, "--patients ")
     with _engine(source, engine, spark_master) as opened:
         checked = check(opened, skip_bad)
         with _progress(f"auditing on {engine.value}", None):
             result = run_audit(opened, by.value, checked=checked)
+            if patients is not None:
+                write_patients(opened, by.value, patients)
         rejected = (html or csv or source).with_suffix(".rejected.csv")
         _report_skipped(result.checked.skipped, rejected)
     if html is not None:

@@ -30,6 +30,8 @@ GROUPS = {
     "site": column_id("primary.site"),
 }
 CATEGORIES = ("recommended", "considered", "excluded", "not_recorded")
+# Outcome columns carried into the per-patient file, so survival can be related to concordance.
+OUTCOMES = ("followup_months", "death", "progression_months", "progressed")
 TOP_REASONS = 5
 DISCORDANT_SHOWN = 500
 
@@ -109,6 +111,7 @@ def _per_patient(query: AssessmentQuery, by: str) -> str:
         f"{column_id('treatment_given')} AS treatment_given",
         f"{category} AS concordance",
         f"{excluded_rules} AS excluded_given",
+        *(f"{column_id(name)} AS {name}" for name in OUTCOMES),
     ]
     return query.build(VALID, keep=keep)
 
@@ -178,6 +181,19 @@ def run_audit(
             }
         )
     return Audit(by, list(groups.values()), discordant, int(total[0][0]), checked)
+
+
+def write_patients(engine: Engine, by: str, path: Path) -> None:
+    """One row per patient of the audit just run (`run_audit`), in registry order: id, the group,
+    the treatment given, its concordance and the outcome columns (a file `netlm survival` reads,
+    e.g. `--by concordance`). Parquet, or CSV by the file name."""
+    group = engine.dialect.cast_str("audit_group")
+    q = engine.dialect.quote
+    columns = ", ".join(
+        ["id", f"{group} AS {q(by)}", "treatment_given", "concordance",
+         q("classification.grade"), *OUTCOMES]
+    )  # fmt: skip
+    engine.write(engine.in_row_order(f"SELECT {columns} FROM registry_audit"), path)
 
 
 def write_csv(audit: Audit, path: Path) -> None:
