@@ -1,12 +1,14 @@
 """Rule boundaries and engine behaviour on targeted cases."""
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from netlm import Assessment, assess
 from netlm.model.codes import OPTION_CODES
-from tests.conftest import make_case
+from netlm.model.parse import parse_case
+from tests.conftest import load_json, make_case
 
 SSTR_ALL = {
     "sstr_imaging": {"modality": "ga68_pet", "krenning_score": 3, "all_lesions_positive": True}
@@ -312,3 +314,22 @@ class TestFlagsAndMissingData:
     def test_each_missing_field_is_listed_once(self) -> None:
         fields = [m.field for m in run(course={"status": "progressive"}).missing_data]
         assert len(fields) == len(set(fields))
+
+
+@pytest.mark.parametrize(
+    ("syndrome", "warned"),
+    [("carcinoid", True), ("vipoma", True), ("insulinoma", True), ("none", False), (None, False)],
+)
+def test_prrt_warns_of_hormonal_crisis_in_hormone_producing_tumours(
+    syndrome: str | None, warned: bool
+) -> None:
+    """de Keizer 2008: crises after the first cycle, all in hormone-producing tumours."""
+    vignette = load_json(
+        Path(__file__).parent / "vignettes" / "v15-carcinoid-syndrome-continue-ssa.json"
+    )
+    case = vignette["case"]
+    case["primary"]["functional_syndrome"] = syndrome
+    if syndrome is None:
+        del case["primary"]["functional_syndrome"]
+    prrt = next(r for r in assess(parse_case(case)).recommendations if r.option == "prrt")
+    assert any("de Keizer 2008" in c for c in prrt.cautions) is warned
