@@ -332,4 +332,6 @@ def test_prrt_warns_of_hormonal_crisis_in_hormone_producing_tumours(
     if syndrome is None:
         del case["primary"]["functional_syndrome"]
     prrt = next(r for r in assess(parse_case(case)).recommendations if r.option == "prrt")
-    assert any("de Keizer 2008" in c for c in prrt.cautions) is warned
+    assert any(c.startswith("Hormone-producing tumour") for c in prrt.cautions) is warned
+    unrecorded = [c for c in prrt.cautions if c.startswith("Whether the tumour produces hormones")]
+    assert len(unrecorded) == (1 if syndrome is None else 0)
