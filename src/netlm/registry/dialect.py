@@ -4,6 +4,7 @@ Everything else the compiler writes is the SQL both engines share: CASE, AND/OR/
 (Kleene's three-valued logic), IN, comparisons, coalesce, concat, concat_ws, lpad.
 """
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 # JSON list columns: a list of strings, or the prior-therapy objects.
@@ -17,15 +18,15 @@ _JSON_ARRAY = r"\[.*\]"
 
 
 @dataclass(frozen=True)
-class Dialect:
+class Dialect(ABC):
     name: str
     string: str  # the string type in CAST
 
-    def quote(self, name: str) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def quote(self, name: str) -> str: ...
 
-    def lam(self, var: str, body: str) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def lam(self, var: str, body: str) -> str: ...
 
     def try_cast(self, expr: str, type_: str) -> str:
         return f"try_cast({expr} AS {type_})"
@@ -33,31 +34,31 @@ class Dialect:
     def cast_str(self, expr: str) -> str:
         return f"CAST({expr} AS {self.string})"
 
-    def full_match(self, expr: str, regex: str) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def full_match(self, expr: str, regex: str) -> str: ...
 
+    @abstractmethod
     def json_list(self, expr: str, element: str) -> str:
         """A JSON array in `expr` as a list of `element` (a struct spec or 'string'); NULL if
         the text is not a JSON array."""
-        raise NotImplementedError
 
+    @abstractmethod
     def json_foreign_keys(self, expr: str, allowed: tuple[str, ...]) -> str:
         """TRUE when an item of the JSON array in `expr` is an object with a key outside
         `allowed` (the typed reading of the list ignores such keys, so they are checked apart)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def collect_sorted(self, expr: str) -> str:
         """Aggregate: the values of `expr` in the group, as a sorted list."""
-        raise NotImplementedError
 
-    def split_plus(self, expr: str) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def split_plus(self, expr: str) -> str: ...
 
     def array(self, items: list[str]) -> str:
         return f"array({', '.join(items)})"
 
-    def size(self, expr: str) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def size(self, expr: str) -> str: ...
 
     def head(self, expr: str, n: int) -> str:
         """The first `n` elements of a list."""
@@ -99,15 +100,15 @@ class Dialect:
     def sort(self, expr: str) -> str:
         return f"array_sort({expr})"
 
+    @abstractmethod
     def last_match(self, expr: str, var: str, when: str, value: str, default: str) -> str:
         """The `value` of the last element satisfying `when`, or `default`."""
-        raise NotImplementedError
 
     def explode(self, expr: str) -> str:
         return f"explode({expr})"
 
-    def empty_list(self, element_type: str) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def empty_list(self, element_type: str) -> str: ...
 
 
 class DuckDB(Dialect):

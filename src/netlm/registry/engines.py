@@ -10,8 +10,9 @@ import re
 import shutil
 import tempfile
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,25 +90,25 @@ def _category(type_name: str) -> str:
     return "text"
 
 
-class Engine:
+class Engine(ABC):
     dialect: Dialect
 
+    @abstractmethod
     def columns(self) -> dict[str, str]:
         """Source column -> category (numeric, boolean, date, text)."""
-        raise NotImplementedError
 
-    def sql(self, query: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def sql(self, query: str) -> None: ...
 
-    def rows(self, query: str) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    @abstractmethod
+    def rows(self, query: str) -> list[tuple[Any, ...]]: ...
 
-    def write(self, query: str, out: Path, progress: Progress | None = None) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def write(self, query: str, out: Path, progress: Progress | None = None) -> None: ...
 
+    @abstractmethod
     def materialize(self, name: str, query: str) -> None:
         """Compute `query` once and keep it as the relation `name`."""
-        raise NotImplementedError
 
     def in_row_order(self, select: str) -> str:
         """`select` (which carries the row number) with its rows in the source's order."""
@@ -137,8 +138,8 @@ class Engine:
         bad = f"FROM {CHECKED} WHERE {PROBLEMS} IS NOT NULL ORDER BY {ROW}"
         return [(int(r), str(p)) for r, p in self.rows(f"SELECT {ROW}, {PROBLEMS} {bad}")]
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
 
 class DuckDBEngine(Engine):
@@ -194,31 +195,44 @@ class DuckDBEngine(Engine):
         with self._watch(progress):
             self.con.execute(f"COPY ({query}) TO '{target}' (FORMAT {fmt})")
 
-    @contextmanager
-    def _watch(self, progress: Progress | None) -> Iterator[None]:
+    def _watch(self, progress: Progress | None) -> AbstractContextManager[None]:
         """Report DuckDB's own progress of the running query."""
-        if progress is None:
-            yield
-            return
-        done = threading.Event()
 
-        def poll() -> None:
-            while not done.wait(0.2):
-                value = self.con.query_progress()
-                if value >= 0:
-                    progress(min(value / 100, 1.0))
+        def fraction() -> float | None:
+            value = self.con.query_progress()
+            return min(value / 100, 1.0) if value >= 0 else None
 
-        watcher = threading.Thread(target=poll, daemon=True)
-        watcher.start()
-        try:
-            yield
-        finally:
-            done.set()
-            watcher.join()
-            progress(1.0)
+        return _polling(progress, fraction, 0.2)
 
     def close(self) -> None:
         self.con.close()
+
+
+@contextmanager
+def _polling(
+    progress: Progress | None, fraction: Callable[[], float | None], every: float
+) -> Iterator[None]:
+    """While the block runs, report `fraction()` (None: not known yet) every `every` seconds
+    from a watcher thread; 1.0 once it ends."""
+    if progress is None:
+        yield
+        return
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(every):
+            value = fraction()
+            if value is not None:
+                progress(value)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        progress(1.0)
 
 
 def _join_parquet(parts: list[Path], out: Path) -> None:
@@ -358,30 +372,17 @@ class SparkEngine(Engine):
             else:
                 _join_parquet(parts, out)
 
-    @contextmanager
-    def _watch(self, progress: Progress | None) -> Iterator[None]:
+    def _watch(self, progress: Progress | None) -> AbstractContextManager[None]:
         """Report finished tasks of the running stages."""
-        if progress is None:
-            yield
-            return
         tracker = self.spark.sparkContext.statusTracker()
-        done = threading.Event()
 
-        def poll() -> None:
-            while not done.wait(0.5):
-                stages = [tracker.getStageInfo(s) for s in tracker.getActiveStageIds()]
-                tasks = sum(s.numTasks for s in stages if s)
-                if tasks:
-                    progress(min(sum(s.numCompletedTasks for s in stages if s) / tasks, 0.99))
+        def fraction() -> float | None:
+            stages = [tracker.getStageInfo(s) for s in tracker.getActiveStageIds()]
+            tasks = sum(s.numTasks for s in stages if s)
+            done = sum(s.numCompletedTasks for s in stages if s)
+            return min(done / tasks, 0.99) if tasks else None
 
-        watcher = threading.Thread(target=poll, daemon=True)
-        watcher.start()
-        try:
-            yield
-        finally:
-            done.set()
-            watcher.join()
-            progress(1.0)
+        return _polling(progress, fraction, 0.5)
 
     def close(self) -> None:
         """The session is the caller's; only the views go."""
