@@ -111,14 +111,19 @@ class Env:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> Env:
-    url = f"sqlite:///{tmp_path / 'netlm.db'}"
+def make_env(folder: Path) -> Env:
+    """A fresh SQLite store in `folder` with one user (and API token) per role, and the app."""
+    url = f"sqlite:///{folder / 'netlm.db'}"
     upgrade(url)
-    settings = Settings(database_url=url, secret_key="test-secret-" + "x" * 40, data_dir=tmp_path)
+    settings = Settings(database_url=url, secret_key="test-secret-" + "x" * 40, data_dir=folder)
     store = Store(create_db_engine(url))
     tokens = {}
     for role in ("admin", "clinician", "viewer"):
         user = store.add_user(role, PASSWORD, role, display_name=f"{role.title()} User")
         tokens[role] = store.create_token(user, "tests")
     return Env(create_app(settings, store), store, settings, tokens)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    return make_env(tmp_path)

@@ -88,22 +88,9 @@ def _get(client: TestClient, lang: str, path: str) -> Response:
 
 
 def module_env(tmp_path_factory: pytest.TempPathFactory) -> Env:
-    from netlm.settings import Settings
-    from netlm.store.db import create_db_engine, upgrade
-    from netlm.store.repository import Store
-    from netlm.web.app import create_app
-    from tests.conftest import PASSWORD
+    from tests.conftest import make_env
 
-    path = tmp_path_factory.mktemp("pages")
-    url = f"sqlite:///{path / 'netlm.db'}"
-    upgrade(url)
-    settings = Settings(database_url=url, secret_key="test-secret-" + "x" * 40, data_dir=path)
-    store = Store(create_db_engine(url))
-    tokens = {}
-    for role in ("admin", "clinician", "viewer"):
-        user = store.add_user(role, PASSWORD, role, display_name=f"{role.title()} User")
-        tokens[role] = store.create_token(user, "tests")
-    return Env(create_app(settings, store), store, settings, tokens)
+    return make_env(tmp_path_factory.mktemp("pages"))
 
 
 def test_every_page_kind_was_rendered(pages: dict[tuple[str, str], str]) -> None:

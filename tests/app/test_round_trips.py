@@ -17,13 +17,9 @@ from netlm import parse_case
 from netlm.engine import assess
 from netlm.knowledge.load import KnowledgeBase, load_knowledge_base
 from netlm.model.case import Case
-from netlm.settings import Settings
-from netlm.store.db import create_db_engine, upgrade
-from netlm.store.repository import Store
 from netlm.web import forms
-from netlm.web.app import create_app
 from tests.app.conftest import login
-from tests.conftest import EXAMPLES, PASSWORD, Env, load_json
+from tests.conftest import EXAMPLES, Env, load_json, make_env
 from tests.strategies import cases
 from tests.web.formdata import as_form_data, submitted
 
@@ -37,15 +33,7 @@ KB = load_knowledge_base()
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> tuple[Env, TestClient, str]:
     """One app for the module (the properties create many cases), a clinician logged in."""
-    path: Path = tmp_path_factory.mktemp("roundtrip")
-    url = f"sqlite:///{path / 'netlm.db'}"
-    upgrade(url)
-    settings_ = Settings(database_url=url, secret_key="test-secret-" + "x" * 40, data_dir=path)
-    store = Store(create_db_engine(url))
-    user = store.add_user("clinician", PASSWORD, "clinician", display_name="Dr Clinician")
-    env = Env(
-        create_app(settings_, store), store, settings_, {"clinician": store.create_token(user, "t")}
-    )
+    env = make_env(tmp_path_factory.mktemp("roundtrip"))
     client = env.client()
     csrf = login(client, "clinician")
     return env, client, csrf
