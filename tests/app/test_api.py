@@ -55,7 +55,7 @@ def test_viewer_cannot_write(env: Env, method: str, path: str) -> None:
 def test_health_needs_no_login(env: Env) -> None:
     body = env.client().get("/healthz").json()
     assert body["status"] == "ok"
-    assert body["knowledge_base"] == "2.1.0"
+    assert body["knowledge_base"] == "2.2.0"
 
 
 def test_assess_stores_nothing(env: Env) -> None:
@@ -160,7 +160,7 @@ def test_search_and_filters(env: Env) -> None:
     def ids(query: str) -> set[str]:
         return {row["case_id"] for row in client.get(f"/api/v1/cases?{query}", headers=auth).json()}
 
-    assert ids("grade=NEC") == {"v05", "v17"}
+    assert ids("grade=NEC") == {"v05", "v17", "v22"}
     assert ids("pattern=I") == {"v01", "v06", "v13"}
     assert ids("site=rectum") == {"v05", "v08"}
     assert ids("q=v0") == {f"v0{i}" for i in range(1, 10)}

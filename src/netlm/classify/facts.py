@@ -48,16 +48,28 @@ def case_facts(case: Case, kb: KnowledgeBase) -> dict[str, Any]:
         facts["extrahepatic.beyond_regional_nodes"] = any(
             s != "regional_lymph_nodes" for s in sites
         )
-    history: dict[str, str] = dict.fromkeys(OPTION_CODES, "none")
-    for therapy in case.prior_therapies:  # listed in order given; the latest outcome wins
-        history[therapy.option] = therapy.outcome
-    facts.update({f"prior.{code}": outcome for code, outcome in history.items()})
-    facts["prior.systemic_lines"] = sum(
-        1
-        for code, outcome in history.items()
-        if outcome != "none" and code != "ssa" and kb.options[code].option.systemic
-    )
+    facts.update({f"prior.{code}": outcome for code, outcome in history(case).items()})
+    given = [
+        kb.options[code].option
+        for code, outcome in history(case).items()
+        if outcome != "none" and kb.options[code].option.systemic
+    ]
+    facts["prior.systemic_lines"] = sum(1 for option in given if option.code != "ssa")
+    facts["prior.systemic_kinds"] = len({option.category for option in given})
     return facts
+
+
+def history(case: Case) -> dict[str, str]:
+    """The latest outcome of each option, in the order given. A therapy still recorded as
+    ongoing while the disease progresses has failed: progression during a therapy is
+    progression on it (charts keep it "ongoing" until someone stops it)."""
+    progressing = case.course.status == "progressive"
+    out: dict[str, str] = dict.fromkeys(OPTION_CODES, "none")
+    for therapy in case.prior_therapies:
+        out[therapy.option] = therapy.outcome
+    if progressing:
+        out = {code: "progression" if o == "ongoing" else o for code, o in out.items()}
+    return out
 
 
 def derive(case: Case, kb: KnowledgeBase) -> Derived:

@@ -4,6 +4,7 @@ The wording of headings comes from the knowledge base's message catalogue, so `-
 changes every line, not only the clinical content.
 """
 
+from netlm.engine.branches import provisional_lines
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.assessment import Assessment, Recommendation
 
@@ -41,7 +42,10 @@ def _header(words: _Words, a: Assessment) -> str:
 def render_text(a: Assessment, kb: KnowledgeBase) -> str:
     w = _Words(kb, a.language)
     c = a.classification
-    lines = [_header(w, a), "", w("ui.classification")]
+    lines = [_header(w, a), ""]
+    if provisional := provisional_lines(a, kb):
+        lines += [f"?? {provisional[0]}", *[f"   {line}" for line in provisional[1:]], ""]
+    lines += [w("ui.classification")]
     rows = [
         (w("ui.grade"), f"{c.who_category} ({w(f'basis.{c.grade_basis}')})"),
         (w("ui.liver_pattern"), f"{w.pattern(c.liver_pattern)} - {c.liver_pattern_basis}"),
@@ -81,7 +85,10 @@ def render_text(a: Assessment, kb: KnowledgeBase) -> str:
 def render_markdown(a: Assessment, kb: KnowledgeBase) -> str:
     w = _Words(kb, a.language)
     c = a.classification
-    out = [f"# {_header(w, a)}", "", f"## {w('ui.classification')}", ""]
+    out = [f"# {_header(w, a)}", ""]
+    if provisional := provisional_lines(a, kb):
+        out += [f"> **{provisional[0]}**", *[f"> - {line}" for line in provisional[1:]], ""]
+    out += [f"## {w('ui.classification')}", ""]
     reasons = "; ".join(c.resectability_reasons)
     out += [
         f"| {w('ui.aspect')} | {w('ui.result')} |",

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from netlm.classify import Derived, derive
+from netlm.engine.branches import FieldBranches, Interval, explore
 from netlm.engine.decide import Decision, MissingLog, OptionDecider
 from netlm.engine.ranking import place
 from netlm.knowledge.conditions import Truth, explain
@@ -17,6 +18,8 @@ from netlm.knowledge.load import OUTCOME_FACT_PREFIX, KnowledgeBase, load_knowle
 from netlm.knowledge.phrasing import Phraser
 from netlm.model.assessment import (
     Assessment,
+    Branch,
+    BranchOutcome,
     Classification,
     EvidenceRef,
     Exclusion,
@@ -25,7 +28,7 @@ from netlm.model.assessment import (
     MissingData,
     Recommendation,
 )
-from netlm.model.case import Case
+from netlm.model.case import Case, field_bounds
 from netlm.model.codes import Intent, Language
 
 # Categories that are not disease-directed: a trial is an offer, supportive care is the floor.
@@ -33,8 +36,11 @@ _NOT_DISEASE_DIRECTED = ("trial", "supportive")
 
 
 class _Assessor:
-    def __init__(self, case: Case, kb: KnowledgeBase, lang: Language) -> None:
+    def __init__(
+        self, case: Case, kb: KnowledgeBase, lang: Language, explore: bool = False
+    ) -> None:
         self.case = case
+        self.explore = explore
         self.kb = kb
         self.lang = lang
         self.say = Phraser(kb, lang)
@@ -54,8 +60,8 @@ class _Assessor:
             if inputs is None:
                 spec = self.kb.facts.get(fact)
                 inputs = tuple(spec.inputs) if spec is not None and spec.inputs else None
-            if inputs is None:  # a case field
-                if fact not in out:
+            if inputs is None:  # a case field (facts about the assessment are no findings)
+                if fact not in out and not fact.startswith(OUTCOME_FACT_PREFIX):
                     out.append(fact)
                 return
             for name in inputs:
@@ -79,13 +85,19 @@ class _Assessor:
         return [first.get(code) or later[code] for code in self.kb.options]
 
     def outcome_facts(self, decisions: list[Decision]) -> dict[str, Any]:
+        """Whether a disease-directed option is proposed: true, false, or unknown (None) while
+        one still waits on unrecorded findings, so that missing data never reads as "nothing
+        can be done" (best supportive care then waits too)."""
         options = self.kb.options
+        directed = [
+            d for d in decisions if options[d.code].option.category not in _NOT_DISEASE_DIRECTED
+        ]
+        proposed: bool | None = any(d.proposed for d in directed)
+        if not proposed and any(d.undecided for d in directed):
+            proposed = None
         prefix = OUTCOME_FACT_PREFIX
         return {
-            f"{prefix}disease_directed_proposed": any(
-                d.proposed and options[d.code].option.category not in _NOT_DISEASE_DIRECTED
-                for d in decisions
-            ),
+            f"{prefix}disease_directed_proposed": proposed,
             f"{prefix}not_approved_here": any(d.region_blocked for d in decisions),
         }
 
@@ -194,10 +206,63 @@ class _Assessor:
             out.append(MissingData(field=name, why=self.say.text("word.clause_sep").join(parts)))
         return out
 
+    def conflicts(self) -> frozenset[str]:
+        """The contradictions among the findings (`data_conflict` flags that hold)."""
+        return frozenset(
+            c.rule.id
+            for c in self.kb.flags
+            if c.rule.code == "data_conflict" and self.decider.evaluate(c.when).truth is Truth.TRUE
+        )
+
+    def first_tier(self, allowed: frozenset[str]) -> tuple[tuple[str, str], ...] | None:
+        """Only the first tier (code, strength), for exploring branches; None when the value
+        explored contradicts what is recorded (more than one lesion is not type I)."""
+        if not self.conflicts() <= allowed:
+            return None
+        placed = place(self.decide_all(), self.kb, self.say)
+        return tuple((p.decision.code, p.decision.strength) for p in placed if p.tier == 1)
+
+    def branches(self, base: tuple[tuple[str, str], ...], fields: list[str]) -> list[Branch]:
+        allowed = self.conflicts()
+
+        def first_tier(case: Case) -> tuple[tuple[str, str], ...] | None:
+            return _Assessor(case, self.kb, self.lang).first_tier(allowed)
+
+        found = explore(self.case, fields, base, first_tier, self.kb, field_bounds)
+        return [self.branch(b) for b in found]
+
+    def branch(self, found: FieldBranches) -> Branch:
+        say = self.say
+        spec = self.kb.facts.get(found.field)
+        unit = say.unit(found.field)
+        outcomes = []
+        for outcome in found.outcomes:
+            value = outcome.value
+            if isinstance(value, Interval):
+                words = value.words(unit, spec is not None and spec.type == "integer")
+            elif isinstance(value, tuple):
+                words = say.join([say.value(found.field, v) for v in value]) or say.text(
+                    "word.none"
+                )
+            elif isinstance(value, bool):
+                words = say.text("word.yes" if value else "word.no")
+            elif spec is not None and spec.values:
+                words = say.value(found.field, value)
+            else:
+                words = str(value)
+            names = [say.option_short(code) for code, _ in outcome.first_tier]
+            codes = [code for code, _ in outcome.first_tier]
+            strengths = [strength for _, strength in outcome.first_tier]
+            outcomes.append(
+                BranchOutcome(value=words, first_tier=codes, strengths=strengths, names=names)
+            )
+        return Branch(field=found.field, label=say.label(found.field), outcomes=outcomes)
+
     def run(self) -> Assessment:
         self.classification_missing()
         decisions = self.decide_all()
         placed = place(decisions, self.kb, self.say)
+        base = tuple((p.decision.code, p.decision.strength) for p in placed if p.tier == 1)
         recommendations = [
             Recommendation(
                 option=p.decision.code,
@@ -219,8 +284,10 @@ class _Assessor:
             if not d.proposed
         ]
         first = placed[0].decision.code if placed else None
-        intent: Intent = self.kb.options[first].option.intent if first else "palliative"
+        intent: Intent = self.kb.options[first].option.intent if first else "undetermined"
         cited = list(dict.fromkeys(e for p in placed for e in p.decision.evidence))
+        missing = self.missing_data()
+        branches = self.branches(base, [m.field for m in missing]) if self.explore else []
         return Assessment(
             case_id=self.case.id,
             language=self.lang,
@@ -231,10 +298,12 @@ class _Assessor:
             recommendations=recommendations,
             excluded=excluded,
             flags=self.flags(cited),
-            missing_data=self.missing_data(),
+            missing_data=missing,
+            completeness="provisional" if branches or not placed else "complete",
+            branches=branches,
         )
 
 
 def assess(case: Case, lang: Language = "en", kb: KnowledgeBase | None = None) -> Assessment:
     """Classify the case and rank every treatment option against the knowledge base."""
-    return _Assessor(case, kb or load_knowledge_base(), lang).run()
+    return _Assessor(case, kb or load_knowledge_base(), lang, explore=True).run()

@@ -51,6 +51,7 @@ class Decision:
     capped: bool = False  # lowered from `recommended` by a safety or eligibility limit
     off_label: bool = False  # for ranking: outside every label that applies here
     region_blocked: bool = False  # an indication held, but the option is not approved here
+    undecided: bool = False  # not proposed, but an indication waits on unrecorded findings
     rationale: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     cautions: list[str] = field(default_factory=list)
@@ -218,6 +219,7 @@ class OptionDecider:
                 decision.reasons = self.nearest_indication_gaps(indications)
                 for _ind, outcome in indications:
                     if outcome.truth is Truth.UNKNOWN:
+                        decision.undecided = True
                         self.missing.add(self.case_fields(outcome.missing), "indication", code)
             return decision
         held.sort(key=lambda ind: (STRENGTH_ORDER[ind.rule.strength], ind.rule.priority))

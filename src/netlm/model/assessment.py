@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from netlm.model.codes import (
     Availability,
+    Completeness,
     Grade,
     GradeBasis,
     Intent,
@@ -88,6 +89,21 @@ class MissingData(_Out):
     why: str
 
 
+class BranchOutcome(_Out):
+    value: str = Field(description="The value of the missing finding, in words.")
+    first_tier: list[OptionCode] = Field(description="The first tier with that value.")
+    strengths: list[Strength] = Field(description="The strength of each first-tier option.")
+    names: list[str] = Field(description="The first-tier options' names.")
+
+
+class Branch(_Out):
+    field: str = Field(description="The missing finding (JSON path in the case).")
+    label: str
+    outcomes: list[BranchOutcome] = Field(
+        description="One entry per value (or range of values) the rules tell apart."
+    )
+
+
 class Assessment(_Out):
     model_config = ConfigDict(title="netlm.assessment/1", populate_by_name=True)
 
@@ -100,6 +116,16 @@ class Assessment(_Out):
     excluded: list[Exclusion]
     flags: list[Flag]
     missing_data: list[MissingData]
+    completeness: Completeness = Field(
+        "complete",
+        description="`complete` when no unrecorded finding could change the first tier; "
+        "`provisional` when one could (see `branches`) or when nothing can be proposed yet.",
+    )
+    branches: list[Branch] = Field(
+        default_factory=list,
+        description="For each missing finding that decides the first tier: the first tier "
+        "for each of its values.",
+    )
 
     def to_json_dict(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True)

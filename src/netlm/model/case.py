@@ -28,7 +28,9 @@ from netlm.model.codes import (
 CASE_SCHEMA_ID = "netlm.case/1"
 
 Percent = Annotated[float, Field(ge=0, le=100)]
-NonNegative = Annotated[float, Field(ge=0)]
+
+# Measurements have a ceiling no living patient reaches: beyond it the value is a typing or
+# unit error, refused with the field named. These are plausibility bounds, not clinical cut-offs.
 
 
 def _integral(value: Any) -> Any:
@@ -64,13 +66,13 @@ class Primary(_Strict):
 class Pathology(_Strict):
     differentiation: Differentiation | None = None
     ki67_percent: Percent | None = None
-    mitoses_per_2mm2: NonNegative | None = None
+    mitoses_per_2mm2: Annotated[float, Field(ge=0, le=1000)] | None = None
     morphology: Morphology | None = None
 
 
 class Liver(_Strict):
     lesion_count: Annotated[int, Field(ge=1), Integral] | None = None
-    largest_lesion_cm: Annotated[float, Field(gt=0)] | None = None
+    largest_lesion_cm: Annotated[float, Field(gt=0, le=40)] | None = None
     distribution: Distribution | None = None
     tumor_burden_percent: Percent | None = None
     pattern: LiverPattern | None = Field(
@@ -99,7 +101,7 @@ class SstrImaging(_Strict):
 
 class Course(_Strict):
     status: CourseStatus | None = None
-    months_stable: NonNegative | None = None
+    months_stable: Annotated[float, Field(ge=0, le=1200)] | None = None
 
 
 class Symptoms(_Strict):
@@ -120,12 +122,12 @@ class History(_Strict):
 
 
 class Labs(_Strict):
-    bilirubin_x_uln: NonNegative | None = None
-    albumin_g_dl: NonNegative | None = None
-    creatinine_clearance_ml_min: NonNegative | None = None
-    platelets_10e9_per_l: NonNegative | None = None
-    hemoglobin_g_dl: NonNegative | None = None
-    neutrophils_10e9_per_l: NonNegative | None = None
+    bilirubin_x_uln: Annotated[float, Field(ge=0, le=100)] | None = None
+    albumin_g_dl: Annotated[float, Field(ge=0, le=10)] | None = None
+    creatinine_clearance_ml_min: Annotated[float, Field(ge=0, le=400)] | None = None
+    platelets_10e9_per_l: Annotated[float, Field(ge=0, le=5000)] | None = None
+    hemoglobin_g_dl: Annotated[float, Field(ge=0, le=30)] | None = None
+    neutrophils_10e9_per_l: Annotated[float, Field(ge=0, le=500)] | None = None
 
 
 class Case(_Strict):
@@ -150,3 +152,26 @@ class Case(_Strict):
 
     def to_json_dict(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+_BOUNDS: dict[str, tuple[float, float]] = {}
+
+
+def field_bounds(path: str) -> tuple[float, float]:
+    """The range a numeric case field accepts (from its schema), as (minimum, maximum)."""
+    if not _BOUNDS:
+        schema = Case.model_json_schema(by_alias=True)
+        defs = schema.get("$defs", {})
+        for section, prop in schema["properties"].items():
+            ref = prop.get("$ref") or next(
+                (a["$ref"] for a in prop.get("anyOf", []) if "$ref" in a), None
+            )
+            if ref is None:
+                continue
+            for name, field in defs[ref.rsplit("/", 1)[1]].get("properties", {}).items():
+                for option in field.get("anyOf", [field]):
+                    if option.get("type") in ("number", "integer"):
+                        lo = option.get("minimum", option.get("exclusiveMinimum", 0))
+                        hi = option.get("maximum", option.get("exclusiveMaximum", 1000))
+                        _BOUNDS[f"{section}.{name}"] = (float(lo), float(hi))
+    return _BOUNDS.get(path, (0.0, 1000.0))

@@ -111,15 +111,33 @@ class AssessmentQuery:
             "extrahepatic.beyond_regional_nodes": "f_ext_beyond",
         }
         therapy_list = f"coalesce({therapies}, {self._empty_therapies()})"
+        progressing = f"coalesce({column_id('course.status')} = 'progressive', FALSE)"
         for code in OPTION_CODES:
             outcome = d.last_match(therapy_list, "t", f"t.option = '{code}'", "t.outcome", "'none'")
-            columns.append((outcome, f"f_prior_{code}"))
+            failed = f"(CASE WHEN {progressing} AND {outcome} = 'ongoing' THEN 'progression' "
+            columns.append((f"{failed}ELSE {outcome} END)", f"f_prior_{code}"))
             facts[f"prior.{code}"] = f"f_prior_{code}"
-        systemic = [c for c in OPTION_CODES if c != "ssa" and self.kb.options[c].option.systemic]
-        lines = " + ".join(f"(CASE WHEN f_prior_{c} <> 'none' THEN 1 ELSE 0 END)" for c in systemic)
+        options = self.kb.options
+        systemic = [c for c in OPTION_CODES if options[c].option.systemic]
+        lines = " + ".join(
+            f"(CASE WHEN f_prior_{c} <> 'none' THEN 1 ELSE 0 END)" for c in systemic if c != "ssa"
+        )
+        categories = dict.fromkeys(options[c].option.category for c in systemic)
+        kinds = " + ".join(
+            "(CASE WHEN "
+            + " OR ".join(f"f_prior_{c} <> 'none'" for c in systemic
+                          if options[c].option.category == category)
+            + " THEN 1 ELSE 0 END)"
+            for category in categories
+        )  # fmt: skip
         self._add(columns, facts)
-        self._add([(f"({lines})", "f_prior_systemic_lines")],
-                  {"prior.systemic_lines": "f_prior_systemic_lines"})  # fmt: skip
+        self._add(
+            [(f"({lines})", "f_prior_systemic_lines"), (f"({kinds})", "f_prior_systemic_kinds")],
+            {
+                "prior.systemic_lines": "f_prior_systemic_lines",
+                "prior.systemic_kinds": "f_prior_systemic_kinds",
+            },
+        )
 
     def _empty_therapies(self) -> str:
         if self.d.name == "duckdb":
@@ -341,11 +359,10 @@ class AssessmentQuery:
 
     def _outcome_facts(self) -> None:
         first = [e for e in self.kb.options.values() if not e.deferred]
-        directed = [
-            option_column(e.option.code, "proposed")
-            for e in first
-            if e.option.category not in _NOT_DISEASE_DIRECTED
-        ]
+        aimed = [e for e in first if e.option.category not in _NOT_DISEASE_DIRECTED]
+        proposed = " OR ".join(option_column(e.option.code, "proposed") for e in aimed) or "FALSE"
+        waiting = " OR ".join(self._undecided(e) for e in aimed) or "FALSE"
+        directed = [f"(CASE WHEN {proposed} THEN TRUE WHEN {waiting} THEN NULL ELSE FALSE END)"]
         blocked = [option_column(e.option.code, "blocked") for e in first]
         prefix = OUTCOME_FACT_PREFIX
         self._add(
@@ -358,6 +375,18 @@ class AssessmentQuery:
                 f"{prefix}not_approved_here": "f_not_approved_here",
             },
         )
+
+    def _undecided(self, entry: CompiledOption) -> str:
+        """Not proposed, but an indication waits on unrecorded findings and nothing that is
+        known excludes the option (`Decision.undecided`)."""
+        code = entry.option.code
+        col = partial(option_column, code)
+        unknown = " OR ".join(f"i_{code}_{j} IS NULL" for j in range(len(entry.indications)))
+        held = absolute(entry)
+        excluding = " OR ".join(f"coalesce(k_{code}_{j}, FALSE)" for j in held) or "FALSE"
+        block = region_in(column_id("region"), blocked_in(entry))
+        waiting = f"({unknown or 'FALSE'})"
+        return f"({col('best')} IS NULL AND {waiting} AND NOT ({excluding}) AND NOT {block})"
 
     # -- ranking and output ----------------------------------------------------------------------
     def _ranking(self) -> None:

@@ -193,7 +193,7 @@ class Codes:
                 (f"g_first % 100 = {i}", literal(self.kb.options[c].option.intent))
                 for i, c in enumerate(self.catalogue)
             ],
-            default="'palliative'",
+            default="'undetermined'",
         )
         return (
             f"SELECT *, {intent} AS g_intent, {recommendations} AS g_recommendations, "

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from netlm import __version__
+from netlm.engine.branches import provisional_lines
 from netlm.fhir import codes
 from netlm.fhir.cds.models import (
     MAX_SUMMARY,
@@ -41,6 +42,10 @@ WORDS: dict[str, dict[Language, str]] = {
     "summary.none": {
         "en": "netlm: {who}, liver {pattern}: no option proposed; see the missing findings",
         "zh": "netlm：{who}，肝转移{pattern}：暂无推荐方案，请查看缺失资料",
+    },
+    "summary.provisional": {
+        "en": "netlm (provisional): {who}, liver {pattern}: missing findings decide the choice",
+        "zh": "netlm（暂定）：{who}，肝转移{pattern}：缺失资料将决定首选方案",
     },
     "summary.review": {
         "en": "netlm: review before deciding: {items}",
@@ -204,6 +209,12 @@ class CardWriter:
             out += self._unmapped_lines(found.imported.unmapped)
         return out
 
+    def _provisional(self, a: Assessment) -> list[str]:
+        lines = provisional_lines(a, self.kb)
+        if not lines:
+            return []
+        return ["", f"**{_md(lines[0])}**", "", *[f"- {_md(line)}" for line in lines[1:]]]
+
     def _disclaimer(self) -> str:
         text = self.kb.manifest.disclaimer(self.lang)
         return f"> {_md(self.word('ui.disclaimer'))}: {_md(text)}"
@@ -212,7 +223,9 @@ class CardWriter:
         a = found.assessment
         c = a.classification
         pattern = self._pattern(c.liver_pattern)
-        if a.recommendations:
+        if not a.recommendations and a.completeness == "provisional":
+            summary = self.word("summary.provisional", who=c.who_category, pattern=pattern)
+        elif a.recommendations:
             first = a.recommendations[0]
             summary = self.word(
                 "summary.first",
@@ -223,7 +236,7 @@ class CardWriter:
             )
         else:
             summary = self.word("summary.none", who=c.who_category, pattern=pattern)
-        detail = [self._headline(a), *self._completion(found), "",
+        detail = [self._headline(a), *self._completion(found), *self._provisional(a), "",
                   f"**{_md(self.word('ui.recommendations'))}**", ""]  # fmt: skip
         for rec in a.recommendations:
             detail += self._option_lines(rec)

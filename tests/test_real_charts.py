@@ -1,0 +1,97 @@
+"""Real charts: impossible values refused, provisional answers with their branches, treatment
+history read as a timeline, and best supportive care never standing in for a missing finding."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netlm import assess, parse_case
+from netlm.engine.branches import Interval, intervals
+from netlm.model.parse import parse_case_json
+from tests.conftest import BASE_CASE, load_json, merge
+from tests.test_parse import problems
+
+HERE = Path(__file__).parent / "vignettes"
+V18 = "v18-pattern-unstated-fit-patient-not-palliative.json"
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"labs": {"platelets_10e9_per_l": 1e12}}, "labs.platelets_10e9_per_l: must be between 0 and 5000"),
+        ({"labs": {"albumin_g_dl": 42}}, "labs.albumin_g_dl: must be between 0 and 10, got 42"),
+        ({"liver": {"largest_lesion_cm": 90}}, "liver.largest_lesion_cm: must be"),
+        ({"course": {"months_stable": 5000}}, "course.months_stable: must be between 0 and 1200"),
+    ],
+)  # fmt: skip
+def test_impossible_measurements_are_refused_naming_the_field(
+    changes: dict[str, Any], expected: str
+) -> None:
+    found = problems(merge(BASE_CASE, changes))
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_thresholds_split_a_range_into_pieces_the_rules_tell_apart() -> None:
+    pieces = intervals((3.0, 10.0), 0.0, 100.0)
+    assert pieces == [
+        Interval(0.0, 3.0, True, False),
+        Interval(3.0, 3.0, True, True),
+        Interval(3.0, 10.0, False, False),
+        Interval(10.0, 10.0, True, True),
+        Interval(10.0, 100.0, False, True),
+    ]
+    assert all(p.lo <= p.sample() <= p.hi for p in pieces)
+
+
+def _case(name: str, **changes: Any) -> Any:
+    return merge(load_json(HERE / name)["case"], changes)
+
+
+def test_a_missing_pattern_gives_a_provisional_answer_with_its_branches() -> None:
+    result = assess(parse_case(_case(V18)))
+    assert result.completeness == "provisional"
+    assert result.classification.intent == "undetermined"
+    branch = next(b for b in result.branches if b.field == "liver.pattern")
+    values = [o.value for o in branch.outcomes]
+    # eleven lesions in both lobes cannot be simple (type I): that value is no branch
+    assert values == ["type II (complex)", "type III (diffuse)"]
+    assert all(o.first_tier == ["ssa"] for o in branch.outcomes)
+    assert "best_supportive_care" not in {r.option for r in result.recommendations}
+
+
+def test_recording_the_finding_completes_the_answer() -> None:
+    result = assess(parse_case(_case(V18, liver={"pattern": "III"})))
+    assert result.completeness == "complete"
+    assert result.branches == []
+    assert result.recommendations[0].option == "ssa"
+
+
+def test_unfit_patient_still_gets_best_supportive_care_first() -> None:
+    result = assess(parse_case(_case(V18, patient={"ecog": 3}, liver={"pattern": "III"})))
+    assert result.recommendations[0].option == "best_supportive_care"
+
+
+def test_branches_appear_in_json_and_both_languages() -> None:
+    case = parse_case(_case(V18))
+    english, chinese = assess(case, lang="en"), assess(case, lang="zh")
+    assert english.to_json_dict()["completeness"] == "provisional"
+    assert [b.field for b in english.branches] == [b.field for b in chinese.branches]
+    assert chinese.branches[0].outcomes[0].value == "II型（复杂型）"
+
+
+def test_progression_during_an_ongoing_therapy_is_progression_on_it() -> None:
+    path = "v19-progressing-while-ssa-ongoing.json"
+    progressing = assess(parse_case(_case(path)))
+    assert "prrt" in {r.option for r in progressing.recommendations}
+    stable = assess(parse_case(_case(path, course={"status": "stable", "months_stable": 8})))
+    assert "prrt" not in {r.option for r in stable.recommendations}
+
+
+def test_case_text_with_a_contradiction_names_no_json_path() -> None:
+    case = load_json(HERE / "v25-stated-type-i-with-many-lesions.json")["case"]
+    result = assess(parse_case_json(json.dumps(case)))
+    conflict = [f for f in result.flags if f.code == "data_conflict"]
+    assert conflict
+    assert "liver.pattern" not in conflict[0].message
