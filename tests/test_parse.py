@@ -31,7 +31,7 @@ def problems(data: Any) -> list[str]:
         ({"schema": "netlm.case/2"}, "schema: must be one of: netlm.case/1"),
         ({"prior_therapies": [{"option": "prrt", "outcome": "cured"}]}, "prior_therapies[0].outcome: must be one of"),
         ({"extrahepatic": {"sites": ["bone", "brain"]}}, "extrahepatic.sites[1]: must be one of"),
-        ({"labs": {"platelets_10e9_per_l": -1}}, "labs.platelets_10e9_per_l: must be at least 0, got -1"),
+        ({"labs": {"platelets_10e9_per_l": -1}}, "labs.platelets_10e9_per_l: must be between 0 and 5000, got -1"),
     ],
 )  # fmt: skip
 def test_field_problems(changes: dict[str, Any], expected: str) -> None:

@@ -9,6 +9,8 @@ import difflib
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import accumulate, repeat
 from typing import Any
 
 from pydantic import ValidationError
@@ -40,27 +42,108 @@ class CaseInputError(ValueError):
 # Python's integer-conversion limit inside a parser.
 MAX_JSON_DEPTH = 64
 MAX_INTEGER_DIGITS = 30
-_JSON_TOKENS = re.compile(rf'"(?:[^"\\]|\\.)*"|[\[\]{{}}]|-?\d{{{MAX_INTEGER_DIGITS + 1},}}')
+
+# The shape check reads the text the way one regular expression did before it,
+#     "(?:[^"\\]|\\.)*"  |  [\[\]{}]  |  -?\d{31,}     (the first token found at each place),
+# but in linear time: that expression was tried again at every escaped quote inside a string
+# that never closes, so `"` followed by thousands of `\"` cost time quadratic in its length.
+# Here an unclosed string is followed once to where it stops, then its inside is read once as
+# plain text (as the expression read it), so each character is read a few times at most.
+#
+# A string's inside: plain characters and backslash pairs, up to its closing quote or to where
+# it cannot go on (the end of the text, or a backslash before a line break).
+_INSIDE = r'[^"\\]*+(?:\\.[^"\\]*+)*+'
+_STRING_INSIDE = re.compile(_INSIDE)
+# Brackets come in runs, spaces and separators included, so a run is one step of the scan.
+_BRACKETS = r"[\[\]{}][\[\]{}\s,:]*+"
+# What the scan passes over: other text, closed strings and numbers of at most 30 digits; then
+# the next thing it must read (brackets, a quote whose string does not close, a longer number).
+_OUTSIDE = re.compile(
+    rf'(?:[^"\[\]{{}}\d]++|"{_INSIDE}"|\d{{1,{MAX_INTEGER_DIGITS}}}(?!\d))*+({_BRACKETS}|["\d])?'
+)
+# The same inside a string that never closes, where quotes are plain text.
+_UNCLOSED = re.compile(
+    rf"(?:[^\[\]{{}}\d]++|\d{{1,{MAX_INTEGER_DIGITS}}}(?!\d))*+({_BRACKETS}|\d)?"
+)
+_TRAILING_DIGITS = re.compile(r"\d+\Z")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+# No single step reads more than this many characters (more than MAX_INTEGER_DIGITS + 1), so a
+# scan in a worker thread lets other threads (the event loop) run between steps: a regular
+# expression holds the GIL while it runs.
+_WINDOW = 1 << 16
 
 
 def json_shape_problem(text: str) -> Problem | None:
     """Why `text` is too deeply nested or holds too long a number for netlm (None: it is not).
 
-    A linear scan that skips strings, so it costs little beside the parse it protects.
+    Linear in the length of `text` (a string that never closes included), and done in steps of
+    at most 64k characters, so it costs little beside the parse it protects.
     """
-    depth = deepest = 0
-    for match in _JSON_TOKENS.finditer(text):
-        token = match.group()
-        if token in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_JSON_DEPTH:
-                return Problem("(json)", f"nested deeper than {MAX_JSON_DEPTH} levels")
-        elif token in "]}":
-            depth -= 1
-        elif token[0] != '"':
-            return Problem("(json)", f"a number longer than {MAX_INTEGER_DIGITS} digits")
+    depth = 0
+    pos, size = 0, len(text)
+    stop, pattern = size, _OUTSIDE  # stop < size: reading the inside of an unclosed string
+    while pos < size:
+        if pos >= stop:
+            stop, pattern = size, _OUTSIDE
+        start, end = pos, min(pos + _WINDOW, stop)
+        for found in pattern.finditer(text, start, end):
+            mark = found.group(1)
+            if mark is None:  # nothing more to read up to the window's edge
+                pos = end if end == stop else _digits_start(text, start, end)
+                break
+            if mark[0] in _STEP:
+                change, peak = _short_run(mark) if len(mark) <= 16 else _bracket_run(mark)
+                if depth + peak > MAX_JSON_DEPTH:
+                    return Problem("(json)", f"nested deeper than {MAX_JSON_DEPTH} levels")
+                depth, pos = depth + change, found.end()
+            elif mark == '"':
+                close, closed = _string_end(text, found.end())
+                if closed:
+                    pos = close + 1
+                else:  # read its inside as plain text, then go on from where it stopped
+                    pos, stop, pattern = found.end(), close, _UNCLOSED
+                break
+            else:
+                return Problem("(json)", f"a number longer than {MAX_INTEGER_DIGITS} digits")
     return None
+
+
+def _bracket_run(run: str) -> tuple[int, int]:
+    """How much a run of brackets changes the depth, and the most it raises it on the way."""
+    depths = list(accumulate(map(_STEP.get, run, repeat(0)), initial=0))
+    return depths[-1], max(depths)
+
+
+# Short runs (`}, {`, `]]`) repeat through a document.
+_short_run = lru_cache(maxsize=1024)(_bracket_run)
+
+
+def _digits_start(text: str, start: int, end: int) -> int:
+    """Where the next window starts after the window `text[start:end]` was read: `end`, or the
+    start of a run of digits reaching `end` (it may go on beyond it, so it is read again whole;
+    it is at most MAX_INTEGER_DIGITS long, or it would have been refused, so it is not the whole
+    window)."""
+    run = _TRAILING_DIGITS.search(text, max(start, end - MAX_INTEGER_DIGITS), end)
+    return run.start() if run is not None and run.start() > start else end
+
+
+def _string_end(text: str, pos: int) -> tuple[int, bool]:
+    """Where the string whose inside starts at `pos` ends: the index of its closing quote and
+    True, or the index where it cannot go on and False."""
+    size = len(text)
+    while True:
+        end = min(pos + _WINDOW, size)
+        found = _STRING_INSIDE.match(text, pos, end)
+        assert found is not None
+        pos = found.end()
+        if pos == end:
+            if end == size:
+                return pos, False
+        elif text[pos] == '"':
+            return pos, True
+        elif pos + 1 < end or end == size:  # a backslash before a line break, or at the end
+            return pos, False
+        # else a backslash at the window's edge: read on from it
 
 
 def load_json(text: str | bytes) -> Any:

@@ -5,13 +5,21 @@ can forget it: a body over the limit is refused with 413 before anything parses 
 Content-Length, or while it streams in), a JSON body nested too deep or holding an absurd number
 is refused with 400 before a parser recurses into it, and every response carries the headers a
 browser needs to keep patient data out of frames, caches and referrers.
+
+The shape check runs before authentication, so it must cost every sender little: it is linear
+in the body, and a body over 16 kB is checked in a worker thread (at most two at a time, apart
+from the threads of the routes), so even a 20 MB Bundle does not hold up other requests.
 """
 
+import codecs
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from netlm.model.parse import json_shape_problem
+import anyio.to_thread
+from anyio import CapacityLimiter
+
+from netlm.model.parse import Problem, json_shape_problem
 from netlm.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -29,6 +37,13 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+# Bodies up to this size are checked on the event loop (a few milliseconds at worst); larger
+# ones in a worker thread.
+INLINE_CHECK_BYTES = 16 * 1024
+# Large bodies are checked at most this many at a time, in threads of their own, so that many
+# of them at once neither take every thread the routes run in nor crowd out the event loop.
+CHECK_THREADS = 2
+DECODE_STEP = 1 << 20
 
 
 def problem_response(path: str, status: int, message: str) -> tuple[bytes, str]:
@@ -49,6 +64,7 @@ class RequestGuard:
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app, self.settings = app, settings
+        self._check_threads = CapacityLimiter(CHECK_THREADS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,10 +97,12 @@ class RequestGuard:
                 await self._refuse(path, send, 413, f"request body larger than {limit} bytes")
                 return
         if "json" in headers.get("content-type", "") and body:
-            try:
-                problem = json_shape_problem(body.decode("utf-8"))
-            except UnicodeDecodeError:
-                problem = None  # the route's own parser names the encoding problem
+            if len(body) <= INLINE_CHECK_BYTES:
+                problem = _shape_problem(body)
+            else:
+                problem = await anyio.to_thread.run_sync(
+                    _shape_problem, body, limiter=self._check_threads
+                )
             if problem is not None:
                 await self._refuse(path, send, 400, problem.message)
                 return
@@ -125,6 +143,25 @@ class RequestGuard:
             await send(message)
 
         return send_with_headers
+
+
+def _shape_problem(body: bytearray) -> Problem | None:
+    """The JSON shape problem of a body, if any (`json_shape_problem`)."""
+    try:
+        return json_shape_problem(_utf8(body))
+    except UnicodeDecodeError:
+        return None  # the route's own parser names the encoding problem
+
+
+def _utf8(body: bytearray) -> str:
+    """The body as text, decoded a megabyte at a time: decoding 20 MB at once would hold the GIL
+    (and so the event loop) for tens of milliseconds."""
+    if len(body) <= DECODE_STEP:
+        return body.decode("utf-8")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    parts = [decoder.decode(body[i : i + DECODE_STEP]) for i in range(0, len(body), DECODE_STEP)]
+    parts.append(decoder.decode(b"", final=True))
+    return "".join(parts)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
