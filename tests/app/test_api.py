@@ -161,7 +161,7 @@ def test_search_and_filters(env: Env) -> None:
         return {row["case_id"] for row in client.get(f"/api/v1/cases?{query}", headers=auth).json()}
 
     assert ids("grade=NEC") == {"v05", "v17", "v22"}
-    assert ids("pattern=I") == {"v01", "v06", "v13"}
+    assert ids("pattern=I") == {"v01", "v06", "v13", "v20", "v24", "v25"}
     assert ids("site=rectum") == {"v05", "v08"}
     assert ids("q=v0") == {f"v0{i}" for i in range(1, 10)}
     assert len(ids("pending=true")) == len(EXAMPLES)
