@@ -458,12 +458,15 @@ def ids(store: Store, **filters: Any) -> set[str]:
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        ({"grade": "G1"}, {"v01", "v02"}),
-        ({"grade": "NEC"}, {"v05", "v17"}),
-        ({"liver_pattern": "I"}, {"v01", "v06", "v13"}),
-        ({"liver_pattern": "unclassified"}, {"v05"}),
+        ({"grade": "G1"}, {"v01", "v02", "v25"}),
+        ({"grade": "NEC"}, {"v05", "v17", "v22"}),
+        ({"liver_pattern": "I"}, {"v01", "v06", "v13", "v20", "v24", "v25"}),
+        ({"liver_pattern": "unclassified"}, {"v05", "v18"}),
         ({"primary_site": "rectum"}, {"v05", "v08"}),
-        ({"primary_site": "pancreas", "grade": "G2"}, {"v06", "v10", "v13", "v14", "e09", "e10"}),
+        (
+            {"primary_site": "pancreas", "grade": "G2"},
+            {"v06", "v10", "v13", "v14", "v21", "v24", "e09", "e10"},
+        ),
         ({"text": "V0"}, {f"v0{n}" for n in range(1, 10)}),
         ({"text": "e1"}, {"e10", "e11"}),
         ({"text": "x' OR '1'='1"}, set()),
