@@ -1,16 +1,11 @@
 """End to end in a real headless Chromium: log in, enter a case through the form, read the
 recommendations, record a decision, switch to Chinese, download both PDF reports."""
 
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -19,16 +14,11 @@ from netlm.knowledge.load import load_knowledge_base
 from netlm.store.db import create_db_engine, upgrade
 from netlm.store.repository import Store
 from netlm.web.service import Board
+from tests.app.server import served
 from tests.conftest import EXAMPLES, load_json
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "browser test password"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -41,26 +31,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     board = Board(store, load_knowledge_base())
     for path in EXAMPLES:
         board.create(parse_case(load_json(path)), user)
-    port = _free_port()
-    env = {**os.environ, "NETLM_DATABASE_URL": url, "NETLM_DATA_DIR": str(data)}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "netlm"), "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx2.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx2.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not start: {proc.stdout.read() if proc.stdout else ''!r}")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    with served(data, url) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

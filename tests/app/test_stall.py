@@ -5,11 +5,7 @@ string that never closes: `"` followed by 32,000 `\\"` (64 kB) held the event lo
 is linear, checks large bodies in a worker thread, and reads the text as it did before.
 """
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +20,7 @@ import netlm.model.parse
 from netlm.model.parse import MAX_INTEGER_DIGITS, MAX_JSON_DEPTH, json_shape_problem
 from netlm.store.db import upgrade
 from netlm.web.guard import INLINE_CHECK_BYTES
+from tests.app.server import served
 from tests.conftest import EXAMPLES, Env, load_json
 
 SIZES_KB = (64, 128, 256, 512, 1024)
@@ -161,41 +158,14 @@ def test_a_large_body_is_checked_too(env: Env) -> None:
 # --- a real server ----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`netlm serve` in its own process (its own GIL), on a free port of 127.0.0.1."""
     data = tmp_path_factory.mktemp("stall")
     url = f"sqlite:///{data / 'netlm.db'}"
     upgrade(url)
-    port = _free_port()
-    env = {**os.environ, "NETLM_DATABASE_URL": url, "NETLM_DATA_DIR": str(data)}
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "netlm", "serve", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx2.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx2.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        log.close()
-        pytest.fail(f"server did not start: {(data / 'server.log').read_text()!r}")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    with served(data, url) as base:
+        yield base
 
 
 def probe_while_attacked(

@@ -1,0 +1,48 @@
+"""`netlm serve` in its own process on a free port of 127.0.0.1, for tests that need a real
+server (a browser, or a second client while the first one misbehaves)."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(data: Path, database_url: str) -> Iterator[str]:
+    """The server's base URL once `/healthz` answers; the server stops when the block ends."""
+    port = free_port()
+    env = {**os.environ, "NETLM_DATABASE_URL": database_url, "NETLM_DATA_DIR": str(data)}
+    log_path = data / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "netlm", "serve", "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx2.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx2.HTTPError:
+                time.sleep(0.2)
+        else:
+            proc.kill()
+            raise RuntimeError(f"server did not start: {log_path.read_text()!r}")
+        try:
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
