@@ -34,15 +34,19 @@ def test_impossible_measurements_are_refused_naming_the_field(
 
 
 def test_thresholds_split_a_range_into_pieces_the_rules_tell_apart() -> None:
-    pieces = intervals((3.0, 10.0), 0.0, 100.0)
+    # Ki-67 < 3 is G1, 3-20 G2 (`lt 3`, `ge 3`): 3 belongs to the range above it; `le 20` puts
+    # 20 in the range below; equality at 10 makes 10 a piece of its own.
+    cuts = {3.0: frozenset({"lt", "ge"}), 10.0: frozenset({"eq"}), 20.0: frozenset({"le"})}
+    pieces = intervals(cuts, 0.0, 100.0)
     assert pieces == [
         Interval(0.0, 3.0, True, False),
-        Interval(3.0, 3.0, True, True),
-        Interval(3.0, 10.0, False, False),
+        Interval(3.0, 10.0, True, False),
         Interval(10.0, 10.0, True, True),
-        Interval(10.0, 100.0, False, True),
+        Interval(10.0, 20.0, False, True),
+        Interval(20.0, 100.0, False, True),
     ]
     assert all(p.lo <= p.sample() <= p.hi for p in pieces)
+    assert [p.words("%") for p in pieces] == ["≥ 0, < 3%", "≥ 3, < 10%", "10%", "> 10, ≤ 20%", "> 20, ≤ 100%"]
 
 
 def _case(name: str, **changes: Any) -> Any:

@@ -10,10 +10,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from netlm.classify import Derived, derive
-from netlm.engine.branches import FieldBranches, Interval, explore
-from netlm.engine.decide import Decision, MissingLog, OptionDecider
+from netlm.engine.branches import FieldBranches, Interval, Members, explore
+from netlm.engine.decide import STRENGTH_ORDER, Decision, MissingLog, OptionDecider
 from netlm.engine.ranking import place
-from netlm.knowledge.conditions import Truth, explain
+from netlm.knowledge.conditions import Truth, explain, leaves
 from netlm.knowledge.load import OUTCOME_FACT_PREFIX, KnowledgeBase, load_knowledge_base
 from netlm.knowledge.phrasing import Phraser
 from netlm.model.assessment import (
@@ -37,10 +37,16 @@ _NOT_DISEASE_DIRECTED = ("trial", "supportive")
 
 class _Assessor:
     def __init__(
-        self, case: Case, kb: KnowledgeBase, lang: Language, explore: bool = False
+        self,
+        case: Case,
+        kb: KnowledgeBase,
+        lang: Language,
+        explore: bool = False,
+        terse: bool = False,
     ) -> None:
         self.case = case
         self.explore = explore
+        self.decisions: dict[str, Decision] = {}
         self.kb = kb
         self.lang = lang
         self.say = Phraser(kb, lang)
@@ -48,7 +54,7 @@ class _Assessor:
         self.facts = self.derived.facts
         self.missing = MissingLog()
         self.decider = OptionDecider(
-            kb, self.say, self.facts, case.region, self.case_fields, self.missing
+            kb, self.say, self.facts, case.region, self.case_fields, self.missing, terse
         )
 
     def case_fields(self, facts: Iterable[str]) -> list[str]:
@@ -72,11 +78,16 @@ class _Assessor:
         return out
 
     # -- options -------------------------------------------------------------------------------
-    def decide_all(self) -> list[Decision]:
-        """Decide every option; those that read facts about the assessment itself go last."""
+    def decide_all(self, known: dict[str, Decision] | None = None) -> list[Decision]:
+        """Decide every option; those that read facts about the assessment itself go last.
+
+        `known`: decisions already taken on facts that differ from these only where the
+        option does not look (a branch of this case), reused as they are."""
         entries = list(self.kb.options.values())
         first: dict[str, Decision] = {
-            e.option.code: self.decider.decide(e) for e in entries if not e.deferred
+            e.option.code: (known or {}).get(e.option.code) or self.decider.decide(e)
+            for e in entries
+            if not e.deferred
         }
         self.facts.update(self.outcome_facts(list(first.values())))
         later: dict[str, Decision] = {
@@ -214,19 +225,43 @@ class _Assessor:
             if c.rule.code == "data_conflict" and self.decider.evaluate(c.when).truth is Truth.TRUE
         )
 
-    def first_tier(self, allowed: frozenset[str]) -> tuple[tuple[str, str], ...] | None:
-        """Only the first tier (code, strength), for exploring branches; None when the value
-        explored contradicts what is recorded (more than one lesion is not type I)."""
-        if not self.conflicts() <= allowed:
+    def first_tier(self, base: "_Assessor") -> tuple[tuple[str, str], ...] | None:
+        """Only the first tier (code, strength) of this branch of `base`'s case; None when the
+        value explored contradicts what is recorded (lesions in both lobes are not type I).
+        Options that read none of the facts the branch changed keep `base`'s decision."""
+        if not self.conflicts() <= base.conflicts():
             return None
-        placed = place(self.decide_all(), self.kb, self.say)
+        ours, theirs = self.facts, base.facts
+        changed = {
+            k
+            for k in ours.keys() | theirs.keys()
+            if not k.startswith(OUTCOME_FACT_PREFIX) and ours.get(k) != theirs.get(k)
+        }
+        reads = facts_read(self.kb)
+        known = {code: d for code, d in base.decisions.items() if not reads[code] & changed}
+        placed = place(self.decide_all(known), self.kb, self.say)
         return tuple((p.decision.code, p.decision.strength) for p in placed if p.tier == 1)
 
-    def branches(self, base: tuple[tuple[str, str], ...], fields: list[str]) -> list[Branch]:
-        allowed = self.conflicts()
+    def could_change_first_tier(self, field: str, tier1: list[Decision]) -> bool:
+        """Whether a missing field can matter to the first tier at all: a classification
+        input always can; a safety or label check only of a first-tier option (gates only
+        lower); an unknown indication only of an option that could rank with the first tier."""
+        kinds = self.missing.entries.get(field, {})
+        if "text" in kinds or not tier1:
+            return True
+        first = {d.code for d in tier1}
+        if any(code in first for kind in ("safety", "label") for code in kinds.get(kind, [])):
+            return True
+        band = min((STRENGTH_ORDER[d.strength], d.priority) for d in tier1)
+        return any(
+            (STRENGTH_ORDER[ind.rule.strength], ind.rule.priority) <= band
+            for code in kinds.get("indication", [])
+            for ind in self.kb.options[code].indications
+        )
 
+    def branches(self, base: tuple[tuple[str, str], ...], fields: list[str]) -> list[Branch]:
         def first_tier(case: Case) -> tuple[tuple[str, str], ...] | None:
-            return _Assessor(case, self.kb, self.lang).first_tier(allowed)
+            return _Assessor(case, self.kb, self.lang, terse=True).first_tier(self)
 
         found = explore(self.case, fields, base, first_tier, self.kb, field_bounds)
         return [self.branch(b) for b in found]
@@ -240,6 +275,8 @@ class _Assessor:
             value = outcome.value
             if isinstance(value, Interval):
                 words = value.words(unit, spec is not None and spec.type == "integer")
+            elif isinstance(value, Members):
+                words = say.join([say.value(found.field, v) for v in value.values], "word.or")
             elif isinstance(value, tuple):
                 words = say.join([say.value(found.field, v) for v in value]) or say.text(
                     "word.none"
@@ -261,8 +298,10 @@ class _Assessor:
     def run(self) -> Assessment:
         self.classification_missing()
         decisions = self.decide_all()
+        self.decisions = {d.code: d for d in decisions}
         placed = place(decisions, self.kb, self.say)
-        base = tuple((p.decision.code, p.decision.strength) for p in placed if p.tier == 1)
+        tier1 = [p.decision for p in placed if p.tier == 1]
+        base = tuple((d.code, d.strength) for d in tier1)
         recommendations = [
             Recommendation(
                 option=p.decision.code,
@@ -287,7 +326,8 @@ class _Assessor:
         intent: Intent = self.kb.options[first].option.intent if first else "undetermined"
         cited = list(dict.fromkeys(e for p in placed for e in p.decision.evidence))
         missing = self.missing_data()
-        branches = self.branches(base, [m.field for m in missing]) if self.explore else []
+        fields = [m.field for m in missing if self.could_change_first_tier(m.field, tier1)]
+        branches = self.branches(base, fields) if self.explore and fields else []
         return Assessment(
             case_id=self.case.id,
             language=self.lang,
@@ -302,6 +342,28 @@ class _Assessor:
             completeness="provisional" if branches or not placed else "complete",
             branches=branches,
         )
+
+
+_READS: dict[int, tuple[KnowledgeBase, dict[str, frozenset[str]]]] = {}
+
+
+def facts_read(kb: KnowledgeBase) -> dict[str, frozenset[str]]:
+    """The facts each option's rules read (definitions followed), cached per knowledge base."""
+    cached = _READS.get(id(kb))
+    if cached is not None and cached[0] is kb:
+        return cached[1]
+    out = {}
+    for code, entry in kb.options.items():
+        conditions = [
+            *(c.when for c in (*entry.indications, *entry.contraindications, *entry.eligibility)),
+            *(c.when for c in entry.cautions),
+            *entry.scopes.values(),
+        ]
+        out[code] = frozenset(
+            leaf.fact for cond in conditions for leaf in leaves(cond, kb.definitions)
+        ) | {"region"}
+    _READS[id(kb)] = (kb, out)
+    return out
 
 
 def assess(case: Case, lang: Language = "en", kb: KnowledgeBase | None = None) -> Assessment:

@@ -13,9 +13,10 @@ enumeration stays bounded.
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from math import inf
-from typing import Any
+from types import NoneType
+from typing import Any, get_args
 
-from netlm.knowledge.conditions import COMPARISONS, Condition, leaves
+from netlm.knowledge.conditions import COMPARISONS, Condition, Leaf, holds, leaves
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.assessment import Assessment
 from netlm.model.case import Case
@@ -26,6 +27,11 @@ _LIST_VALUES: dict[str, tuple[Any, ...]] = {
     "extrahepatic.sites": ((), ("regional_lymph_nodes",), ("bone",)),
 }
 _NOT_A_VALUE = frozenset({"unknown"})  # enum members that do not settle anything
+# Enum fields that Python code reads besides the rules (netlm.classify: grade, stated pattern,
+# ongoing-therapy history): their members are never grouped by the rules alone.
+_READ_IN_CODE = frozenset(
+    {"pathology.differentiation", "pathology.morphology", "liver.pattern", "course.status"}
+)
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,9 @@ class FieldBranches:
     outcomes: tuple[Outcome, ...]
 
 
-_CUTS: dict[int, tuple[KnowledgeBase, dict[str, tuple[float, ...]]]] = {}
+_CUTS: dict[int, tuple[KnowledgeBase, dict[str, dict[float, frozenset[str]]]]] = {}
+_UPPER = frozenset({"lt", "ge"})  # a threshold compared only so belongs to the range above it
+_LOWER = frozenset({"le", "gt"})  # ... only so, to the range below it
 
 
 def _conditions(kb: KnowledgeBase) -> Iterator[Condition]:
@@ -94,34 +102,66 @@ def _conditions(kb: KnowledgeBase) -> Iterator[Condition]:
     yield from (c.when for c in kb.flags)
 
 
-def cut_points(kb: KnowledgeBase) -> dict[str, tuple[float, ...]]:
-    """Every threshold the knowledge base compares each numeric fact with (cached per kb)."""
+def cut_points(kb: KnowledgeBase) -> dict[str, dict[float, frozenset[str]]]:
+    """Every threshold the knowledge base compares each numeric fact with, and how (cached)."""
     cached = _CUTS.get(id(kb))
     if cached is not None and cached[0] is kb:
         return cached[1]
-    cuts: dict[str, set[float]] = {}
-    for cond in _conditions(kb):
-        for leaf in leaves(cond):
+    cuts: dict[str, dict[float, set[str]]] = {}
+    for fact, tests in _tests(kb).items():
+        for leaf in tests:
             numeric = isinstance(leaf.value, int | float) and not isinstance(leaf.value, bool)
             if numeric and leaf.op in (*COMPARISONS, "eq", "ne"):
-                cuts.setdefault(leaf.fact, set()).add(float(leaf.value))
-    result = {fact: tuple(sorted(values)) for fact, values in cuts.items()}
+                cuts.setdefault(fact, {}).setdefault(float(leaf.value), set()).add(leaf.op)
+    result = {
+        fact: {t: frozenset(ops) for t, ops in sorted(by_value.items())}
+        for fact, by_value in cuts.items()
+    }
     _CUTS[id(kb)] = (kb, result)
     return result
 
 
-def intervals(cuts: tuple[float, ...], lo: float, hi: float) -> list[Interval]:
-    """The pieces of [lo, hi] that the thresholds `cuts` separate, in order."""
-    inside = [c for c in cuts if lo <= c <= hi]
+_TESTS: dict[int, tuple[KnowledgeBase, dict[str, list[Leaf]]]] = {}
+
+
+def _tests(kb: KnowledgeBase) -> dict[str, list[Leaf]]:
+    """Every leaf of every rule, by the fact it tests (cached per knowledge base)."""
+    cached = _TESTS.get(id(kb))
+    if cached is not None and cached[0] is kb:
+        return cached[1]
+    out: dict[str, list[Leaf]] = {}
+    for cond in _conditions(kb):
+        for leaf in leaves(cond):
+            out.setdefault(leaf.fact, []).append(leaf)
+    _TESTS[id(kb)] = (kb, out)
+    return out
+
+
+def intervals(cuts: dict[float, frozenset[str]], lo: float, hi: float) -> list[Interval]:
+    """The pieces of [lo, hi] that the thresholds `cuts` (value -> operators) separate, in
+    order. A threshold stands alone only when some rule tests equality or compares it from
+    both sides; otherwise it joins the range its comparisons put it in."""
     out: list[Interval] = []
-    previous, previous_in = lo, True
-    for c in inside:
-        if c > previous:
-            out.append(Interval(previous, c, previous_in, False))
-        out.append(Interval(c, c, True, True))
-        previous, previous_in = c, False
-    if hi > previous:
-        out.append(Interval(previous, hi, previous_in, True))
+    start, start_in = lo, True
+
+    def close(end: float, end_in: bool) -> None:
+        if start < end or (start == end and start_in and end_in):
+            out.append(Interval(start, end, start_in, end_in))
+
+    for t, ops in cuts.items():
+        if not lo <= t <= hi:
+            continue
+        if ops <= _UPPER:
+            close(t, False)
+            start, start_in = t, True
+        elif ops <= _LOWER:
+            close(t, True)
+            start, start_in = t, False
+        else:
+            close(t, False)
+            out.append(Interval(t, t, True, True))
+            start, start_in = t, False
+    close(hi, True)
     return out
 
 
@@ -135,9 +175,10 @@ def field_values(field: str, kb: KnowledgeBase, bounds: tuple[float, float]) -> 
     if spec.type == "boolean":
         return [True, False]
     if spec.type == "enum" and spec.values:
-        return [v for v in spec.values if v not in _NOT_A_VALUE]
+        members = [v for v in spec.values if v not in _NOT_A_VALUE]
+        return members if field in _READ_IN_CODE else enum_classes(kb, field, members)
     if spec.type in ("number", "integer"):
-        cuts = cut_points(kb).get(field, ())
+        cuts = cut_points(kb).get(field, {})
         if not cuts:
             return []
         pieces = intervals(cuts, *bounds)
@@ -145,6 +186,24 @@ def field_values(field: str, kb: KnowledgeBase, bounds: tuple[float, float]) -> 
             pieces = [p for p in pieces if _has_integer(p)]
         return pieces
     return []
+
+
+@dataclass(frozen=True)
+class Members:
+    """Enum members that every rule treats alike: one branch, the first one assessed."""
+
+    values: tuple[str, ...]
+
+
+def enum_classes(kb: KnowledgeBase, field: str, members: list[str]) -> list[Any]:
+    """The members of an enum field grouped by how the rules test them (`Members` for a group
+    of more than one)."""
+    tests = _tests(kb).get(field, [])
+    groups: dict[tuple[bool, ...], list[str]] = {}
+    for member in members:
+        signature = tuple(holds(leaf, member) for leaf in tests if leaf.op != "known")
+        groups.setdefault(signature, []).append(member)
+    return [g[0] if len(g) == 1 else Members(tuple(g)) for g in groups.values()]
 
 
 def _has_integer(piece: Interval) -> bool:
@@ -165,15 +224,25 @@ def _integer_sample(piece: Interval) -> int:
     return int(lo)
 
 
-def set_field(data: dict[str, Any], field: str, value: Any, integer: bool) -> dict[str, Any]:
-    """A copy of the case JSON with `field` (a dotted path) set to `value`."""
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
-    section, _, name = field.partition(".")
-    target = out.setdefault(section, {})
+def set_field(case: Case, field: str, value: Any, integer: bool) -> Case:
+    """The case with `field` (a dotted path, or a top-level field) set to `value`. Values come
+    from the field's own domain, so the copy is not validated again."""
     if isinstance(value, Interval):
         value = _integer_sample(value) if integer else value.sample()
-    target[name] = list(value) if isinstance(value, tuple) else value
-    return out
+    elif isinstance(value, Members):
+        value = value.values[0]
+    elif isinstance(value, tuple):
+        value = list(value)
+    section, _, name = field.partition(".")
+    if not name:
+        return case.model_copy(update={section: value})
+    part = getattr(case, section)
+    if part is None:  # a section not recorded at all (extrahepatic)
+        model = next(
+            t for t in get_args(Case.model_fields[section].annotation) if t is not NoneType
+        )
+        part = model()
+    return case.model_copy(update={section: part.model_copy(update={name: value})})
 
 
 def explore(
@@ -190,7 +259,6 @@ def explore(
     field whose values leave nothing proposed (other findings still missing) is reported only
     when no field settles the answer on its own.
     """
-    data = case.to_json_dict()
     runs = 0
     decisive: list[FieldBranches] = []
     for field in fields:
@@ -202,7 +270,7 @@ def explore(
         outcomes: list[Outcome] = []
         for value in values:
             runs += 1
-            changed = Case.model_validate(set_field(data, field, value, integer))
+            changed = set_field(case, field, value, integer)
             tier = first_tier(changed)
             if tier is None:
                 continue

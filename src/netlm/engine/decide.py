@@ -81,8 +81,10 @@ class OptionDecider:
         region: Region | None,
         case_fields: Callable[[Iterable[str]], list[str]],
         missing: MissingLog,
+        terse: bool = False,
     ) -> None:
         self.kb, self.say, self.facts, self.region = kb, say, facts, region
+        self.terse = terse  # decisions only: no "why not" wording (exploring branches)
         self.case_fields = case_fields
         self.missing = missing
         self.memo: dict[str, Outcome] = {}
@@ -91,6 +93,8 @@ class OptionDecider:
         return evaluate(cond, self.facts, self.kb.definitions, self.memo)
 
     def why_not(self, cond: Condition) -> list[str]:
+        if self.terse:
+            return []
         say = self.say
         return explain(cond, self.facts, self.kb.definitions, say.unmet, either=say.either)
 
@@ -271,6 +275,8 @@ class OptionDecider:
 
     def nearest_indication_gaps(self, indications: list[tuple[Compiled, Outcome]]) -> list[str]:
         """The unmet conditions of the indication that came closest to holding."""
+        if self.terse:
+            return []
         candidates = [ind for ind, _ in indications]
         nearest = candidates[0]
         if len(candidates) > 1:
