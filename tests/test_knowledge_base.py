@@ -104,6 +104,23 @@ def _no_chinese_name(data: Any) -> Any:
     return data
 
 
+def _drop_age_gate(data: Any) -> Any:
+    rules = next(r for r in data if r["option"] == "prrt")
+    rules["eligibility"] = [g for g in rules["eligibility"] if g["id"] != "age_netter1"]
+    return data
+
+
+def _drop_operability_gate(data: Any) -> Any:
+    rules = next(r for r in data if r["option"] == "everolimus")
+    rules["eligibility"] = [g for g in rules["eligibility"] if g["id"] != "inoperable"]
+    return data
+
+
+def _cite_trial_outside_its_population(data: Any) -> Any:
+    _first_indication(data, "surveillance")["evidence"].append("netter2")
+    return data
+
+
 @pytest.mark.parametrize(
     ("mutation", "message"),
     [
@@ -116,6 +133,21 @@ def _no_chinese_name(data: Any) -> Any:
         (_edit("rules/systemic.yaml", _unverified_threshold), "comes from unverified 'compete'"),
         (_edit("rules/systemic.yaml", _unknown_fact), "unknown fact 'pathology.ki76'"),
         (_edit("rules/systemic.yaml", _impossible_value), "'G4' is not a value of grade"),
+        (
+            _edit("rules/systemic.yaml", _drop_age_gate),
+            "prrt.indication.after_ssa_gastrointestinal: cites netter1, whose population is "
+            "defined by age",
+        ),
+        (
+            _edit("rules/systemic.yaml", _drop_operability_gate),
+            "everolimus.indication.pancreatic_progressive: cites radiant3, whose population is "
+            "defined by operability",
+        ),
+        (
+            _edit("rules/other.yaml", _cite_trial_outside_its_population),
+            "surveillance.indication.low_volume_stable: cites netter2, whose population is "
+            "defined by sstr_all_lesions",
+        ),
     ],
 )
 def test_check_catches(tmp_path: Path, mutation: Mutation, message: str) -> None:

@@ -46,7 +46,13 @@ def test_thresholds_split_a_range_into_pieces_the_rules_tell_apart() -> None:
         Interval(20.0, 100.0, False, True),
     ]
     assert all(p.lo <= p.sample() <= p.hi for p in pieces)
-    assert [p.words("%") for p in pieces] == ["≥ 0, < 3%", "≥ 3, < 10%", "10%", "> 10, ≤ 20%", "> 20, ≤ 100%"]
+    assert [p.words("%") for p in pieces] == [
+        "≥ 0, < 3%",
+        "≥ 3, < 10%",
+        "10%",
+        "> 10, ≤ 20%",
+        "> 20, ≤ 100%",
+    ]
 
 
 def _case(name: str, **changes: Any) -> Any:

@@ -75,6 +75,21 @@ def test_assessment_page_sections(env: Env) -> None:
     assert "NETTER-1" in page
 
 
+def test_a_provisional_answer_leads_the_page_with_its_branches(env: Env) -> None:
+    seed(env)
+    client = env.client()
+    login(client, "clinician")
+    page = client.get("/cases/v18").text
+    assert page.index('id="provisional"') < page.index('id="recommendations"')
+    assert "if type II (complex): SSA" in page
+    assert "if type I (simple)" not in page  # eleven lesions in both lobes are not type I
+    chinese = client.get("/cases/v18?lang=zh").text
+    assert "暂定结论" in chinese
+    assert "若为II型（复杂型）" in chinese
+    complete = client.get("/cases/v10").text
+    assert 'id="provisional"' not in complete
+
+
 def test_what_if_compares_without_saving(env: Env) -> None:
     seed(env)
     client = env.client()

@@ -88,6 +88,9 @@ def test_patient_view_with_full_prefetch_gives_the_strategy_and_a_review_card(
     assert "1. **177Lu-DOTATATE PRRT" in info["detail"]
     assert "Availability" in info["detail"]
     assert "`labs.albumin_g_dl`" in info["detail"]
+    # albumin decides between PRRT and the next options: the card leads with the branches
+    assert "Provisional answer" in info["detail"]
+    assert "if ≥ 3 g/dL: PRRT (recommended)" in info["detail"]
     assert info["source"]["label"].startswith("netlm ")
     assert info["source"]["topic"]["code"] == "94381002"
     # the functional syndrome is missing and no standard code netlm reads carries it
@@ -95,11 +98,14 @@ def test_patient_view_with_full_prefetch_gives_the_strategy_and_a_review_card(
     assert info["links"] == [
         {
             "label": "Complete the case in netlm",
-            "url": f"{case_url}/edit?complete=primary.functional_syndrome",
+            "url": f"{case_url}/edit?complete=primary.functional_syndrome,region",
             "type": "absolute",
         }
     ]
-    assert "No EHR code carries functional syndrome: complete them in netlm." in info["detail"]
+    assert (
+        "No EHR code carries functional syndrome, region of treatment: complete them in netlm."
+        in info["detail"]
+    )
     assert warning["indicator"] == "warning"
     assert "controversial" in warning["summary"]
     assert "missing finding" in warning["summary"]
@@ -289,8 +295,9 @@ def test_cards_in_chinese(tmp_path: Path, ehr: Any, v03: V03) -> None:
     cards = check_response(response)
     assert cards[0]["summary"] == "netlm：NET G2，肝转移III型（弥漫型）：首选PRRT（推荐）"
     assert "证据" in cards[0]["detail"]
+    assert "暂定结论" in cards[0]["detail"]
     assert cards[0]["links"][0]["label"] == "在netlm中补全病例"
-    assert "EHR中没有承载功能性综合征的编码" in cards[0]["detail"]
+    assert "EHR中没有承载功能性综合征、治疗地区的编码" in cards[0]["detail"]
 
 
 # --- feedback --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from netlm.classify.liver_pattern import PatternResultWithBasis, liver_pattern
 from netlm.classify.resectability import ResectabilityResult, resectability
 from netlm.knowledge.conditions import OneOf
 from netlm.knowledge.load import KnowledgeBase
+from netlm.knowledge.schema import Option
 from netlm.model.case import Case
 from netlm.model.codes import OPTION_CODES
 
@@ -55,8 +56,15 @@ def case_facts(case: Case, kb: KnowledgeBase) -> dict[str, Any]:
         if outcome != "none" and kb.options[code].option.systemic
     ]
     facts["prior.systemic_lines"] = sum(1 for option in given if option.code != "ssa")
-    facts["prior.systemic_kinds"] = len({option.category for option in given})
+    facts["prior.systemic_kinds"] = len({therapy_kind(option) for option in given})
     return facts
+
+
+def therapy_kind(option: Option) -> str:
+    """The kind of a systemic therapy as the SANET trials counted them (somatostatin
+    analogues one kind, all chemotherapy one kind); each targeted drug counts as its own kind,
+    which can only over-count (the safe direction: the gate lowers, never raises)."""
+    return str(option.code) if option.category == "targeted" else str(option.category)
 
 
 def history(case: Case) -> dict[str, str]:

@@ -274,7 +274,8 @@ class _Assessor:
         for outcome in found.outcomes:
             value = outcome.value
             if isinstance(value, Interval):
-                words = value.words(unit, spec is not None and spec.type == "integer")
+                integer = spec is not None and spec.type == "integer"
+                words = value.words(unit, integer, field_bounds(found.field))
             elif isinstance(value, Members):
                 words = say.join([say.value(found.field, v) for v in value.values], "word.or")
             elif isinstance(value, tuple):

@@ -55,7 +55,10 @@ class Interval:
     def join(self, other: "Interval") -> "Interval":
         return Interval(self.lo, other.hi, self.lo_in, other.hi_in)
 
-    def words(self, unit: str | None, integer: bool = False) -> str:
+    def words(
+        self, unit: str | None, integer: bool = False, bounds: tuple[float, float] = (-inf, inf)
+    ) -> str:
+        """The range in symbols; a bound that is the field's own limit is left out."""
         tail = "" if not unit else (unit if unit == "%" else f" {unit}")
         if integer:
             first, last = _integer_sample(self), _integer_last(self)
@@ -63,8 +66,9 @@ class Interval:
             return span + tail
         if self.lo == self.hi:
             return f"{_num(self.lo)}{tail}"
-        lower = f"{'≥' if self.lo_in else '>'} {_num(self.lo)}" if self.lo != -inf else ""
-        upper = f"{'≤' if self.hi_in else '<'} {_num(self.hi)}" if self.hi != inf else ""
+        floor, ceiling = bounds
+        lower = f"{'≥' if self.lo_in else '>'} {_num(self.lo)}" if self.lo > floor else ""
+        upper = f"{'≤' if self.hi_in else '<'} {_num(self.hi)}" if self.hi < ceiling else ""
         return ", ".join(p for p in (lower, upper) if p) + tail
 
 
@@ -302,7 +306,11 @@ def provisional_lines(a: Assessment, kb: KnowledgeBase) -> list[str]:
             w(
                 "ui.branch_if",
                 value=o.value,
-                options=" / ".join(o.names) if o.names else w("ui.branch_nothing"),
+                options=" / ".join(
+                    f"{name} ({w(f'strength.{strength}')})"
+                    for name, strength in zip(o.names, o.strengths, strict=True)
+                )
+                or w("ui.branch_nothing"),
             )
             for o in branch.outcomes
         ]

@@ -200,6 +200,10 @@ class OptionDecider:
                 ]
                 if blocked:
                     gates.append(_Gate(say.text(key, regions=say.join(blocked)), caps=False))
+            if any(avail[r].status == "not_approved" and avail[r].verified for r in REGIONS):
+                # approval depends on where the patient is treated: ask before recommending
+                gates.append(_Gate(say.text("region.unknown"), caps=True))
+                self.missing.add(["region"], "label", entry.option.code)
         return gates
 
     # -- the decision ----------------------------------------------------------------------------

@@ -119,6 +119,7 @@ def check(kb: KnowledgeBase) -> list[str]:
             ]
     problems += _outcome_fact_problems(kb)
     problems += _label_problems(kb)
+    problems += _population_problems(kb)
 
     for path, node in leaf_fields().items():
         values = allowed_values(node)
@@ -131,6 +132,40 @@ def check(kb: KnowledgeBase) -> list[str]:
             continue
         if values and set(values) != set(spec.values or {}):
             problems.append(f"facts.yaml: {path} values differ from the case schema {values}")
+    return problems
+
+
+def _population_problems(kb: KnowledgeBase) -> list[str]:
+    """Population fidelity: an indication that cites a trial tests each dimension on which
+    the trial's population is defined (in its condition or in an eligibility gate that applies
+    to it); otherwise the trial's result would reach patients it did not include."""
+    problems = []
+    for record in kb.evidence.values():
+        problems += [
+            f"evidence:{record.id}: unknown population dimension {name!r}"
+            for name in record.population_tests
+            if name not in kb.dimensions
+        ]
+    if problems:
+        return problems
+    for code, entry in kb.options.items():
+        for ind in entry.indications:
+            gates = [
+                g.when
+                for g in entry.eligibility
+                if not g.rule.indications or ind.rule.id in g.rule.indications
+            ]
+            tested = {
+                leaf.fact for cond in (ind.when, *gates) for leaf in leaves(cond, kb.definitions)
+            }
+            for evidence_id in ind.rule.evidence:
+                for name in kb.evidence[evidence_id].population_tests:
+                    if not tested & set(kb.dimensions[name].facts):
+                        problems.append(
+                            f"rules:{code}.indication.{ind.rule.id}: cites {evidence_id}, whose "
+                            f"population is defined by {name}, but neither the rule nor an "
+                            f"eligibility gate for it tests {', '.join(kb.dimensions[name].facts)}"
+                        )
     return problems
 
 

@@ -75,6 +75,7 @@ class KnowledgeBase:
     resectable_when: Condition
     flags: tuple[Compiled, ...]
     messages: dict[str, s.Text]
+    dimensions: dict[str, s.Dimension]  # population dimensions of trials (dimensions.yaml)
 
 
 def _files(root: Traversable, pattern_dir: str) -> Iterator[Traversable]:
@@ -153,6 +154,9 @@ def load_from(root: Traversable) -> KnowledgeBase:
     facts = _validate(TypeAdapter(dict[str, s.FactSpec]), _read(root / "facts.yaml"), "facts.yaml")
     messages = _validate(
         TypeAdapter(dict[str, s.Text]), _read(root / "messages.yaml"), "messages.yaml"
+    )
+    dimensions = _validate(
+        TypeAdapter(dict[str, s.Dimension]), _read(root / "dimensions.yaml"), "dimensions.yaml"
     )
     raw_defs = _validate(
         TypeAdapter(dict[str, s.Definition]), _read(root / "definitions.yaml"), "definitions.yaml"
@@ -235,6 +239,7 @@ def load_from(root: Traversable) -> KnowledgeBase:
         resectable_when=resectable_when,
         flags=tuple(_compile(r, "flags", evidence, definitions) for r in flags),
         messages=messages,
+        dimensions=dimensions,
     )
 
 

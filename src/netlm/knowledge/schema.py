@@ -123,6 +123,11 @@ class Evidence(_Data):
     status: Status
     verification: NonEmpty
     label: Label | None = None
+    population_tests: list[Identifier] = Field(
+        default_factory=list,
+        description="The dimensions of dimensions.yaml on which the trial's population is "
+        "defined: every indication citing it must test each of them (netlm kb check).",
+    )
     section_of: Identifier | None = Field(
         None, description="Set by the loader on a label section cited on its own."
     )
@@ -130,6 +135,13 @@ class Evidence(_Data):
     @property
     def verified(self) -> bool:
         return self.status == "verified"
+
+
+class Dimension(_Data):
+    """A dimension of a trial's population (age, operability ...) and the facts that test it."""
+
+    label: Text
+    facts: list[str] = Field(min_length=1)
 
 
 class FactSpec(_Data):

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from netlm.classify.facts import therapy_kind
 from netlm.classify.grade import NEC_MORPHOLOGIES
 from netlm.engine.assess import _NOT_DISEASE_DIRECTED
 from netlm.engine.decide import STRENGTH_ORDER
@@ -122,14 +123,13 @@ class AssessmentQuery:
         lines = " + ".join(
             f"(CASE WHEN f_prior_{c} <> 'none' THEN 1 ELSE 0 END)" for c in systemic if c != "ssa"
         )
-        categories = dict.fromkeys(options[c].option.category for c in systemic)
+        kind = {c: therapy_kind(options[c].option) for c in systemic}
         kinds = " + ".join(
             "(CASE WHEN "
-            + " OR ".join(f"f_prior_{c} <> 'none'" for c in systemic
-                          if options[c].option.category == category)
+            + " OR ".join(f"f_prior_{c} <> 'none'" for c in systemic if kind[c] == k)
             + " THEN 1 ELSE 0 END)"
-            for category in categories
-        )  # fmt: skip
+            for k in dict.fromkeys(kind.values())
+        )
         self._add(columns, facts)
         self._add(
             [(f"({lines})", "f_prior_systemic_lines"), (f"({kinds})", "f_prior_systemic_kinds")],
@@ -286,6 +286,8 @@ class AssessmentQuery:
                 outside = f"({col('best')} IN ({which}) AND {outside})"
             caps.append(outside)
         caps.append(region_in(region, unconfirmed))
+        if any(avail[r].status == "not_approved" and avail[r].verified for r in REGIONS):
+            caps.append(f"({region} IS NULL)")  # approval-dependent: region asked for first
 
         def by_best(value: Callable[[Compiled], str]) -> str:
             return first_true(
