@@ -24,6 +24,9 @@ from tests.postgres import ClusterError, private_cluster
 ROOT = Path(__file__).resolve().parent.parent
 VIGNETTES = sorted((ROOT / "tests" / "vignettes").glob("v*.json"))
 GATE_VIGNETTES = sorted((ROOT / "tests" / "vignettes").glob("s*.json"))
+# netlm's own pathway cases (p*): first line at diagnosis, liver-dominant disease, syndromes,
+# neoadjuvant strategies, each citing its source
+PATHWAY_VIGNETTES = sorted((ROOT / "tests" / "vignettes").glob("p*.json"))
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
 
 BASE_CASE: dict[str, Any] = {

@@ -11,7 +11,7 @@ import pytest
 
 from netlm import assess, parse_case
 from netlm.model.assessment import Assessment
-from tests.conftest import EXAMPLES, GATE_VIGNETTES, VIGNETTES, load_json
+from tests.conftest import EXAMPLES, GATE_VIGNETTES, PATHWAY_VIGNETTES, VIGNETTES, load_json
 
 KNOWN_KEYS = {
     "classification",
@@ -60,7 +60,9 @@ def problems(result: Assessment, expected: dict[str, Any]) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("path", VIGNETTES + GATE_VIGNETTES, ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", VIGNETTES + GATE_VIGNETTES + PATHWAY_VIGNETTES, ids=lambda p: p.stem
+)
 def test_vignette(path: Path) -> None:
     vignette = load_json(path)
     for lang in ("en", "zh"):
@@ -75,7 +77,8 @@ def test_the_shared_vignettes_are_all_here() -> None:
 def test_every_gate_vignette_cites_its_source() -> None:
     """netlm's own cases each test a gate and say where the limit comes from."""
     assert len(GATE_VIGNETTES) >= 20
-    for path in GATE_VIGNETTES:
+    assert len(PATHWAY_VIGNETTES) >= 10
+    for path in GATE_VIGNETTES + PATHWAY_VIGNETTES:
         vignette = load_json(path)
         assert vignette["expected"], path.name
         assert vignette["note"], path.name

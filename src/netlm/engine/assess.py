@@ -204,6 +204,8 @@ class _Assessor:
             self.missing.add(d.pattern.missing, "text", self.say.text("missing.pattern"))
         resect_fields = self.case_fields(d.resectability.missing)
         self.missing.add(resect_fields, "text", self.say.text("missing.resectability"))
+        if d.resectability.value == "potentially_resectable" and self.case.liver.resectable is None:
+            self.missing.add(["liver.resectable"], "text", self.say.text("missing.surgeon"))
 
     def missing_data(self) -> list[MissingData]:
         out = []

@@ -88,6 +88,11 @@ class Liver(_Strict):
 class Extrahepatic(_Strict):
     sites: list[ExtrahepaticSite] = Field(default_factory=list, description="Empty = none.")
     resectable: bool | None = None
+    limited: bool | None = Field(
+        None,
+        description="Limited extrahepatic disease, the liver dominating burden and symptoms "
+        "(liver-dominant disease; the board's judgement).",
+    )
 
 
 class SstrImaging(_Strict):

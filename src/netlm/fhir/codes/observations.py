@@ -89,6 +89,7 @@ NETLM_OBSERVATIONS: Final[dict[str, tuple[str, str]]] = {
     "liver-synchronous": ("liver.synchronous", "boolean"),
     "extrahepatic-disease": ("extrahepatic.sites", "boolean"),
     "extrahepatic-resectable": ("extrahepatic.resectable", "boolean"),
+    "extrahepatic-limited": ("extrahepatic.limited", "boolean"),
     "sstr-modality": ("sstr_imaging.modality", "code"),
     "krenning-score": ("sstr_imaging.krenning_score", "integer"),
     "sstr-all-lesions-positive": ("sstr_imaging.all_lesions_positive", "boolean"),
