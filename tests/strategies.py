@@ -1,5 +1,6 @@
 """Hypothesis strategies for valid `netlm.case/1` documents (every field optional where allowed)."""
 
+from datetime import date
 from typing import Any, get_args
 
 from hypothesis import strategies as st
@@ -66,7 +67,12 @@ cases = st.fixed_dictionaries(
         "symptoms": _opt(bulky_symptomatic=st.booleans(), hormonal_refractory=st.booleans()),
         "prior_therapies": st.lists(
             st.fixed_dictionaries(
-                {"option": _of(codes.OptionCode), "outcome": _of(codes.TherapyOutcome)}
+                {"option": _of(codes.OptionCode), "outcome": _of(codes.TherapyOutcome)},
+                optional={
+                    "best_response": _of(codes.BestResponse),
+                    "line": st.integers(1, 20),
+                    "stopped": st.dates(date(2000, 1, 1), date(2030, 12, 31)).map(str),
+                },
             ),
             max_size=4,
         ),

@@ -105,3 +105,46 @@ def test_case_text_with_a_contradiction_names_no_json_path() -> None:
     conflict = [f for f in result.flags if f.code == "data_conflict"]
     assert conflict
     assert "liver.pattern" not in conflict[0].message
+
+
+@pytest.mark.parametrize(
+    ("therapies", "expected"),
+    [
+        (
+            [{"option": "ssa", "outcome": "progression", "started": "2024-01-01",
+              "stopped": "2023-05-01"}],
+            "prior_therapies[0]: stopped 2023-05-01 is before started 2024-01-01",
+        ),
+        (
+            [{"option": "ssa", "outcome": "progression", "started": "2024-02-30"}],
+            "prior_therapies[0].started: 2024-02-30 is not a date of the calendar",
+        ),
+        (
+            [{"option": "ssa", "outcome": "progression", "started": "2024-01-01"},
+             {"option": "prrt", "outcome": "completed", "started": "2023-01-01"}],
+            "prior_therapies: therapy 2 started 2023-01-01, before therapy 1 (2024-01-01)",
+        ),
+        (
+            [{"option": "ssa", "outcome": "progression", "line": 0}],
+            "prior_therapies[0].line: must be between 1 and 20, got 0",
+        ),
+    ],
+)  # fmt: skip
+def test_the_treatment_timeline_is_checked(therapies: list[Any], expected: str) -> None:
+    found = problems(merge(BASE_CASE, {"prior_therapies": therapies}))
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_a_dated_history_is_read_oldest_first() -> None:
+    case = _case(
+        "v23-prrt-already-given.json",
+        prior_therapies=[
+            {"option": "ssa", "outcome": "progression", "started": "2021-03-01",
+             "stopped": "2023-01-10", "best_response": "stable_disease", "line": 1},
+            {"option": "prrt", "outcome": "completed", "started": "2023-02-01",
+             "stopped": "2023-08-01", "best_response": "partial_response", "line": 2},
+        ],
+    )  # fmt: skip
+    result = assess(parse_case(case))
+    assert "prrt" not in {r.option for r in result.recommendations if r.strength == "recommended"}
+    assert parse_case(case).prior_therapies[1].best_response == "partial_response"

@@ -188,7 +188,8 @@ def test_unknown_keys_in_list_cells_and_duplicate_ids_are_named_and_skipped_alou
     lines = done.stderr.strip().splitlines()
     assert lines == [
         'row 1, column prior_therapies, value "[{"option":"ssa","outcome":"progression",'
-        '"dose":"120 mg"}]": each item may only have the keys option and outcome',
+        '"dose":"120 mg"}]": each item may only have the keys option, outcome, started, '
+        "stopped, best_response, line",
         'row 1, column id, value "a": duplicate id (also in row 3)',
         'row 3, column id, value "a": duplicate id (also in row 1)',
         f'row 4, column primary.site, value "lung": must be one of {", ".join(SITES)}',

@@ -4,11 +4,14 @@ Unknown fields are rejected (typo protection) and input is validated strictly: a
 contract should not turn `"yes"` into `True` or `"3"` into `3` behind the user's back.
 """
 
+from datetime import date
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from netlm.model.codes import (
+    BestResponse,
     CourseStatus,
     Differentiation,
     Distribution,
@@ -116,9 +119,37 @@ class Symptoms(_Strict):
     hormonal_refractory: bool | None = None
 
 
+IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")]
+
+
+def _real_date(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value} is not a date of the calendar") from None
+    return value
+
+
 class PriorTherapy(_Strict):
+    """One line of the treatment history; therapies are listed oldest first."""
+
     option: OptionCode
     outcome: TherapyOutcome
+    started: IsoDate | None = None
+    stopped: IsoDate | None = None
+    best_response: BestResponse | None = Field(None, description="RECIST best response.")
+    line: Annotated[int, Field(ge=1, le=20), Integral] | None = Field(
+        None, description="Line of systemic therapy for advanced disease (1 = first)."
+    )
+
+    _dates = field_validator("started", "stopped")(_real_date)
+
+    @model_validator(mode="after")
+    def _stopped_after_started(self) -> "PriorTherapy":
+        if self.started and self.stopped and self.stopped < self.started:
+            raise ValueError(f"stopped {self.stopped} is before started {self.started}")
+        return self
 
 
 class History(_Strict):
@@ -151,9 +182,24 @@ class Case(_Strict):
     sstr_imaging: SstrImaging = Field(default_factory=SstrImaging)
     course: Course = Field(default_factory=Course)
     symptoms: Symptoms = Field(default_factory=Symptoms)
-    prior_therapies: list[PriorTherapy] = Field(default_factory=list)
+    prior_therapies: list[PriorTherapy] = Field(
+        default_factory=list, description="Oldest first; the latest outcome of an option wins."
+    )
     history: History = Field(default_factory=History)
     labs: Labs = Field(default_factory=Labs)
+
+    @field_validator("prior_therapies")
+    @classmethod
+    def _oldest_first(cls, therapies: list[PriorTherapy]) -> list[PriorTherapy]:
+        """The history is read in the order given: dated entries must be in date order."""
+        dated = [(i, t.started) for i, t in enumerate(therapies) if t.started]
+        for (i, earlier), (j, later) in pairwise(dated):
+            if later < earlier:
+                raise ValueError(
+                    f"therapy {j + 1} started {later}, before therapy {i + 1} ({earlier}): "
+                    "list therapies oldest first"
+                )
+        return therapies
 
     def to_json_dict(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -26,6 +26,9 @@ ExtrahepaticSite = Literal[
 SstrModality = Literal["ga68_pet", "cu64_pet", "octreoscan", "other"]
 CourseStatus = Literal["new_diagnosis", "stable", "progressive"]
 TherapyOutcome = Literal["progression", "intolerance", "ongoing", "completed"]
+BestResponse = Literal[
+    "complete_response", "partial_response", "stable_disease", "progressive_disease"
+]
 
 OptionCode = Literal[
     "curative_resection",

@@ -251,8 +251,12 @@ def _problem(err: ErrorDetails) -> Problem:
         message = f"must be a list, got {got}"
     elif kind in {"model_type", "dict_type", "model_attributes_type"}:
         message = f"must be an object, got {got}"
+    elif kind == "string_pattern_mismatch" and loc and loc[-1] in ("started", "stopped"):
+        message = f"must be a date as YYYY-MM-DD, got {got}"
     elif kind == "string_pattern_mismatch":
         message = f"must be 1-64 characters of letters, digits, '.', '_' or '-'; got {got}"
+    elif kind == "value_error":
+        message = str(err.get("ctx", {}).get("error", err["msg"]))
     else:
         message = err["msg"]
     return Problem(_path(loc), message)

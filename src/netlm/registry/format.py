@@ -143,6 +143,10 @@ def _json_type(column: Column) -> dict[str, Any]:
             "properties": {
                 "option": {"type": "string", "enum": list(OPTION_CODES)},
                 "outcome": resolve(node_at(("prior_therapies", 0, "outcome"))),
+                **{
+                    name: resolve(node_at(("prior_therapies", 0, name)))
+                    for name in ("started", "stopped", "best_response", "line")
+                },
             },
             "required": ["option", "outcome"],
             "additionalProperties": False,

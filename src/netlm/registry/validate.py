@@ -14,7 +14,9 @@ from netlm.registry.dialect import Dialect
 from netlm.registry.format import Column, registry_columns
 
 OUTCOMES: tuple[str, ...] = TherapyOutcome.__args__  # type: ignore[attr-defined]
-THERAPY_KEYS = ("option", "outcome")  # the keys of a prior_therapies item
+# The keys of a prior_therapies item: the timeline details are accepted (a store export carries
+# them) but not read: the registry, like the engine, takes the history in the order given.
+THERAPY_KEYS = ("option", "outcome", "started", "stopped", "best_response", "line")
 ROW = "_row"  # the 1-based row number of the source
 PROBLEMS = "_problems"  # newline-separated problem lines, NULL when the row is valid
 SHOWN_DUPLICATES = 5  # other rows named for a duplicate id
@@ -122,7 +124,7 @@ def check_column(column: Column, raw: str, native: bool, d: Dialect) -> Checked:
             checks.append(
                 (
                     d.json_foreign_keys(cell, keys),
-                    f"each item may only have the keys {' and '.join(keys)}",
+                    f"each item may only have the keys {', '.join(keys)}",
                 )
             )
     else:

@@ -9,12 +9,12 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from netlm.knowledge.load import KnowledgeBase
 from netlm.knowledge.phrasing import Phraser, format_number
 from netlm.model.case import Case
-from netlm.model.codes import OPTION_CODES
+from netlm.model.codes import OPTION_CODES, BestResponse
 from netlm.model.parse import CaseInputError, parse_case
 from netlm.model.schema_paths import allowed_values, leaf_fields
 from netlm.web.i18n import word
@@ -98,6 +98,11 @@ def prior_choices(kb: KnowledgeBase, lang: str) -> tuple[list[Choice], list[Choi
     return options, outcomes
 
 
+def response_choices(lang: str) -> list[Choice]:
+    """RECIST best responses for the prior-therapy rows."""
+    return [Choice(r, word(f"response.{r}", lang)) for r in get_args(BestResponse)]
+
+
 def to_form(case: Case) -> FormData:
     """The form a browser would submit for a stored case: the exact inverse of `parse_form`.
 
@@ -113,8 +118,8 @@ def to_form(case: Case) -> FormData:
                 walk(path, value)
             elif key == "prior_therapies":
                 for i, row in enumerate(value):
-                    out[f"prior_therapies.{i}.option"] = row["option"]
-                    out[f"prior_therapies.{i}.outcome"] = row["outcome"]
+                    for name, item in row.items():
+                        out[f"prior_therapies.{i}.{name}"] = str(item)
             elif isinstance(value, list):
                 out[path] = [str(v) for v in value] or [NONE]
             elif isinstance(value, bool):
@@ -250,7 +255,10 @@ def _check_extrahepatic(
         problems.setdefault("extrahepatic.sites", word("form.problem.sites_first", lang))
 
 
-_PRIOR = re.compile(r"prior_therapies\.(\d+)\.(?:option|outcome)")
+PRIOR_DETAILS = ("started", "stopped", "best_response", "line")  # optional, per row
+_PRIOR = re.compile(
+    r"prior_therapies\.(\d+)\.(?:option|outcome|started|stopped|best_response|line)"
+)
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
@@ -261,20 +269,34 @@ def _priors(
 ) -> tuple[list[dict[str, str]], list[int]]:
     """The filled rows, in order, and the form row of each (for placing a message)."""
     count = max((int(m.group(1)) + 1 for k in form if (m := _PRIOR.fullmatch(k))), default=0)
-    priors: list[dict[str, str]] = []
+    priors: list[dict[str, Any]] = []
     rows: list[int] = []
     for i in range(count):
         option = _as_text(form.get(f"prior_therapies.{i}.option"))
         outcome = _as_text(form.get(f"prior_therapies.{i}.outcome"))
         values[f"prior_therapies.{i}.option"] = option
         values[f"prior_therapies.{i}.outcome"] = outcome
-        if not (option or outcome):
+        details: dict[str, Any] = {}
+        for name in PRIOR_DETAILS:
+            text = _as_text(form.get(f"prior_therapies.{i}.{name}"))
+            values[f"prior_therapies.{i}.{name}"] = text
+            if text:
+                details[name] = text
+        if not (option or outcome or details):
             continue
         if option not in OPTION_CODES:
             problems[f"prior_therapies.{i}.option"] = word("form.problem.prior_option", lang)
         if outcome not in OUTCOMES:
             problems[f"prior_therapies.{i}.outcome"] = word("form.problem.prior_outcome", lang)
-        priors.append({"option": option, "outcome": outcome})
+        if "line" in details:
+            if _INTEGER.fullmatch(details["line"]):
+                details["line"] = int(details["line"])
+            else:
+                got = details["line"]
+                problems[f"prior_therapies.{i}.line"] = word(
+                    "form.problem.whole_number", lang, got=got
+                )
+        priors.append({"option": option, "outcome": outcome, **details})
         rows.append(i)
     return priors, rows
 

@@ -57,9 +57,12 @@ def _form_page(
     for i in range(forms.prior_rows(values)):
         labels[f"prior_therapies.{i}.option"] = f"{word('form.prior', lang)} {i + 1}"
         labels[f"prior_therapies.{i}.outcome"] = f"{word('form.prior', lang)} {i + 1}"
+        for name in ("", *(f".{d}" for d in forms.PRIOR_DETAILS)):
+            labels[f"prior_therapies.{i}{name}"] = f"{word('form.prior', lang)} {i + 1}"
     return page(
         request, "case_form.html", current, status=status, sections=sections,
         prior_options=options, prior_outcomes=outcomes, prior_rows=forms.prior_rows(values),
+        prior_responses=forms.response_choices(lang),
         problem_list=[(name, labels.get(name, ""), message) for name, message in problems.items()],
         **context,
     )  # fmt: skip
@@ -113,6 +116,7 @@ def _case_page(
         whatif=_whatif_fields(request, lang), values=values,
         prior_rows=forms.prior_rows(values), prior_options=forms.prior_choices(kb, lang)[0],
         prior_outcomes=forms.prior_choices(kb, lang)[1],
+        prior_responses=forms.response_choices(lang),
         today=dt.date.today().isoformat(), option_names=_option_names(kb, lang),
         feedback=cds_store(request.app).list_feedback(case_id), **context,
     )  # fmt: skip
