@@ -181,3 +181,19 @@ def _copy(tmp_path: Path) -> Path:
     target = tmp_path / "data"
     shutil.copytree(source, target)
     return target
+
+
+def test_a_key_given_twice_fails_to_load(tmp_path: Path) -> None:
+    """YAML keeps the last of two equal keys silently; a second `contraindications:` of an
+    option would drop the first list without a word, so the loader refuses it."""
+    root = _copy(tmp_path)
+    path = root / "rules" / "surgery.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(
+            "  contraindications:\n", "  contraindications: []\n  contraindications:\n", 1
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(KnowledgeBaseError, match="duplicate key 'contraindications'"):
+        load_from(root)

@@ -302,6 +302,10 @@ class _Assessor:
         self.classification_missing()
         decisions = self.decide_all()
         self.decisions = {d.code: d for d in decisions}
+        if all(d.ruled_out or (d.strength == "recommended" and not d.capped) for d in decisions):
+            # nothing could move: every option is ruled out or already at its strongest, so
+            # the classification's missing inputs change no answer (no evidence of disease)
+            self.missing.drop_kind("text")
         placed = place(decisions, self.kb, self.say)
         tier1 = [p.decision for p in placed if p.tier == 1]
         base = tuple((d.code, d.strength) for d in tier1)

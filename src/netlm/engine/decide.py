@@ -34,6 +34,13 @@ class MissingLog:
 
     entries: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
+    def drop_kind(self, kind: str) -> None:
+        """Forget the entries of one kind (fields kept only for another reason stay)."""
+        for name in list(self.entries):
+            self.entries[name].pop(kind, None)
+            if not self.entries[name]:
+                del self.entries[name]
+
     def add(self, fields: Iterable[str], kind: str, subject: str) -> None:
         for name in fields:
             subjects = self.entries.setdefault(name, {}).setdefault(kind, [])
@@ -52,6 +59,7 @@ class Decision:
     off_label: bool = False  # for ranking: outside every label that applies here
     region_blocked: bool = False  # an indication held, but the option is not approved here
     undecided: bool = False  # not proposed, but an indication waits on unrecorded findings
+    ruled_out: bool = False  # excluded by an absolute contraindication or verified non-approval
     rationale: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     cautions: list[str] = field(default_factory=list)
@@ -223,6 +231,7 @@ class OptionDecider:
             ]
             if (block := self.region_block(entry)) is not None:
                 decision.reasons.append(block)
+            decision.ruled_out = bool(decision.reasons)
             if not decision.reasons:
                 decision.reasons = self.nearest_indication_gaps(indications)
                 for _ind, outcome in indications:
@@ -237,6 +246,7 @@ class OptionDecider:
         if excluding or block is not None:
             decision.reasons = excluding + ([block] if block else [])
             decision.region_blocked = not excluding
+            decision.ruled_out = True
             return decision
         gates += [g for e in entry.eligibility if (g := self.eligibility(e))]
         return self.propose(decision, held, gates + self.regional(entry, decision))

@@ -19,8 +19,27 @@ from netlm.knowledge.conditions import Condition, ConditionSyntaxError, leaves, 
 
 DATA_PACKAGE = "netlm.knowledge.data"
 M = TypeVar("M", bound=BaseModel)
+
+
 # libyaml's loader when PyYAML was built with it (it is in the PyPI wheels): 5x faster start-up.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """A YAML loader that refuses a mapping key given twice: YAML keeps the last silently, which
+    in a rule file would drop a whole list of contraindications without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_LOADER = _UniqueKeyLoader
 
 
 class KnowledgeBaseError(Exception):

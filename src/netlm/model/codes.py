@@ -24,7 +24,7 @@ ExtrahepaticSite = Literal[
     "regional_lymph_nodes", "distant_lymph_nodes", "bone", "lung", "peritoneum", "other"
 ]
 SstrModality = Literal["ga68_pet", "cu64_pet", "octreoscan", "other"]
-CourseStatus = Literal["new_diagnosis", "stable", "progressive"]
+CourseStatus = Literal["new_diagnosis", "stable", "progressive", "no_evidence_of_disease"]
 TherapyOutcome = Literal["progression", "intolerance", "ongoing", "completed"]
 BestResponse = Literal[
     "complete_response", "partial_response", "stable_disease", "progressive_disease"
