@@ -1,6 +1,7 @@
 """Real charts: impossible values refused, provisional answers with their branches, treatment
 history read as a timeline, and best supportive care never standing in for a missing finding."""
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,47 @@ def test_a_dated_history_is_read_oldest_first() -> None:
     result = assess(parse_case(case))
     assert "prrt" not in {r.option for r in result.recommendations if r.strength == "recommended"}
     assert parse_case(case).prior_therapies[1].best_response == "partial_response"
+
+
+def _complete_case(**c: Any) -> dict[str, Any]:
+    """A fit patient with every finding recorded (unresectable diffuse disease)."""
+    progressive = c["course"] == "progressive"
+    return {
+        "schema": "netlm.case/1", "id": "full", "region": "US",
+        "patient": {"age_years": 60, "ecog": 1, "sex": "female"},
+        "primary": {"site": c["site"], "status": "resected", "functional_syndrome": c["syndrome"]},
+        "pathology": {"differentiation": "well", "ki67_percent": c["ki67"],
+                      "mitoses_per_2mm2": 1, "morphology": "net"},
+        "liver": {"lesion_count": 12, "largest_lesion_cm": 3, "distribution": "bilobar",
+                  "tumor_burden_percent": c["burden"], "pattern": "III", "resectable": False,
+                  "future_liver_remnant_percent": 60, "synchronous": False},
+        "extrahepatic": {"sites": [], "limited": True},
+        "sstr_imaging": {"modality": "ga68_pet", "krenning_score": c["krenning"],
+                         "all_lesions_positive": c["krenning"] >= 2},
+        "course": {"status": c["course"], "months_stable": 6 if c["course"] == "stable" else 0},
+        "symptoms": {"bulky_symptomatic": c["bulky"], "hormonal_refractory": False},
+        "prior_therapies": [{"option": "ssa", "outcome": "progression"}] if progressive else [],
+        "history": {"bilioenteric_anastomosis": False, "carcinoid_heart_disease": False},
+        "labs": {"creatinine_clearance_ml_min": 90, "hemoglobin_g_dl": 13,
+                 "platelets_10e9_per_l": 250, "bilirubin_x_uln": 0.6,
+                 "neutrophils_10e9_per_l": 4, "albumin_g_dl": 4.2},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("site", ["pancreas", "small_intestine", "rectum"])
+@pytest.mark.parametrize("course", ["new_diagnosis", "stable", "progressive"])
+def test_a_fit_patient_with_complete_findings_gets_a_disease_directed_first_option(
+    site: str, course: str
+) -> None:
+    """Every combination of SSTR uptake, volume, symptoms, Ki-67 and hormonal syndrome (issue
+    22's pathways): best supportive care is never first for a fit patient with disease."""
+    syndromes = ["none"] if site == "pancreas" else ["none", "carcinoid"]
+    for krenning, burden, bulky, ki67, syndrome in itertools.product(
+        [1, 4], [5, 40], [False, True], [2, 8, 15], syndromes
+    ):
+        case = _complete_case(site=site, course=course, krenning=krenning, burden=burden,
+                              bulky=bulky, ki67=ki67, syndrome=syndrome)  # fmt: skip
+        result = assess(parse_case(case))
+        first = [r.option for r in result.recommendations if r.tier == 1]
+        assert first, case
+        assert "best_supportive_care" not in first, (case, first)

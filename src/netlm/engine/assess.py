@@ -227,11 +227,14 @@ class _Assessor:
             if c.rule.code == "data_conflict" and self.decider.evaluate(c.when).truth is Truth.TRUE
         )
 
-    def first_tier(self, base: "_Assessor") -> tuple[tuple[str, str], ...] | None:
+    def first_tier(
+        self, base: "_Assessor", allowed: frozenset[str]
+    ) -> tuple[tuple[str, str], ...] | None:
         """Only the first tier (code, strength) of this branch of `base`'s case; None when the
-        value explored contradicts what is recorded (lesions in both lobes are not type I).
-        Options that read none of the facts the branch changed keep `base`'s decision."""
-        if not self.conflicts() <= base.conflicts():
+        value explored contradicts what is recorded beyond the `allowed` contradictions of the
+        case itself (lesions in both lobes are not type I). Options that read none of the facts
+        the branch changed keep `base`'s decision."""
+        if not self.conflicts() <= allowed:
             return None
         ours, theirs = self.facts, base.facts
         changed = {
@@ -262,8 +265,10 @@ class _Assessor:
         )
 
     def branches(self, base: tuple[tuple[str, str], ...], fields: list[str]) -> list[Branch]:
+        allowed = self.conflicts()
+
         def first_tier(case: Case) -> tuple[tuple[str, str], ...] | None:
-            return _Assessor(case, self.kb, self.lang, terse=True).first_tier(self)
+            return _Assessor(case, self.kb, self.lang, terse=True).first_tier(self, allowed)
 
         found = explore(self.case, fields, base, first_tier, self.kb, field_bounds)
         return [self.branch(b) for b in found]
