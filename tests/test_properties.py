@@ -97,7 +97,9 @@ def test_patient_gates(data: dict[str, Any]) -> None:
     a = assess(case)
     offered = proposed(a)
     labs, ecog = case.labs, case.patient.ecog
-    if ecog is not None and ecog >= 3:
+    if case.course.status == "no_evidence_of_disease":  # nothing to treat: follow-up only
+        assert set(offered) <= {"surveillance"}
+    elif ecog is not None and ecog >= 3:
         assert "best_supportive_care" in offered
         assert not [o for o in ANTICANCER if offered.get(o) == "recommended"]
         assert "tare" not in offered

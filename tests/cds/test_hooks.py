@@ -98,13 +98,15 @@ def test_patient_view_with_full_prefetch_gives_the_strategy_and_a_review_card(
     assert info["links"] == [
         {
             "label": "Complete the case in netlm",
-            "url": f"{case_url}/edit?complete=primary.functional_syndrome,region",
+            "url": (
+                f"{case_url}/edit?complete=extrahepatic.limited,primary.functional_syndrome,region"
+            ),
             "type": "absolute",
         }
     ]
     assert (
-        "No EHR code carries functional syndrome, region of treatment: complete them in netlm."
-        in info["detail"]
+        "No EHR code carries limited extrahepatic disease (liver-dominant), functional syndrome, "
+        "region of treatment: complete them in netlm." in info["detail"]
     )
     assert warning["indicator"] == "warning"
     assert "controversial" in warning["summary"]
@@ -297,7 +299,10 @@ def test_cards_in_chinese(tmp_path: Path, ehr: Any, v03: V03) -> None:
     assert "证据" in cards[0]["detail"]
     assert "暂定结论" in cards[0]["detail"]
     assert cards[0]["links"][0]["label"] == "在netlm中补全病例"
-    assert "EHR中没有承载功能性综合征、治疗地区的编码" in cards[0]["detail"]
+    assert (
+        "EHR中没有承载肝外病灶局限（以肝脏为主）、功能性综合征、治疗地区的编码"
+        in cards[0]["detail"]
+    )
 
 
 # --- feedback --------------------------------------------------------------------------------

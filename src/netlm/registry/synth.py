@@ -145,6 +145,8 @@ def _chunk(rng: np.random.Generator, start: int, n: int) -> dict[str, list[Any]]
         for c in ext_choice
     ]
     cols["extrahepatic.resectable"] = _blank(rng, ext_choice <= 1, 0.5)
+    # ILLUSTRATIVE: bone alone read as limited (liver-dominant), nodes and lung as not
+    cols["extrahepatic.limited"] = _blank(rng, ext_choice == 2, 0.5)
     positive = rng.choice(5, size=n, p=SSTR_KRENNING)
     cols["sstr_imaging.modality"] = _blank(rng, np.full(n, "ga68_pet", dtype=object), 0.2)
     cols["sstr_imaging.krenning_score"] = _blank(rng, positive, 0.2)
