@@ -64,7 +64,11 @@ cases = st.fixed_dictionaries(
             all_lesions_positive=st.booleans(),
         ),
         "course": _opt(status=_of(codes.CourseStatus), months_stable=_num(0, 120)),
-        "symptoms": _opt(bulky_symptomatic=st.booleans(), hormonal_refractory=st.booleans()),
+        "symptoms": _opt(
+            bulky_symptomatic=st.booleans(),
+            hormonal_refractory=st.booleans(),
+            source=_of(codes.SymptomSource),
+        ),
         "prior_therapies": st.lists(
             st.fixed_dictionaries(
                 {"option": _of(codes.OptionCode), "outcome": _of(codes.TherapyOutcome)},

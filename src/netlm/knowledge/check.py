@@ -78,6 +78,9 @@ def _ref_cycles(kb: KnowledgeBase) -> list[str]:
     return problems
 
 
+MAX_PRIORITIES = 15  # the registry's rank key packs the priority band into 4 bits (render.Codes)
+
+
 def check(kb: KnowledgeBase) -> list[str]:
     """Every problem found, one line each; an empty list means the knowledge base is sound."""
     problems: list[str] = []
@@ -120,6 +123,12 @@ def check(kb: KnowledgeBase) -> list[str]:
     problems += _outcome_fact_problems(kb)
     problems += _label_problems(kb)
     problems += _population_problems(kb)
+    priorities = {i.rule.priority for e in kb.options.values() for i in e.indications}
+    if len(priorities) > MAX_PRIORITIES:
+        problems.append(
+            f"rules: {len(priorities)} distinct indication priorities; the registry ranks with "
+            f"at most {MAX_PRIORITIES} (reuse a neighbouring priority)"
+        )
 
     for path, node in leaf_fields().items():
         values = allowed_values(node)

@@ -25,6 +25,7 @@ from netlm.model.codes import (
     Region,
     Sex,
     SstrModality,
+    SymptomSource,
     TherapyOutcome,
 )
 
@@ -117,6 +118,11 @@ class Symptoms(_Strict):
         None, description="Pain, compression or a need for tumour shrinkage."
     )
     hormonal_refractory: bool | None = None
+    source: SymptomSource | None = Field(
+        None,
+        description="Where the bulk or symptoms come from: the liver, the primary or mesentery "
+        "(obstruction, ischaemia), or both.",
+    )
 
 
 IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")]

@@ -26,6 +26,7 @@ ExtrahepaticSite = Literal[
 SstrModality = Literal["ga68_pet", "cu64_pet", "octreoscan", "other"]
 CourseStatus = Literal["new_diagnosis", "stable", "progressive", "no_evidence_of_disease"]
 TherapyOutcome = Literal["progression", "intolerance", "ongoing", "completed"]
+SymptomSource = Literal["liver", "primary_or_mesentery", "both"]
 BestResponse = Literal[
     "complete_response", "partial_response", "stable_disease", "progressive_disease"
 ]

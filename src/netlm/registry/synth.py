@@ -156,6 +156,7 @@ def _chunk(rng: np.random.Generator, start: int, n: int) -> dict[str, list[Any]]
     cols["course.months_stable"] = _blank(rng, np.round(rng.uniform(0, 36, n)), 0.5)
     cols["symptoms.bulky_symptomatic"] = _blank(rng, rng.random(n) < 0.2, 0.3)
     cols["symptoms.hormonal_refractory"] = _blank(rng, rng.random(n) < 0.1, 0.3)
+    cols["symptoms.source"] = [None] * n  # not synthesised
     prior = json.dumps([{"option": "ssa", "outcome": "progression"}], separators=(",", ":"))
     cols["prior_therapies"] = [prior if c == "progressive" else "[]" for c in course]
     cols["history.bilioenteric_anastomosis"] = _blank(rng, rng.random(n) < 0.08, 0.3)

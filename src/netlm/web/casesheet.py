@@ -36,6 +36,7 @@ FINDINGS: tuple[tuple[str, tuple[tuple[str, bool], ...]], ...] = (
                       ("sstr_imaging.all_lesions_positive", True))),
     ("course", (("course.status", True), ("course.months_stable", False),
                 ("symptoms.bulky_symptomatic", False), ("symptoms.hormonal_refractory", False),
+                ("symptoms.source", False),
                 ("history.bilioenteric_anastomosis", False),
                 ("history.carcinoid_heart_disease", False))),
     ("labs", (("labs.bilirubin_x_uln", False), ("labs.albumin_g_dl", False),

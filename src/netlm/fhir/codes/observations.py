@@ -97,6 +97,7 @@ NETLM_OBSERVATIONS: Final[dict[str, tuple[str, str]]] = {
     "months-stable": ("course.months_stable", "months"),
     "bulky-symptomatic": ("symptoms.bulky_symptomatic", "boolean"),
     "hormonal-refractory": ("symptoms.hormonal_refractory", "boolean"),
+    "symptom-source": ("symptoms.source", "code"),
     "bilioenteric-anastomosis": ("history.bilioenteric_anastomosis", "boolean"),
     "carcinoid-heart-disease": ("history.carcinoid_heart_disease", "boolean"),
 }
