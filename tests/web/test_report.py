@@ -116,6 +116,18 @@ def test_english_report_cites_netter1(
     assert squeeze("HR 0.84 (0.60–1.17)") in text, "the forest plot is in the PDF as text"
 
 
+def test_a_provisional_answer_leads_both_reports(
+    reports: dict[tuple[str, str], tuple[bytes, float]], tmp_path: Path
+) -> None:
+    """v03 lacks albumin, which decides between PRRT and the next options."""
+    english = squeeze(poppler("pdftotext", reports["v03", "en"][0], tmp_path))
+    assert squeeze("Provisional answer") in english
+    assert squeeze("if ≥ 3 g/dL: PRRT (recommended)") in english
+    assert english.index(squeeze("Provisional answer")) < english.index(squeeze("Proposed options"))
+    chinese = squeeze(poppler("pdftotext", reports["v03", "zh"][0], tmp_path))
+    assert "暂定结论" in chinese
+
+
 @pytest.mark.parametrize("case_id", list(CASES))
 def test_chinese_report_text(
     case_id: str, reports: dict[tuple[str, str], tuple[bytes, float]], kb: KnowledgeBase,

@@ -290,29 +290,37 @@ def explore(
     return settling or decisive
 
 
-def provisional_lines(a: Assessment, kb: KnowledgeBase) -> list[str]:
-    """What the first choice would be for each value of each deciding missing finding."""
+def provisional_rows(a: Assessment, kb: KnowledgeBase) -> list[tuple[str, str, str]]:
+    """(label, field, what the first choice would be for each value) per deciding finding."""
 
     def w(key: str, **values: object) -> str:
         return kb.messages[key](a.language).format(**values)
 
-    if a.completeness != "provisional":
-        return []
-    lines = [w("ui.provisional")]
-    if not a.recommendations and not a.branches:
-        lines.append(w("ui.provisional_empty"))
+    rows = []
     for branch in a.branches:
         cases = [
             w(
                 "ui.branch_if",
                 value=o.value,
                 options=" / ".join(
-                    f"{name} ({w(f'strength.{strength}')})"
+                    w("ui.option_strength", name=name, strength=w(f"strength.{strength}"))
                     for name, strength in zip(o.names, o.strengths, strict=True)
                 )
                 or w("ui.branch_nothing"),
             )
             for o in branch.outcomes
         ]
-        lines.append(f"{branch.label} ({branch.field}): {w('word.clause_sep').join(cases)}")
+        rows.append((branch.label, branch.field, w("word.clause_sep").join(cases)))
+    return rows
+
+
+def provisional_lines(a: Assessment, kb: KnowledgeBase) -> list[str]:
+    """The provisional block as text lines: the heading, then one line per deciding finding
+    (with its JSON path, for the CLI and CDS cards; pages and the PDF show the label only)."""
+    if a.completeness != "provisional":
+        return []
+    lines = [kb.messages["ui.provisional"](a.language)]
+    if not a.recommendations and not a.branches:
+        lines.append(kb.messages["ui.provisional_empty"](a.language))
+    lines += [f"{label} ({field}): {text}" for label, field, text in provisional_rows(a, kb)]
     return lines

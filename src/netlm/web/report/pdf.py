@@ -13,6 +13,7 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup
 
+from netlm.engine.branches import provisional_rows
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.assessment import Assessment
 from netlm.model.case import Case
@@ -106,6 +107,8 @@ def render_report_html(
         options=[casesheet.option_sheet(rec, kb, lang) for rec in assessment.recommendations],
         forest=Markup(forest_svg(forest_rows(assessment, kb, lang), lang, width=CONTENT_WIDTH_PX)),
         missing=casesheet.missing_findings(assessment, kb, lang),
+        provisional=assessment.completeness == "provisional",
+        branches=[(label, text) for label, _, text in provisional_rows(assessment, kb)],
         decisions=decisions_shown,
         t=lambda key, **values: web_word(key, lang, **values),
         flag_name=lambda code: casesheet.flag_name(code, lang),
