@@ -3,7 +3,8 @@
 CDS Hooks: `NETLM_PUBLIC_URL` (the base URL the EHR calls, e.g. `https://netlm.example.org`;
 JWT audiences and card links are built from it, never from the request's Host header; required:
 without it /cds-services answers 503),
-`NETLM_CDS_LANG` (`en` or `zh`, the language of the cards), `NETLM_CDS_CORS_ORIGINS`
+`NETLM_CDS_LANG` (`en` or `zh`, the language of the cards), `NETLM_CDS_REGION` (`US`, `EU`
+or `CN`: where this hospital treats, for charts that carry no region), `NETLM_CDS_CORS_ORIGINS`
 (comma-separated browser origins allowed to call /cds-services; default none),
 `NETLM_CDS_ABOUT_URL` (the card source link; default the public URL),
 `NETLM_CDS_MAX_TOKEN_AGE` (seconds a JWT's `iat` may lie in the past; default 300),
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from netlm.model.codes import LANGUAGES, Language
+from netlm.model.codes import LANGUAGES, REGIONS, Language, Region
 
 DEFAULT_DATA_DIR = Path("var")
 
@@ -42,6 +43,7 @@ class Settings:
     secure_cookies: bool = False
     public_url: str | None = None
     cds_lang: Language = "en"
+    cds_region: Region | None = None  # where this hospital treats: EHRs carry no code for it
     cds_cors_origins: tuple[str, ...] = ()
     cds_about_url: str | None = None
     cds_max_token_age_seconds: int = 300
@@ -64,6 +66,7 @@ class Settings:
             token_days=_positive("NETLM_TOKEN_DAYS", 90),
             public_url=os.environ.get("NETLM_PUBLIC_URL") or None,
             cds_lang=_language(os.environ.get("NETLM_CDS_LANG") or "en"),
+            cds_region=_region(os.environ.get("NETLM_CDS_REGION") or None),
             cds_cors_origins=tuple(
                 o.strip()
                 for o in os.environ.get("NETLM_CDS_CORS_ORIGINS", "").split(",")
@@ -90,6 +93,12 @@ def _language(value: str) -> Language:
     if value not in LANGUAGES:
         raise ValueError(f"NETLM_CDS_LANG must be one of {', '.join(LANGUAGES)}; got {value!r}")
     return cast(Language, value)
+
+
+def _region(value: str | None) -> Region | None:
+    if value is not None and value not in REGIONS:
+        raise ValueError(f"NETLM_CDS_REGION must be one of {', '.join(REGIONS)}; got {value!r}")
+    return value
 
 
 def _stored_secret(data_dir: Path) -> str:

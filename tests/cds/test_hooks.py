@@ -444,3 +444,20 @@ def test_cors_is_limited_to_listed_origins_and_to_cds_services(tmp_path: Path) -
             "/api/v1/assess", headers={"Origin": "https://ehr.example.org", **preflight}
         )
         assert "access-control-allow-origin" not in api.headers
+
+
+def test_the_hospital_region_completes_charts_that_carry_none(
+    tmp_path: Path, ehr: Any, v03: V03
+) -> None:
+    """NETLM_CDS_REGION: approval-dependent options are judged for the hospital's region and
+    the card stops asking for it."""
+    app, _, _ = make_env(tmp_path, cds_region="EU")
+    cds_store(app).add_client(ehr.issuer, "EHR", ehr.jwks(), [])
+    patient_id, prefetch = v03
+    with TestClient(app, base_url=BASE) as client:
+        response = client.post(
+            STRATEGY, json=patient_view(patient_id, prefetch), headers=ehr.auth(STRATEGY)
+        )
+    cards = check_response(response)
+    assert "region" not in cards[0]["links"][0]["url"]
+    assert "surufatinib" not in cards[0]["detail"].lower().split("not proposed")[0]

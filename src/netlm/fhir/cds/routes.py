@@ -97,6 +97,7 @@ def _parts(app: FastAPI) -> _Parts:
             state.kb,
             cds,
             lang=settings.cds_lang,
+            region=settings.cds_region,
             about_url=settings.cds_about_url,
             fhir_timeout=settings.cds_fhir_timeout_seconds,
             fhir_max_bytes=settings.cds_fhir_max_bytes,

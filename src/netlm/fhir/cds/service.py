@@ -31,7 +31,7 @@ from netlm.fhir.mapping import FhirMappingError, bundle_to_case
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.assessment import Assessment
 from netlm.model.case import Case
-from netlm.model.codes import Language, OptionCode
+from netlm.model.codes import Language, OptionCode, Region
 from netlm.store.errors import Conflict, NotFound
 from netlm.store.repository import CaseRecord, Store, UserInfo
 
@@ -104,9 +104,11 @@ class CdsService:
         about_url: str | None = None,
         fhir_timeout: float = 5.0,
         fhir_max_bytes: int = 5_000_000,
+        region: Region | None = None,
     ) -> None:
         self.store, self.kb, self.cds = store, kb, cds
         self.lang = lang
+        self.region = region  # the hospital's, for charts that carry none (NETLM_CDS_REGION)
         self.cards = CardWriter(kb, lang, about_url)
         self.fhir_timeout, self.fhir_max_bytes = fhir_timeout, fhir_max_bytes
         self._account: UserInfo | None = None
@@ -185,6 +187,8 @@ class CdsService:
             return None
         stored, last_ehr_facts = self._stored(case_id)
         case, kept = with_board_facts(imported.case, stored, last_ehr_facts)
+        if case.region is None and self.region is not None:
+            case = case.model_copy(update={"region": self.region})
         english = assess(case, lang="en", kb=self.kb)
         shown = english if self.lang == "en" else assess(case, self.lang, self.kb)
         comment = version_comment(call.caller.issuer, call.request.hook, imported.sources, kept)
