@@ -286,15 +286,20 @@ def test_an_access_token_that_cannot_be_a_header_is_400_before_any_read(
     assert fhir_v03.requests == []
 
 
-def test_cards_in_chinese(tmp_path: Path, ehr: Any, v03: V03) -> None:
-    app, _, _ = make_env(tmp_path, cds_lang="zh")
+def _v03_cards(tmp_path: Path, ehr: Any, v03: V03, **settings: Any) -> list[Any]:
+    """The cards of a patient-view for v03 with full prefetch, on an app with `settings`."""
+    app, _, _ = make_env(tmp_path, **settings)
     cds_store(app).add_client(ehr.issuer, "EHR", ehr.jwks(), [])
     patient_id, prefetch = v03
     with TestClient(app, base_url=BASE) as client:
         response = client.post(
             STRATEGY, json=patient_view(patient_id, prefetch), headers=ehr.auth(STRATEGY)
         )
-    cards = check_response(response)
+    return check_response(response)
+
+
+def test_cards_in_chinese(tmp_path: Path, ehr: Any, v03: V03) -> None:
+    cards = _v03_cards(tmp_path, ehr, v03, cds_lang="zh")
     assert cards[0]["summary"] == "netlm：NET G2，肝转移III型（弥漫型）：首选PRRT（推荐）"
     assert "证据" in cards[0]["detail"]
     assert "暂定结论" in cards[0]["detail"]
@@ -451,13 +456,6 @@ def test_the_hospital_region_completes_charts_that_carry_none(
 ) -> None:
     """NETLM_CDS_REGION: approval-dependent options are judged for the hospital's region and
     the card stops asking for it."""
-    app, _, _ = make_env(tmp_path, cds_region="EU")
-    cds_store(app).add_client(ehr.issuer, "EHR", ehr.jwks(), [])
-    patient_id, prefetch = v03
-    with TestClient(app, base_url=BASE) as client:
-        response = client.post(
-            STRATEGY, json=patient_view(patient_id, prefetch), headers=ehr.auth(STRATEGY)
-        )
-    cards = check_response(response)
+    cards = _v03_cards(tmp_path, ehr, v03, cds_region="EU")
     assert "region" not in cards[0]["links"][0]["url"]
     assert "surufatinib" not in cards[0]["detail"].lower().split("not proposed")[0]
