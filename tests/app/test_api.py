@@ -122,9 +122,17 @@ def test_stale_edit_is_409(env: Env) -> None:
     assert response.status_code == 409
 
 
-def test_duplicate_case_is_409(env: Env) -> None:
+def test_a_retried_create_is_idempotent_and_another_document_is_409(env: Env) -> None:
     create(env)
-    response = env.client().post("/api/v1/cases", json=CASE, headers=env.auth("clinician"))
+    client, auth = env.client(), env.auth("clinician")
+    retried = client.post("/api/v1/cases", json=CASE, headers=auth)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["version"] == 1
+    assert retried.json()["assessment_id"] is not None
+    assert len(client.get("/api/v1/cases/v03/assessments", headers=auth).json()) == 1
+    other = json.loads(json.dumps(CASE))
+    other["patient"]["ecog"] = 2
+    response = client.post("/api/v1/cases", json=other, headers=auth)
     assert response.status_code == 409
 
 

@@ -73,7 +73,7 @@ def decision(*options: str, reason: str | None = None, notes: str = "") -> Decis
 def test_upgrade_builds_the_schema_from_empty_and_twice_is_a_no_op(db_url: str) -> None:
     assert current_revision(db_url) is None
     upgrade(db_url)
-    assert current_revision(db_url) == head_revision() == "0004"
+    assert current_revision(db_url) == head_revision() == "0007"
     engine = create_db_engine(db_url)
     try:
         assert set(inspect(engine).get_table_names()) >= TABLES
@@ -331,8 +331,7 @@ def test_create_and_read_a_case(store: Store, alice: UserInfo) -> None:
     assert read.case == case
     assert (read.comment, read.current_version, read.deleted) == ("first look", 1, False)
     assert read.created_at == record.created_at
-    with pytest.raises(Conflict):
-        store.create_case(case, alice)
+    assert store.create_case(case, alice).replayed  # a retry, not a second case
     with pytest.raises(NotFound):
         store.get_case("v99")
     with pytest.raises(NotFound):
@@ -616,10 +615,48 @@ def test_decision_against_an_outdated_or_foreign_assessment(store: Store, alice:
         store.record_decision("v99", decision("ssa"), alice, None)
 
 
-def test_decision_without_an_assessment_is_not_concordant(store: Store, alice: UserInfo) -> None:
+def test_a_version_without_its_stored_assessment_takes_no_decision(
+    store: Store, alice: UserInfo
+) -> None:
+    """A case an older netlm stored before a crash could assess it: the decision could not be
+    checked against the first tier, so it is refused until the case is reassessed."""
     store.create_case(example("05"), alice)
-    saved = store.record_decision("v05", decision("platinum_etoposide"), alice, None)
-    assert (saved.concordant, saved.assessment_id, saved.override_reason) == (False, None, None)
+    with pytest.raises(Conflict, match="no stored assessment"):
+        store.record_decision("v05", decision("platinum_etoposide"), alice)
+    assert store.list_decisions("v05") == []
+    store.save_assessment("v05", 1, assess(example("05")), alice)
+    saved = store.record_decision("v05", decision("platinum_etoposide"), alice)
+    assert saved.assessment_id is not None
+
+
+def test_case_and_assessment_are_one_transaction(store: Store, alice: UserInfo) -> None:
+    with pytest.raises(ValueError, match="v01"):
+        store.create_case(example("05"), alice, assessment=assess(example("01")))
+    with pytest.raises(NotFound):
+        store.get_case("v05")  # nothing half-stored
+    record = store.create_case(example("05"), alice, assessment=assess(example("05")))
+    assert [a.case_version for a in store.list_assessments("v05")] == [1]
+    with pytest.raises(ValueError, match="v01"):
+        store.update_case(
+            "v05",
+            changed(example("05"), patient={"ecog": 1}),
+            alice,
+            assessment=assess(example("01")),
+        )
+    assert store.get_case("v05").version == record.version == 1
+
+
+def test_a_retried_create_returns_the_stored_case(
+    store: Store, alice: UserInfo, bob: UserInfo
+) -> None:
+    first = store.create_case(example("05"), alice, assessment=assess(example("05")))
+    again = store.create_case(example("05"), alice, assessment=assess(example("05")))
+    assert (again.replayed, again.version, again.case) == (True, 1, first.case)
+    assert len(store.list_assessments("v05")) == 1  # nothing stored twice
+    with pytest.raises(Conflict):
+        store.create_case(changed(example("05"), patient={"ecog": 2}), alice)
+    with pytest.raises(Conflict):
+        store.create_case(example("05"), bob)  # someone else's case with the same id
 
 
 # --- audit and untrusted text -------------------------------------------------------------------

@@ -6,6 +6,7 @@ a case version, a deletion only marks the case. Users, sessions, API tokens and 
 are the `Accounts` half of the store (netlm.store.accounts).
 """
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,7 @@ class CaseRecord:
     comment: str
     current_version: int
     deleted: bool
+    replayed: bool = False  # a create retried with the same document: the case already stored
 
 
 @dataclass(frozen=True)
@@ -105,13 +107,23 @@ class Store(Accounts):
 
     # --- cases ---------------------------------------------------------------------------------
 
-    def create_case(self, case: Case, by: UserInfo, comment: str = "") -> CaseRecord:
-        """Store version 1 of a new case; an id ever used (even by a deleted case) is refused."""
+    def create_case(
+        self,
+        case: Case,
+        by: UserInfo,
+        comment: str = "",
+        assessment: Assessment | None = None,
+    ) -> CaseRecord:
+        """Store version 1 of a new case, with its assessment in the same transaction so a crash
+        can never leave a case unassessed. An id ever used (even by a deleted case) is refused,
+        except that a retry by the same user with the same document returns the stored case
+        (`replayed`): a client whose first answer was lost can safely send it again."""
         now = self._clock()
         try:
             with self._sessions.begin() as s:
-                if s.get(CaseRow, case.id) is not None:
-                    raise Conflict(f"case {case.id!r} already exists")
+                existing = s.get(CaseRow, case.id)
+                if existing is not None:
+                    return self._replay(s, existing, case, by)
                 row = CaseRow(
                     id=case.id,
                     created_at=now,
@@ -123,9 +135,34 @@ class Store(Accounts):
                 s.flush()
                 version = self._add_version(s, case, 1, by, comment, now)
                 self._audit(s, by, "create", "case", case.id, {"version": 1})
+                if assessment is not None:
+                    self._add_assessment(s, row, 1, assessment, by, now)
                 return _record(row, version, case)
         except IntegrityError:  # a concurrent create of the same id
             raise Conflict(f"case {case.id!r} already exists") from None
+
+    def _replay(self, s: Session, row: CaseRow, case: Case, by: UserInfo) -> CaseRecord:
+        first = s.scalar(
+            select(CaseVersionRow).where(
+                CaseVersionRow.case_id == row.id, CaseVersionRow.version == 1
+            )
+        )
+        same = (
+            row.deleted_at is None
+            and first is not None
+            and first.created_by == by.username
+            and first.data == case.to_json_dict()
+        )
+        if not same:
+            raise Conflict(f"case {case.id!r} already exists")
+        current = s.scalar(
+            select(CaseVersionRow).where(
+                CaseVersionRow.case_id == row.id, CaseVersionRow.version == row.current_version
+            )
+        )
+        assert current is not None
+        record = _record(row, current, Case.model_validate(current.data))
+        return dataclasses.replace(record, replayed=True)
 
     def update_case(
         self,
@@ -134,8 +171,10 @@ class Store(Accounts):
         by: UserInfo,
         expected_version: int | None = None,
         comment: str = "",
+        assessment: Assessment | None = None,
     ) -> CaseRecord:
-        """Add a version; `expected_version` guards against overwriting someone else's edit."""
+        """Add a version, with its assessment in the same transaction; `expected_version` guards
+        against overwriting someone else's edit."""
         if case.id != case_id:
             raise ValueError(f"the case document's id {case.id!r} is not {case_id!r}")
         now = self._clock()
@@ -153,6 +192,8 @@ class Store(Accounts):
                     setattr(row, key, value)
                 version = self._add_version(s, case, number, by, comment, now)
                 self._audit(s, by, "update", "case", case_id, {"version": number})
+                if assessment is not None:
+                    self._add_assessment(s, row, number, assessment, by, now)
                 return _record(row, version, case)
         except IntegrityError:  # a concurrent update took the same version number
             raise Conflict(f"case {case_id!r} was changed meanwhile") from None
@@ -240,10 +281,6 @@ class Store(Accounts):
         self, case_id: str, version: int, assessment: Assessment, by: UserInfo
     ) -> int:
         """Keep the (English) assessment of a case version; returns its id."""
-        if assessment.case_id != case_id:
-            raise ValueError(f"the assessment is of case {assessment.case_id!r}, not {case_id!r}")
-        if assessment.language != "en":
-            raise ValueError("store the English assessment; other languages are rendered anew")
         now = self._clock()
         with self._sessions.begin() as s:
             row = _live_case(s, case_id, lock=True)
@@ -252,26 +289,42 @@ class Store(Accounts):
             )
             if s.scalar(exists) is None:
                 raise NotFound(f"case {case_id!r} has no version {version}")
-            saved = AssessmentRow(
-                case_id=case_id,
-                case_version=version,
-                kb_version=assessment.knowledge_base.version,
-                kb_released=assessment.knowledge_base.released,
-                data=assessment.to_json_dict(),
-                created_at=now,
-                created_by=by.username,
-            )
-            s.add(saved)
-            s.flush()
-            if version == row.current_version:
-                found = assessment.classification
-                row.grade = found.grade
-                row.liver_pattern = found.liver_pattern
-                row.resectability = found.resectability
-                row.updated_at = now
-            detail = {"version": version, "assessment_id": saved.id, "kb_version": saved.kb_version}
-            self._audit(s, by, "assess", "case", case_id, detail)
-            return saved.id
+            return self._add_assessment(s, row, version, assessment, by, now)
+
+    def _add_assessment(
+        self,
+        s: Session,
+        row: CaseRow,
+        version: int,
+        assessment: Assessment,
+        by: UserInfo,
+        now: dt.datetime,
+    ) -> int:
+        case_id = row.id
+        if assessment.case_id != case_id:
+            raise ValueError(f"the assessment is of case {assessment.case_id!r}, not {case_id!r}")
+        if assessment.language != "en":
+            raise ValueError("store the English assessment; other languages are rendered anew")
+        saved = AssessmentRow(
+            case_id=case_id,
+            case_version=version,
+            kb_version=assessment.knowledge_base.version,
+            kb_released=assessment.knowledge_base.released,
+            data=assessment.to_json_dict(),
+            created_at=now,
+            created_by=by.username,
+        )
+        s.add(saved)
+        s.flush()
+        if version == row.current_version:
+            found = assessment.classification
+            row.grade = found.grade
+            row.liver_pattern = found.liver_pattern
+            row.resectability = found.resectability
+            row.updated_at = now
+        detail = {"version": version, "assessment_id": saved.id, "kb_version": saved.kb_version}
+        self._audit(s, by, "assess", "case", case_id, detail)
+        return saved.id
 
     def latest_assessment(self, case_id: str) -> tuple[int, Assessment] | None:
         """The newest assessment of the case's current version, if it has been assessed."""
@@ -304,39 +357,53 @@ class Store(Accounts):
             ]
 
     def record_decision(
-        self, case_id: str, decision: DecisionIn, by: UserInfo, assessment_id: int | None
+        self,
+        case_id: str,
+        decision: DecisionIn,
+        by: UserInfo,
+        assessment_id: int | None = None,
     ) -> Decision:
         """Record the board's decision on the current version and whether netlm agreed.
 
         Concordant means every chosen option is among the assessment's recommendations. A
         decision that chooses anything outside the first tier (the options ranked first, equal
         alternatives included) needs an `override_reason`: a board that prefers a lower-ranked
-        option says why. Without an assessment there is nothing to agree with or override: the
-        decision is stored as not concordant, no reason needed.
+        option says why. A version without its stored assessment is refused (409): the decision
+        could not be checked against what netlm said, so the case is reassessed first.
         """
         now = self._clock()
         reason = (decision.override_reason or "").strip() or None
         with self._sessions.begin() as s:
             row = _live_case(s, case_id, lock=True)
-            concordant = False
-            if assessment_id is not None:
-                found = s.get(AssessmentRow, assessment_id)
-                if found is None or found.case_id != case_id:
-                    raise NotFound(f"assessment {assessment_id} of case {case_id!r} not found")
-                if found.case_version != row.current_version:
-                    raise ValidationFailed(
-                        "assessment_id",
-                        f"assesses version {found.case_version}, "
-                        f"but the case is at version {row.current_version}",
+            if assessment_id is None:
+                assessment_id = s.scalar(
+                    select(func.max(AssessmentRow.id)).where(
+                        AssessmentRow.case_id == case_id,
+                        AssessmentRow.case_version == row.current_version,
                     )
-                ranked = Assessment.model_validate(found.data).recommendations
-                chosen = set(decision.chosen_options)
-                concordant = chosen <= {r.option for r in ranked}
-                if not chosen <= {r.option for r in ranked if r.tier == 1} and reason is None:
-                    raise ValidationFailed(
-                        "override_reason",
-                        "required when the decision chooses an option outside the first tier",
-                    )
+                )
+            if assessment_id is None:
+                raise Conflict(
+                    f"version {row.current_version} of case {case_id!r} has no stored "
+                    "assessment: reassess it before recording a decision"
+                )
+            found = s.get(AssessmentRow, assessment_id)
+            if found is None or found.case_id != case_id:
+                raise NotFound(f"assessment {assessment_id} of case {case_id!r} not found")
+            if found.case_version != row.current_version:
+                raise ValidationFailed(
+                    "assessment_id",
+                    f"assesses version {found.case_version}, "
+                    f"but the case is at version {row.current_version}",
+                )
+            ranked = Assessment.model_validate(found.data).recommendations
+            chosen = set(decision.chosen_options)
+            concordant = chosen <= {r.option for r in ranked}
+            if not chosen <= {r.option for r in ranked if r.tier == 1} and reason is None:
+                raise ValidationFailed(
+                    "override_reason",
+                    "required when the decision chooses an option outside the first tier",
+                )
             saved = DecisionRow(
                 case_id=case_id,
                 case_version=row.current_version,

@@ -40,8 +40,12 @@ class Board:
         return self.store.save_assessment(record.case_id, record.version, result, by)
 
     def create(self, case: Case, by: UserInfo, comment: str = "") -> CaseRecord:
-        record = self.store.create_case(case, by, comment=comment)
-        self._assess_and_save(record, by)
+        """Store the case and its assessment together; a retried create returns the stored case
+        (assessed now if an older netlm stored it without its assessment)."""
+        result = assess(case, kb=self.kb)
+        record = self.store.create_case(case, by, comment=comment, assessment=result)
+        if record.replayed and self.store.latest_assessment(record.case_id) is None:
+            self._assess_and_save(record, by)
         return record
 
     def update(
@@ -52,11 +56,10 @@ class Board:
         expected_version: int | None = None,
         comment: str = "",
     ) -> CaseRecord:
-        record = self.store.update_case(
-            case_id, case, by, expected_version=expected_version, comment=comment
+        result = assess(case, kb=self.kb)
+        return self.store.update_case(
+            case_id, case, by, expected_version=expected_version, comment=comment, assessment=result
         )
-        self._assess_and_save(record, by)
-        return record
 
     def reassess(self, case_id: str, by: UserInfo) -> int:
         return self._assess_and_save(self.store.get_case(case_id), by)
@@ -78,6 +81,4 @@ class Board:
         )
 
     def decide(self, case_id: str, decision: DecisionIn, by: UserInfo) -> Decision:
-        latest = self.store.latest_assessment(case_id)
-        assessment_id = latest[0] if latest else None
-        return self.store.record_decision(case_id, decision, by, assessment_id)
+        return self.store.record_decision(case_id, decision, by)
