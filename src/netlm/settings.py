@@ -17,6 +17,10 @@ Bundles and CDS Hooks requests; default 20 MB): larger bodies are refused with 4
 Accounts: `NETLM_SESSION_IDLE_MINUTES` (a browser session ends after this long without a
 request; default 30), `NETLM_SESSION_MAX_HOURS` (and this long after sign-in at the latest;
 default 8) and `NETLM_TOKEN_DAYS` (lifetime of a new API token; default 90).
+
+Single sign-on (OpenID Connect, netlm.web.oidc; off unless both are set): `NETLM_OIDC_ISSUER`
+(the provider's issuer URL, https except on loopback), `NETLM_OIDC_CLIENT_ID` and, for a
+confidential client, `NETLM_OIDC_CLIENT_SECRET`.
 """
 
 import os
@@ -24,6 +28,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
+from urllib.parse import urlsplit
 
 from netlm.model.codes import LANGUAGES, REGIONS, Language, Region
 
@@ -51,6 +56,9 @@ class Settings:
     cds_fhir_max_bytes: int = 5_000_000
     max_body_bytes: int = 1_000_000
     max_fhir_body_bytes: int = 20_000_000
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -78,6 +86,9 @@ class Settings:
             cds_fhir_max_bytes=int(os.environ.get("NETLM_CDS_FHIR_MAX_BYTES") or 5_000_000),
             max_body_bytes=int(os.environ.get("NETLM_MAX_BODY_BYTES") or 1_000_000),
             max_fhir_body_bytes=int(os.environ.get("NETLM_MAX_FHIR_BODY_BYTES") or 20_000_000),
+            oidc_issuer=_issuer(os.environ.get("NETLM_OIDC_ISSUER") or None),
+            oidc_client_id=os.environ.get("NETLM_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=os.environ.get("NETLM_OIDC_CLIENT_SECRET") or None,
         )
 
 
@@ -98,6 +109,17 @@ def _language(value: str) -> Language:
 def _region(value: str | None) -> Region | None:
     if value is not None and value not in REGIONS:
         raise ValueError(f"NETLM_CDS_REGION must be one of {', '.join(REGIONS)}; got {value!r}")
+    return value
+
+
+def _issuer(value: str | None) -> str | None:
+    """An OpenID provider's issuer: https, or http on loopback only (a test provider)."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if not (parts.scheme == "https" or loopback) or not parts.hostname:
+        raise ValueError(f"NETLM_OIDC_ISSUER must be an https URL; got {value!r}")
     return value
 
 

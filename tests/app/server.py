@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,10 +20,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(data: Path, database_url: str) -> Iterator[str]:
-    """The server's base URL once `/healthz` answers; the server stops when the block ends."""
+def served(data: Path, database_url: str, extra_env: Mapping[str, str] = {}) -> Iterator[str]:
+    """The server's base URL once `/healthz` answers; the server stops when the block ends.
+    `extra_env` adds to its environment (e.g. single sign-on's provider)."""
     port = free_port()
-    env = {**os.environ, "NETLM_DATABASE_URL": database_url, "NETLM_DATA_DIR": str(data)}
+    env = {**os.environ, "NETLM_DATABASE_URL": database_url, "NETLM_DATA_DIR": str(data),
+           **extra_env}  # fmt: skip
     log_path = data / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

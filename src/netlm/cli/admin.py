@@ -29,7 +29,7 @@ db_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 user_app = typer.Typer(
-    help="Add, list, disable and unlock user accounts.",
+    help="Add, list, disable and unlock user accounts; link them to single sign-on.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -204,6 +204,28 @@ def user_unlock(username: str) -> None:
     with _store() as store:
         addresses = store.unlock_user(username)
     typer.echo(f"unlocked {username}" + (f" ({', '.join(addresses)})" if addresses else ""))
+
+
+@user_app.command("link-sso")
+def user_link_sso(
+    username: str,
+    subject: Annotated[
+        str, typer.Option(help="The user's subject (`sub`) at the hospital's OpenID provider.")
+    ],
+    issuer: Annotated[
+        str | None, typer.Option(help="The provider's issuer URL; default NETLM_OIDC_ISSUER.")
+    ] = None,
+) -> None:
+    """Let a user sign in with the hospital's single sign-on, as the provider's subject; audited.
+    Replaces the user's earlier link; an identity links one user only."""
+    from netlm.store.sso import SsoStore
+
+    with _store() as store:
+        issuer = issuer or Settings.from_env().oidc_issuer
+        if not issuer:
+            raise ValueError("give --issuer or set NETLM_OIDC_ISSUER")
+        SsoStore(store.engine).link_sso(username, issuer, subject)
+    typer.echo(f"linked {username} to {subject} at {issuer}")
 
 
 @token_app.command("list")

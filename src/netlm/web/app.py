@@ -23,7 +23,7 @@ from netlm.knowledge.load import load_knowledge_base
 from netlm.settings import Settings
 from netlm.store.db import create_db_engine
 from netlm.store.repository import Store
-from netlm.web import errors, openapi
+from netlm.web import errors, oidc, openapi
 from netlm.web.api.fhir import router as fhir_router
 from netlm.web.api.routes import router as api_router
 from netlm.web.guard import RequestGuard
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(fhir_router)
     app.include_router(cds_router)
     add_cors(app, settings)
+    oidc.install(app, settings)  # single sign-on, when configured
     app.include_router(pages_router, default_response_class=HTMLResponse, include_in_schema=False)
     openapi.document(app)
     app.add_middleware(RequestGuard, settings=settings)
