@@ -9,10 +9,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx2
 import pytest
+from fastapi.testclient import TestClient
 
+from netlm.settings import Settings
 from netlm.store.db import create_db_engine, upgrade
 from netlm.store.repository import Store
 from netlm.store.sso import SsoStore
+from netlm.web.app import create_app
 from netlm.web.i18n import word
 from netlm.web.oidc_client import Provider, SsoFailed
 from tests.app.server import served
@@ -201,9 +204,9 @@ def test_an_unreachable_provider_is_reported_as_such() -> None:
 
 
 def test_without_configuration_there_is_no_single_sign_on(tmp_path: Path) -> None:
-    from tests.conftest import make_env
-
-    env = make_env(tmp_path)
-    client = env.client()
+    url = f"sqlite:///{tmp_path / 'netlm.db'}"
+    upgrade(url)
+    settings = Settings(database_url=url, secret_key="k" * 48, data_dir=tmp_path)
+    client = TestClient(create_app(settings, Store(create_db_engine(url))))
     assert word("login.sso", "en") not in client.get("/login").text
     assert client.get("/login/sso").status_code == 404
