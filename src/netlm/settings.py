@@ -17,6 +17,7 @@ Bundles and CDS Hooks requests; default 20 MB): larger bodies are refused with 4
 Accounts: `NETLM_SESSION_IDLE_MINUTES` (a browser session ends after this long without a
 request; default 30), `NETLM_SESSION_MAX_HOURS` (and this long after sign-in at the latest;
 default 8) and `NETLM_TOKEN_DAYS` (lifetime of a new API token; default 90).
+`NETLM_REQUIRE_MFA=1`: admins must sign in with a TOTP code; one without is sent to enrol first.
 
 Single sign-on (OpenID Connect, netlm.web.oidc; off unless both are set): `NETLM_OIDC_ISSUER`
 (the provider's issuer URL, https except on loopback), `NETLM_OIDC_CLIENT_ID` and, for a
@@ -45,6 +46,7 @@ class Settings:
     session_idle_minutes: int = 30
     session_max_hours: int = 8
     token_days: int = 90
+    require_mfa: bool = False
     secure_cookies: bool = False
     public_url: str | None = None
     cds_lang: Language = "en"
@@ -72,6 +74,7 @@ class Settings:
             session_idle_minutes=_positive("NETLM_SESSION_IDLE_MINUTES", 30),
             session_max_hours=_positive("NETLM_SESSION_MAX_HOURS", 8),
             token_days=_positive("NETLM_TOKEN_DAYS", 90),
+            require_mfa=os.environ.get("NETLM_REQUIRE_MFA", "") == "1",
             public_url=os.environ.get("NETLM_PUBLIC_URL") or None,
             cds_lang=_language(os.environ.get("NETLM_CDS_LANG") or "en"),
             cds_region=_region(os.environ.get("NETLM_CDS_REGION") or None),

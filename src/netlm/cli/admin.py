@@ -228,6 +228,15 @@ def user_link_sso(
     typer.echo(f"linked {username} to {subject} at {issuer}")
 
 
+@user_app.command("reset-mfa")
+def user_reset_mfa(username: str) -> None:
+    """Remove a user's TOTP second factor (a lost phone): they sign in with the password alone,
+    then enrol again; audited."""
+    with _store() as store:
+        had = store.reset_totp(username)
+    typer.echo(f"reset the second factor of {username}" if had else f"{username} had none")
+
+
 @token_app.command("list")
 def token_list(
     user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,

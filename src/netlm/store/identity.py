@@ -33,6 +33,7 @@ class UserInfo:
     disabled: bool
     # A service's account (e.g. CDS Hooks): names the author of its changes; nobody signs in.
     system: bool = False
+    mfa: bool = False  # signs in with a TOTP code after the password
 
 
 class StoreBase:
@@ -78,5 +79,6 @@ def user_named(s: Session, username: str) -> UserRow:
 def user_info(row: UserRow) -> UserInfo:
     system = row.password_hash == UNUSABLE_PASSWORD
     return UserInfo(
-        row.id, row.username, row.display_name, cast(Role, row.role), row.disabled, system
-    )
+        row.id, row.username, row.display_name, cast(Role, row.role), row.disabled, system,
+        row.totp_secret is not None,
+    )  # fmt: skip

@@ -78,6 +78,11 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # TOTP second factor (netlm.store.totp): the confirmed secret, one being enrolled, and the
+    # last 30-second step a code was accepted for (each code works once).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     # Single sign-on (netlm.store.sso): the identity provider's account linked by an admin.
     oidc_issuer: Mapped[str | None] = mapped_column(String(500))
     oidc_subject: Mapped[str | None] = mapped_column(String(255))
@@ -122,6 +127,8 @@ class LoginAttemptRow(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     success: Mapped[bool] = mapped_column(Boolean)
     cleared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A digest naming the trusted browser the attempt came from (netlm.store.throttle), if any.
+    device: Mapped[str | None] = mapped_column(String(64))
 
 
 class CaseRow(Base):

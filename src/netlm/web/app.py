@@ -30,6 +30,7 @@ from netlm.web.guard import RequestGuard
 from netlm.web.i18n import request_lang, word
 from netlm.web.pages.render import render_error
 from netlm.web.pages.routes import router as pages_router
+from netlm.web.security import ENROL_PATHS, MFA_REQUIRED
 from netlm.web.service import Board
 
 
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
         if exc.status_code == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if exc.status_code == 403 and exc.detail == MFA_REQUIRED:  # an admin must enrol first
+            return RedirectResponse(ENROL_PATHS[0], status_code=303)
         detail = str(exc.detail) if exc.status_code == 422 else None
         if exc.status_code == 403 and exc.detail in FORM_REFUSALS:  # not the role: the form
             detail = word("error.403_form", request_lang(request))

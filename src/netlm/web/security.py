@@ -159,12 +159,31 @@ def _login_token(settings: Settings, nonce: str) -> str:
     return hmac.new(key, b"netlm-login:" + nonce.encode(), hashlib.sha256).hexdigest()
 
 
+# With NETLM_REQUIRE_MFA an admin signed in by password alone may only enrol or log out. API
+# tokens are unaffected: issuing one takes the code, and a token is then a revocable, expiring
+# 256-bit secret that a program cannot pair with a code typed by a person.
+MFA_REQUIRED = "enrol a second factor first (NETLM_REQUIRE_MFA)"
+ENROL_PATHS = ("/account/totp", "/logout")
+
+
+def must_enrol(request: Request, current: Session) -> bool:
+    """Whether a browser session is an admin's without the second factor the settings require."""
+    return (
+        current.via_cookie
+        and current.user.role == "admin"
+        and not current.user.mfa
+        and state.settings(request).require_mfa
+    )
+
+
 def require(role: str) -> Callable[..., Awaitable[Session]]:
     """A dependency admitting users with at least `role` (viewer < clinician < admin)."""
 
-    async def check(current: Annotated[Session, Depends(session)]) -> Session:
+    async def check(request: Request, current: Annotated[Session, Depends(session)]) -> Session:
         if ROLES[current.user.role] < ROLES[role]:
             raise HTTPException(403, f"requires the {role} role")
+        if must_enrol(request, current) and request.url.path not in ENROL_PATHS:
+            raise HTTPException(403, MFA_REQUIRED, {"Location": ENROL_PATHS[0]})
         return current
 
     return check

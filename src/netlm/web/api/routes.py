@@ -15,6 +15,7 @@ from netlm.model.decision import Decision, DecisionIn
 from netlm.model.parse import parse_case_json
 from netlm.store.credentials import TokenInfo
 from netlm.web import state
+from netlm.web.api import account as account_api
 from netlm.web.errors import ApiError
 from netlm.web.report.pdf import render_report_pdf
 from netlm.web.report.system import PdfUnavailable
@@ -51,6 +52,7 @@ class TokenIn(BaseModel):
     username: str = Field(max_length=200)
     password: str = Field(max_length=1024)
     label: str = Field("api", max_length=200)
+    code: str | None = Field(None, max_length=32, description="TOTP code, for users with one")
 
 
 class TokenOut(BaseModel):
@@ -258,9 +260,15 @@ def kb_evidence_record(request: Request, evidence_id: str, _: Viewer) -> dict[st
 @router.post("/tokens", status_code=201, response_model=TokenOut, tags=["auth"])
 def create_token(request: Request, body: TokenIn) -> TokenOut:
     """Exchange a username and password for a bearer token that expires after NETLM_TOKEN_DAYS
-    (login throttling applies)."""
+    (login throttling applies). A user with a second factor also sends its current `code`."""
     store, days = state.store(request), state.settings(request).token_days
     user = store.authenticate(body.username, body.password, client_address(request))
+    if user.mfa:
+        if not body.code:
+            raise ApiError(401, "code", "this account signs in with a TOTP code: send it as code")
+        user = store.verify_totp(user, body.code, client_address(request))
+    elif user.role == "admin" and state.settings(request).require_mfa:
+        raise ApiError(403, "code", "admins must enrol a second factor first (NETLM_REQUIRE_MFA)")
     return TokenOut(token=store.create_token(user, body.label, days), expires_in=days * 86400)
 
 
@@ -308,3 +316,6 @@ def unlock_user(
 ) -> dict[str, list[str]]:
     """Lift the login back-off on a user from every address (audited)."""
     return {"unlocked": state.store(request).unlock_user(username, by=current.user)}
+
+
+router.include_router(account_api.router)

@@ -9,9 +9,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from netlm.store.accounts import MAX_PASSWORD_LENGTH
 from netlm.store.errors import InvalidCredentials, NotFound, Throttled, ValidationFailed
-from netlm.web import state
+from netlm.web import signin, state
 from netlm.web.i18n import request_lang, word
+from netlm.web.pages import account as own_account
 from netlm.web.pages import cases
+from netlm.web.pages.account import finish_password_step
+from netlm.web.pages.account import safe_next as _safe_next
 from netlm.web.pages.render import page, render_error
 from netlm.web.security import (
     Admin,
@@ -23,13 +26,13 @@ from netlm.web.security import (
     login_csrf,
     optional_session,
     set_login_cookie,
-    start_session,
 )
 
 __all__ = ["render_error", "router"]
 
 router = APIRouter()
 router.include_router(cases.router)
+router.include_router(own_account.router)
 
 OptionalSession = Annotated[Session | None, Depends(optional_session)]
 
@@ -54,11 +57,6 @@ def _login_page(request: Request, status: int = 200, **context: Any) -> HTMLResp
     return response
 
 
-def _safe_next(target: str) -> str:
-    """Only local paths, so the login form cannot redirect to another site."""
-    return target if target.startswith("/") and not target.startswith("//") else "/cases"
-
-
 @router.post("/login")
 def login(
     request: Request,
@@ -71,8 +69,11 @@ def login(
     next = _safe_next(next)
     if not login_allowed(request, csrf_token):  # checked first: no throttling on others' behalf
         return _login_page(request, 403, error=word("login.expired", lang), next=next)
+    device = signin.trusted_device(request, username)
     try:
-        user = state.store(request).authenticate(username, password, client_address(request))
+        user = state.store(request).authenticate(
+            username, password, client_address(request), device
+        )
     except ValidationFailed:  # the only one: a password too long to be checked
         error = word("login.too_long", lang, max=MAX_PASSWORD_LENGTH)
         return _login_page(request, 422, error=error, next=next)
@@ -81,9 +82,7 @@ def login(
         return _login_page(request, 429, error=error, next=next)
     except InvalidCredentials:
         return _login_page(request, 401, error=word("login.failed", lang), next=next)
-    response = RedirectResponse(next, status_code=303)
-    start_session(request, response, user)
-    return response
+    return finish_password_step(request, user, next)
 
 
 @router.post("/logout")
