@@ -8,7 +8,6 @@ failures kept the user out; `password12` made a user; there was no password chan
 factor and no NETLM_REQUIRE_MFA.
 """
 
-import dataclasses
 import re
 import time
 from pathlib import Path
@@ -17,13 +16,38 @@ import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
+from netlm.settings import Settings
+from netlm.store.db import create_db_engine, upgrade
 from netlm.store.identity import UserInfo
+from netlm.store.repository import Store
 from netlm.web.app import create_app
 from tests.app.conftest import PASSWORD, Env, form_token, login, post_login
-from tests.conftest import make_env
+from tests.store.conftest import FAST_HASHER
 from tests.web.pagetext import half_width_punctuation, untranslated, visible_texts
 
 NEW_PASSWORD = "violet umbrella quarry 42"
+
+
+def fast_env(folder: Path, require_mfa: bool = False) -> Env:
+    """make_env's app and users, with cheap argon2 parameters: these tests hash a lot."""
+    url = f"sqlite:///{folder / 'netlm.db'}"
+    upgrade(url)
+    config = Settings(
+        database_url=url, secret_key="test-secret-" + "x" * 40, data_dir=folder,
+        require_mfa=require_mfa,
+    )  # fmt: skip
+    store = Store(create_db_engine(url), hasher=FAST_HASHER)
+    tokens = {}
+    for role in ("admin", "clinician", "viewer"):
+        user = store.add_user(role, PASSWORD, role, display_name=f"{role.title()} User")
+        tokens[role] = store.create_token(user, "tests")
+    return Env(create_app(config, store), store, config, tokens)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
+    """One app for the module: each test signs in as users and from addresses of its own."""
+    return fast_env(tmp_path_factory.mktemp("accounts"))
 
 
 def other_user(env: Env, name: str, role: str = "clinician") -> UserInfo:
@@ -52,16 +76,16 @@ def test_guesses_from_20_addresses_are_slowed_with_retry_after(env: Env) -> None
 
 
 def test_a_nat_neighbour_does_not_keep_the_user_out_of_their_browser(env: Env) -> None:
-    other_user(env, "victim")
+    other_user(env, "nat.victim")
     browser = env.client("10.0.0.99")  # the victim's browser, signed in once before
-    login(browser, "victim")
+    login(browser, "nat.victim")
     browser.post("/logout", data={"csrf_token": form_token(browser.get("/account").text)})
     neighbour = env.client("10.0.0.99")  # someone behind the same NAT address
     for _ in range(5):
-        assert post_login(neighbour, "victim", "wrong password").status_code == 401
-    assert post_login(neighbour, "victim").status_code == 429
-    assert post_login(env.client("10.0.0.99"), "victim").status_code == 429  # a new browser
-    assert post_login(browser, "victim").status_code == 303  # the trusted browser gets in
+        assert post_login(neighbour, "nat.victim", "wrong password").status_code == 401
+    assert post_login(neighbour, "nat.victim").status_code == 429
+    assert post_login(env.client("10.0.0.99"), "nat.victim").status_code == 429  # a new browser
+    assert post_login(browser, "nat.victim").status_code == 303  # the trusted browser gets in
 
 
 # --- password policy and change ------------------------------------------------------------------
@@ -110,8 +134,10 @@ def test_password_change_page(env: Env) -> None:
 
 
 def test_password_change_api(env: Env) -> None:
-    client, auth = env.client(), env.auth("viewer")
-    weak = {"current_password": PASSWORD, "new_password": "viewer1234"}
+    user = other_user(env, "dr.api", "viewer")
+    client = env.client()
+    auth = {"Authorization": f"Bearer {env.store.create_token(user, 'tests')}"}
+    weak = {"current_password": PASSWORD, "new_password": "dr.api1234"}
     answer = client.post("/api/v1/account/password", json=weak, headers=auth)
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"] == "password"
@@ -119,7 +145,7 @@ def test_password_change_api(env: Env) -> None:
     assert client.post("/api/v1/account/password", json=wrong, headers=auth).status_code == 401
     good = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
     assert client.post("/api/v1/account/password", json=good, headers=auth).status_code == 204
-    token = client.post("/api/v1/tokens", json={"username": "viewer", "password": NEW_PASSWORD})
+    token = client.post("/api/v1/tokens", json={"username": "dr.api", "password": NEW_PASSWORD})
     assert token.status_code == 201
 
 
@@ -178,9 +204,7 @@ def test_the_code_step_needs_the_password_step(env: Env) -> None:
 
 @pytest.fixture
 def mfa_env(tmp_path: Path) -> Env:
-    env = make_env(tmp_path)
-    settings = dataclasses.replace(env.settings, require_mfa=True)
-    return Env(create_app(settings, env.store), env.store, settings, env.tokens)
+    return fast_env(tmp_path, require_mfa=True)
 
 
 def test_require_mfa_sends_an_admin_to_enrol_before_anything_else(mfa_env: Env) -> None:
