@@ -15,14 +15,51 @@ def bounded(value: float, unit: str, comparator: str) -> dict[str, Any]:
     return {**qty(value, unit), "comparator": comparator}
 
 
-def test_a_clearance_below_30_is_not_read_as_30() -> None:
-    """CIRSE excludes TACE below 30 mL/min: `<30` read as 30 would escape that limit."""
+def test_a_clearance_below_30_is_read_under_30_never_as_30() -> None:
+    """CIRSE excludes TACE below 30 mL/min: `<30` read as 30 would escape that limit; every
+    value under 30 answers netlm's limits (< 30, < 40, >= 50) alike, so one is recorded."""
     clearance = obs("cl", c.LOINC, c.CREATININE_CLEARANCE, valueQuantity=bounded(30, "mL/min", "<"))
+    result = mapped(clearance)
+    assert result.case.labs.creatinine_clearance_ml_min == pytest.approx(29.9)
+    assert (
+        "reported <30 mL/min: recorded as 29.9"
+        in result.sources["labs.creatinine_clearance_ml_min"]
+    )
+
+
+def test_a_bound_between_two_thresholds_stays_unknown() -> None:
+    clearance = obs("cl", c.LOINC, c.CREATININE_CLEARANCE, valueQuantity=bounded(35, "mL/min", "<"))
     result = mapped(clearance)
     assert result.case.labs.creatinine_clearance_ml_min is None
     (why,) = reasons(result, "labs.creatinine_clearance_ml_min")
-    assert "comparator <30 mL/min: value not exact" in why
+    assert "comparator <35 mL/min: value not exact" in why
     assert "< 30" in why
+
+
+@pytest.mark.parametrize(
+    "value", [{"valueQuantity": bounded(3, "%", "<")}, {"valueString": "<3 %"}]
+)
+def test_ki67_under_3_decides_g1(value: dict[str, Any]) -> None:
+    """Every Ki-67 under 3 % is G1 and answers every other Ki-67 threshold alike (all are at or
+    above 3), so a value just under 3 is recorded and the note says what was reported."""
+    result = mapped(obs("k", c.LOINC, c.KI67, **value))
+    assert result.case.pathology.ki67_percent == pytest.approx(2.9)
+    assert "reported <3" in result.sources["pathology.ki67_percent"]
+
+
+def test_ki67_under_12_stays_unknown() -> None:
+    result = mapped(obs("k", c.LOINC, c.KI67, valueQuantity=bounded(12, "%", "<")))
+    assert result.case.pathology.ki67_percent is None  # G1 or G2, and under or over 10
+    assert reasons(result, "pathology.ki67_percent")
+
+
+def test_ki67_as_a_string_with_number_and_unit() -> None:
+    result = mapped(obs("k", c.LOINC, c.KI67, valueString="4 %"))
+    assert result.case.pathology.ki67_percent == 4
+    assert "valueString '4 %'" in result.sources["pathology.ki67_percent"]
+    unread = mapped(obs("k", c.LOINC, c.KI67, valueString="low"))
+    assert unread.case.pathology.ki67_percent is None
+    assert reasons(unread, "pathology.ki67_percent")
 
 
 def test_a_bound_beyond_every_threshold_is_kept_and_said() -> None:

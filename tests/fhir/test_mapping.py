@@ -1,6 +1,7 @@
 """FHIR R4 Bundle -> netlm.case/1: each mapping rule, units, recency, and round trips."""
 
 import copy
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -298,7 +299,8 @@ def test_unknown_unit_is_unmapped_never_guessed() -> None:
     assert labs.hemoglobin_g_dl is None
     assert labs.platelets_10e9_per_l is None
     assert labs.bilirubin_x_uln is None
-    assert result.case.pathology.ki67_percent is None
+    # 0.05 in UCUM "1" (a fraction) is 5 %: UCUM converts it; nothing is guessed
+    assert result.case.pathology.ki67_percent == pytest.approx(5)
     assert (
         'unit "furlong" cannot be converted to g/dL' in reasons(result, "labs.hemoglobin_g_dl")[0]
     )
@@ -364,7 +366,7 @@ def test_observation_without_a_usable_value(change: dict[str, Any]) -> None:
 def test_most_recent_wins_whatever_the_order() -> None:
     data = load("repeated-observations")
     for entries in (data["entry"], list(reversed(data["entry"]))):
-        result = bundle_to_case({**data, "entry": entries}, on=ON)
+        result = bundle_to_case({**data, "entry": entries}, on=dt.date(2024, 7, 1))
         assert result.case.pathology.ki67_percent == 18
         assert result.case.patient.ecog == 2
         assert result.case.labs.platelets_10e9_per_l == 95

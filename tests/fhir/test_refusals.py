@@ -79,7 +79,7 @@ def test_stu3_and_r5_bundles_are_refused_by_name(change: Any, version: str, evid
 
 
 def deceased(**death: Any) -> dict[str, Any]:
-    data = bundle(obs("k", c.LOINC, c.KI67, valueQuantity=qty(5, "%")))
+    data = bundle(obs("k", c.LOINC, c.KI67, "2023-01-15", valueQuantity=qty(5, "%")))
     data["entry"][0]["resource"].update(death)
     return data
 

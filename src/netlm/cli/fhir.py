@@ -50,10 +50,19 @@ def import_command(
         str | None, typer.Option("--patient", help="Patient id, when the Bundle holds several.")
     ] = None,
     date: Annotated[
-        str | None, typer.Option("--date", help="Date ages are computed at (YYYY-MM-DD; today).")
+        str | None,
+        typer.Option(
+            "--date",
+            help="Assess the chart as it stood on this date (YYYY-MM-DD; today): ages at it, "
+            "and resources dated after it left out and listed.",
+        ),
     ] = None,
 ) -> None:
-    """Print the netlm.case/1 a Bundle maps to; what could not be mapped goes to stderr."""
+    """Print the netlm.case/1 a Bundle maps to; what could not be mapped goes to stderr.
+
+    Values found only in report text are listed on stderr as proposals to confirm: they are
+    never in the printed case.
+    """
     try:
         on = dt.date.fromisoformat(date) if date else dt.date.today()
     except ValueError:
@@ -66,6 +75,14 @@ def import_command(
     _print(result.case.to_json_dict())
     for item in result.unmapped:
         typer.echo(f"unmapped: {item.field}: {item.reason}", err=True)
+    for p in result.proposals:
+        bound = p.comparator or ""
+        held = "" if p.in_case is None else f" (the case holds {p.in_case})"
+        typer.echo(
+            f"proposal (from the report text, not in the case: confirm): {p.field} = "
+            f"{bound}{p.value}{held}, {p.source}: {p.quote!r}",
+            err=True,
+        )
 
 
 @fhir_app.command("export")

@@ -2,7 +2,7 @@
 
 from typing import Final, NamedTuple
 
-from netlm.model.codes import OptionCode
+from netlm.model.codes import OptionCode, TherapyOutcome
 
 # ATC (code search: BfArM ATC code-system extracts and several drug tables agree).
 ATC_DRUGS: Final[dict[str, str]] = {
@@ -130,3 +130,31 @@ REGIMENS: Final[dict[OptionCode, tuple[frozenset[str], ...]]] = {
     "platinum_etoposide": (frozenset({"cisplatin", "carboplatin"}), frozenset({"etoposide"})),
 }
 THERAPY_OUTCOMES: Final = ("progression", "intolerance")
+
+# Why a treatment stopped: mCODE TreatmentTerminationReasonVS (SNOMED CT), read at
+# https://hl7.org/fhir/us/mcode/STU2.1/ValueSet-mcode-treatment-termination-reason-vs.html and
+# https://www.hl7.org/fhir/us/mcode/STU4/ValueSet-mcode-treatment-termination-reason-vs.xml.html.
+# Only the codes that say one of netlm's outcomes are read.
+TERMINATION_OUTCOMES: Final[dict[str, TherapyOutcome]] = {
+    "407563006": "intolerance",  # Treatment not tolerated (situation)
+    "182992009": "completed",  # Treatment completed (situation)
+}
+# Codes of that value set that say no outcome netlm records (reported with the reason).
+TERMINATION_NOT_READ: Final[dict[str, str]] = {
+    "266721009": "no response to treatment, which is not progression (stable disease is the aim "
+    "of a somatostatin analogue)",
+    "160932005": "a financial problem",
+    "105480006": "refusal by the patient",
+    "184081006": "the patient moved away",
+}
+# Stop reasons given as text only (no coding): word -> outcome.
+STOP_WORDS: Final[tuple[tuple[str, TherapyOutcome], ...]] = (
+    ("progression", "progression"),
+    ("progressive", "progression"),
+    ("progressed", "progression"),
+    ("intolerance", "intolerance"),
+    ("not tolerated", "intolerance"),
+    ("toxicity", "intolerance"),
+)
+# MedicationRequest intents that are not a therapy the patient had (FHIR R4 RequestIntent).
+NOT_THERAPY_INTENTS: Final = frozenset({"proposal", "plan", "option"})

@@ -25,7 +25,26 @@ ALBUMIN: Final = "1751-7"  # code search: Outburn-IL LRC value set ("Albumin [Ma
 CREATININE_CLEARANCE: Final = "2164-2"  # code search: FSH IGs ("Creatinine renal clearance")
 EGFR_MDRD: Final = "33914-3"  # code search: LOINC feature table ("GFR/1.73 sq M predicted")
 EGFR_CKD_EPI: Final = "62238-1"  # code search: several national IGs (CKD-EPI eGFR)
-EGFR_CODES: Final = frozenset({EGFR_MDRD, EGFR_CKD_EPI})
+# "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by
+# Creatinine-based formula (CKD-EPI 2021)", the race-free equation: the code of the HL7
+# Switzerland CH LAB-Report profile ch-lab-observation-egfr-cr-ckd-epi-2021
+# (https://build.fhir.org/ig/hl7ch/ch-lab-report/StructureDefinition-ch-lab-observation-egfr-cr-ckd-epi-2021.html).
+EGFR_CKD_EPI_2021: Final = "98979-8"
+EGFR_CODES: Final = frozenset({EGFR_MDRD, EGFR_CKD_EPI, EGFR_CKD_EPI_2021})
+
+# ECOG as a coded LOINC answer (answer list LL529-9, the binding of mCODE's ECOG interpretation,
+# https://hl7.org/fhir/us/mcode/STU4/StructureDefinition-mcode-ecog-performance-status.html):
+# LA9622-7 ... LA9626-8 are grades 0-4, LA9627-6 grade 5 (dead). The grade of each answer as the
+# Medizininformatik-Initiative oncology ConceptMap (oBDS ECOG -> LOINC) and mCODE-based apps
+# pair them (code search: "LA9625-0").
+ECOG_ANSWERS: Final[dict[str, int]] = {
+    "LA9622-7": 0,
+    "LA9623-5": 1,
+    "LA9624-3": 2,
+    "LA9625-0": 3,
+    "LA9626-8": 4,
+}
+ECOG_DEAD: Final = "LA9627-6"
 
 # mCODE CancerDiseaseStatus: LOINC 97509-4 and its value set ConditionStatusTrendVS
 # (https://hl7.org/fhir/us/mcode/StructureDefinition-mcode-cancer-disease-status.html,
@@ -68,6 +87,7 @@ LOINC_OBSERVATIONS: Final[dict[str, tuple[str, str]]] = {
     CREATININE_CLEARANCE: ("labs.creatinine_clearance_ml_min", "ml_min"),
     EGFR_MDRD: ("labs.creatinine_clearance_ml_min", "egfr"),
     EGFR_CKD_EPI: ("labs.creatinine_clearance_ml_min", "egfr"),
+    EGFR_CKD_EPI_2021: ("labs.creatinine_clearance_ml_min", "egfr"),
     CANCER_DISEASE_STATUS: ("course.status", "disease_status"),
 }
 

@@ -28,6 +28,9 @@ MCODE: Final = "http://hl7.org/fhir/us/mcode/StructureDefinition"
 MCODE_PRIMARY: Final = f"{MCODE}/mcode-primary-cancer-condition"
 MCODE_SECONDARY: Final = f"{MCODE}/mcode-secondary-cancer-condition"
 MCODE_HISTOLOGY_EXT: Final = f"{MCODE}/mcode-histology-morphology-behavior"
+# Termination reason extension on MedicationRequest and Procedure (mCODE STU1-STU2; the FSH in
+# HL7/fhir-mCODE-ig binds it to TreatmentTerminationReasonVS).
+MCODE_TERMINATION_EXT: Final = f"{MCODE}/mcode-termination-reason"
 
 # netlm's own code systems (documented in docs/fhir-mapping.md; no standard codes exist).
 NETLM_BASE: Final = "https://netlm.org/fhir"

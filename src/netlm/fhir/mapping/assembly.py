@@ -1,9 +1,10 @@
 """From what was read to a validated netlm.case/1, or a refusal that names why."""
 
+from dataclasses import replace
 from typing import Any, get_args
 
 from netlm.fhir.mapping.builder import Builder
-from netlm.fhir.mapping.result import FhirImport, FhirMappingError
+from netlm.fhir.mapping.result import FhirImport, FhirMappingError, Proposal
 from netlm.fhir.mapping.therapies import prior_therapies
 from netlm.model.case import Case
 from netlm.model.codes import ExtrahepaticSite
@@ -76,7 +77,20 @@ def assemble(b: Builder, case_id: str) -> FhirImport:
         data["prior_therapies"] = [{"option": o, "outcome": out} for o, out, _ in therapies]
         for i, (_, _, source) in enumerate(therapies):
             sources[f"prior_therapies[{i}]"] = source
-    return FhirImport(_validate(data, sources, b), b.unmapped, sources)
+    case = _validate(data, sources, b)
+    return FhirImport(case, b.unmapped, sources, _with_case_values(b, case))
+
+
+def _with_case_values(b: Builder, case: Case) -> list[Proposal]:
+    """Each proposal with what the case holds for its field, so a disagreement shows."""
+    held = case.to_json_dict()
+    out = []
+    for p in b.proposals:
+        node: Any = held
+        for part in p.field.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        out.append(replace(p, in_case=node))
+    return out
 
 
 def _assemble_extrahepatic(b: Builder, data: dict[str, Any], sources: dict[str, str]) -> None:

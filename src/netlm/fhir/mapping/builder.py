@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netlm.fhir.mapping.elements import EPOCH, describe
-from netlm.fhir.mapping.result import NOT_USED, Unmapped
+from netlm.fhir.mapping.result import NOT_USED, Proposal, Unmapped
 from netlm.knowledge.conditions import Leaf
 from netlm.model.codes import ExtrahepaticSite, PrimarySite, TherapyOutcome
 from netlm.model.parse import Problem
@@ -42,6 +42,7 @@ class Therapy:
     outcome: TherapyOutcome
     start: tuple[dt.datetime, int]
     source: str
+    administered: bool = False  # one MedicationAdministration (an infusion, one PRRT cycle)
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Builder:
     conditions_seen: list[str] = field(default_factory=list)
     therapies: list[Therapy] = field(default_factory=list)
     by_reference: dict[str, Entry] = field(default_factory=dict)
+    proposals: list[Proposal] = field(default_factory=list)
 
     def offer(
         self,

@@ -13,7 +13,15 @@ from netlm.fhir.mapping.versions import other_version
 from netlm.model.parse import Problem
 
 CLINICAL_TYPES = frozenset(
-    {"Condition", "Observation", "Procedure", "MedicationStatement", "MedicationRequest"}
+    {
+        "Condition",
+        "Observation",
+        "DiagnosticReport",
+        "Procedure",
+        "MedicationStatement",
+        "MedicationRequest",
+        "MedicationAdministration",
+    }
 )
 
 

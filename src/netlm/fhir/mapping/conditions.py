@@ -42,7 +42,7 @@ def condition_codes(data: dict[str, Any]) -> list[tuple[str, str]]:
 def is_liver_metastasis(codes_: list[tuple[str, str]]) -> bool:
     return any(
         (s == c.SNOMED and k == c.LIVER_METASTASIS_SNOMED)
-        or (s in c.ICD10_EDITIONS and k.upper() in c.LIVER_METASTASIS_ICD)
+        or (s in c.ICD10_EDITIONS and c.icd_key(k) in c.LIVER_METASTASIS_ICD)
         for s, k in codes_
     )
 
@@ -73,18 +73,29 @@ def primary_site(data: dict[str, Any], codes_: list[tuple[str, str]]) -> Primary
             return site
     for system, code in codes_:
         if system in c.ICD10_EDITIONS:
-            site = topography_site(code)
+            site = c.CARCINOID_PRIMARY_ICD.get(c.icd_key(code)) or topography_site(code)
             if site:
                 return site
     return None
 
 
-def _histology(data: dict[str, Any]) -> list[str]:
+def _carcinoid_site_not_read(codes_: list[tuple[str, str]]) -> str | None:
+    """The ICD-10-CM C7A.0 site of a NET primary netlm does not assess, in words."""
+    for system, code in codes_:
+        where = c.CARCINOID_SITES_NOT_READ.get(c.icd_key(code))
+        if system in c.ICD10_EDITIONS and where is not None:
+            return f"{code} (malignant carcinoid tumour, {where})"
+    return None
+
+
+def _histology(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(system, code) of the mCODE histology-morphology-behavior extension: ICD-O-3 or SNOMED."""
     return [
-        code
+        (str(x.get("system")), str(x["code"]))
         for ext in data.get("extension", [])
         if ext.get("url") == c.MCODE_HISTOLOGY_EXT
-        for code in codes([ext.get("valueCodeableConcept")], c.ICDO3)
+        for x in codings(ext.get("valueCodeableConcept"))
+        if x.get("system") in (c.ICDO3, c.SNOMED) and "code" in x
     ]
 
 
@@ -114,7 +125,11 @@ def map_condition(b: Builder, entry: Entry) -> None:
     profiles = data.get("meta", {}).get("profile", [])
     site = primary_site(data, codes_)
     histology = _histology(data)
-    if site is None and c.MCODE_PRIMARY not in profiles and not histology:
+    elsewhere = _carcinoid_site_not_read(codes_)
+    if site is None and elsewhere is not None:
+        b.miss("primary.site", f"{entry.label}: ICD-10-CM {elsewhere} is not a site netlm "
+                               "assesses (gastroenteropancreatic primaries only)")  # fmt: skip
+    elif site is None and c.MCODE_PRIMARY not in profiles and not histology:
         b.not_used(
             entry,
             data.get("code"),
@@ -122,31 +137,36 @@ def map_condition(b: Builder, entry: Entry) -> None:
             "histology), nor a metastasis",
         )
         return
-    if site is None:
+    if site is None and elsewhere is None:
         b.miss(
             "primary.site",
             f"{entry.label} ({describe(data.get('code'))}) names no primary "
             "site netlm reads (bodySite SNOMED, ICD-O-3 topography, ICD-10 site code)",
         )
-    else:
+    elif site is not None:
         b.primaries.append((site, entry))
-    for code in histology:
-        offer_histology(b, code, entry, when)
+    for system, code in histology:
+        offer_histology(b, system, code, entry, when)
 
 
-def offer_histology(b: Builder, code: str, entry: Entry, when: dt.datetime | None) -> None:
-    known = c.MORPHOLOGY.get(code)
+def offer_histology(
+    b: Builder, system: str, code: str, entry: Entry, when: dt.datetime | None
+) -> None:
+    """An ICD-O-3 or SNOMED CT morphology: morphology and differentiation where the code says."""
+    table = c.MORPHOLOGY_SNOMED if system == c.SNOMED else c.MORPHOLOGY
+    name = "SNOMED CT" if system == c.SNOMED else "ICD-O-3"
+    known = table.get(code)
     if known is None:
         b.miss(
             "pathology.morphology",
-            f"{entry.label}: ICD-O-3 {code} is not a neuroendocrine morphology netlm maps",
+            f"{entry.label}: {name} {code} is not a neuroendocrine morphology netlm maps",
         )
         return
     morphology, differentiation = known
     if morphology is None:
         b.miss(
             "pathology.morphology",
-            f"{entry.label}: ICD-O-3 {code} (NEC, NOS) does not say small- or large-cell type",
+            f"{entry.label}: {name} {code} (NEC, NOS) does not say small- or large-cell type",
         )
     else:
         b.offer("pathology.morphology", morphology, entry, when)
@@ -172,7 +192,7 @@ def _map_secondary(
         elif system == c.SNOMED and code in c.SECONDARY_SNOMED:
             site = c.SECONDARY_SNOMED[code]
         elif system in c.ICD10_EDITIONS:
-            upper = code.upper()
+            upper = c.icd_key(code)
             if upper in c.SECONDARY_ICD:
                 site = c.SECONDARY_ICD[upper]
             elif upper.startswith(c.LYMPH_NODE_ICD_PREFIX):

@@ -16,11 +16,13 @@ from netlm.fhir.mapping.assembly import assemble
 from netlm.fhir.mapping.builder import Builder, Entry
 from netlm.fhir.mapping.bundle import CLINICAL_TYPES, is_patient, select_patient, validated_entries
 from netlm.fhir.mapping.conditions import map_condition
+from netlm.fhir.mapping.elements import first_date
 from netlm.fhir.mapping.medications import map_medication
 from netlm.fhir.mapping.observations import map_observation
 from netlm.fhir.mapping.patient import map_patient
 from netlm.fhir.mapping.procedures import map_procedure
-from netlm.fhir.mapping.result import RESOURCE, FhirImport
+from netlm.fhir.mapping.reports import map_report
+from netlm.fhir.mapping.result import AFTER_DATE, RESOURCE, FhirImport
 from netlm.knowledge.load import KnowledgeBase, load_knowledge_base
 from netlm.knowledge.walk import thresholds
 
@@ -30,6 +32,19 @@ _MAPPERS = {
     "Procedure": map_procedure,
     "MedicationStatement": map_medication,
     "MedicationRequest": map_medication,
+    "MedicationAdministration": map_medication,
+    "DiagnosticReport": map_report,
+}
+# The dates that say when a resource became known: any of them after the assessment date means
+# the chart did not hold it then (an Observation effective before but issued after included).
+_KNOWN_ON = {
+    "Observation": ("effectiveDateTime", "effectiveInstant", "effectivePeriod.start", "issued"),
+    "DiagnosticReport": ("effectiveDateTime", "effectivePeriod.start", "issued"),
+    "Condition": ("recordedDate", "onsetDateTime", "onsetPeriod.start"),
+    "Procedure": ("performedDateTime", "performedPeriod.start"),
+    "MedicationStatement": ("effectiveDateTime", "effectivePeriod.start", "dateAsserted"),
+    "MedicationRequest": ("authoredOn",),
+    "MedicationAdministration": ("effectiveDateTime", "effectivePeriod.start"),
 }
 
 
@@ -43,8 +58,9 @@ def bundle_to_case(
 ) -> FhirImport:
     """Map one patient's resources in a FHIR R4 Bundle to a validated netlm.case/1.
 
-    `on` is the date ages are computed at (the assessment date, never the wall clock). `kb`
-    gives the thresholds a comparator (`<30`) must decide to be kept (default: the bundled one).
+    `on` is the assessment date (never the wall clock): ages are computed at it, and only what
+    was known on it is used (a resource dated later is left out and reported under AFTER_DATE).
+    `kb` gives the thresholds a comparator (`<30`) must decide to be kept (default: bundled).
     """
     entries, invalid = validated_entries(bundle)
     patient = select_patient(entries, patient_id)
@@ -59,15 +75,42 @@ def bundle_to_case(
             b.by_reference[entry.label] = entry
     map_patient(b, patient)
     refs = {f"Patient/{pid}", *([patient.full_url] if patient.full_url else [])}
-    mine = [e for e in entries if e.type in CLINICAL_TYPES and _is_mine(b, e, refs, pid)]
-    for entry in sorted(mine, key=lambda e: e.type != "Condition"):
+    results = _report_results(entries, refs, pid)
+    mine = [e for e in entries if e.type in CLINICAL_TYPES and _is_mine(b, e, refs, pid, results)]
+    known = [e for e in mine if _known_on(b, e)]
+    for entry in sorted(known, key=lambda e: e.type != "Condition"):
         _MAPPERS[entry.type](b, entry)
     return assemble(b, case_id or f"fhir-{pid}")
 
 
-def _is_mine(b: Builder, entry: Entry, refs: set[str], pid: str) -> bool:
+def _report_results(entries: list[Entry], refs: set[str], pid: str) -> set[str]:
+    """References in this patient's DiagnosticReport.result: those Observations are the
+    patient's even when, as some feeds send them, they name no subject of their own."""
+    return {
+        str(ref.get("reference"))
+        for e in entries
+        if e.type == "DiagnosticReport"
+        and is_patient(str(e.data.get("subject", {}).get("reference")), refs, pid)
+        for ref in e.data.get("result", [])
+    }
+
+
+def _is_mine(b: Builder, entry: Entry, refs: set[str], pid: str, results: set[str]) -> bool:
     subject = entry.data.get("subject", {}).get("reference")
     if subject is None:
+        if entry.label in results or entry.full_url in results:
+            return True
         b.miss(RESOURCE, f"{entry.label} names no subject patient; not used")
         return False
     return is_patient(subject, refs, pid)  # another patient's resources are not this chart
+
+
+def _known_on(b: Builder, entry: Entry) -> bool:
+    """False (and reported) for a resource dated after the assessment date."""
+    for path in _KNOWN_ON[entry.type]:
+        when = first_date(entry.data, path)
+        if when is not None and when.date() > b.on:
+            b.miss(AFTER_DATE, f"{entry.label} has {path} {when.date().isoformat()}, after "
+                               f"{b.on.isoformat()}: not known on that date; not used")  # fmt: skip
+            return False
+    return True

@@ -1,4 +1,5 @@
-"""MedicationStatement and MedicationRequest: catalogue drugs by ATC, RxNorm, netlm or name."""
+"""MedicationStatement, MedicationRequest and MedicationAdministration (how infusions such as
+PRRT cycles are recorded): catalogue drugs by ATC, RxNorm, netlm code or name."""
 
 from typing import Any, get_args
 
@@ -61,7 +62,8 @@ def map_medication(b: Builder, entry: Entry) -> None:
         else:
             b.not_used(entry, concept, "not a medicine of netlm's catalogue")
         return
+    administered = entry.type == "MedicationAdministration"
     for key in dict.fromkeys(keys):
         result = outcome(b, entry, key)
         if result is not None:
-            b.therapies.append(Therapy(key, result, start(entry), entry.label + note))
+            b.therapies.append(Therapy(key, result, start(entry), entry.label + note, administered))

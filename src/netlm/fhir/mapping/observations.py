@@ -11,8 +11,8 @@ from netlm.fhir.mapping.conditions import (
     offer_histology,
     primary_site,
 )
-from netlm.fhir.mapping.elements import allowed, codes, describe, observation_date
-from netlm.fhir.mapping.quantities import bound_decides, cuts
+from netlm.fhir.mapping.elements import allowed, codes, codings, describe, observation_date
+from netlm.fhir.mapping.quantities import cuts, quantity_in_text, representative
 from netlm.fhir.units import UnitError, convert
 
 _OBSERVATION_OK = {"final", "amended", "corrected", "preliminary"}
@@ -75,10 +75,11 @@ def map_observation(b: Builder, entry: Entry) -> None:
 def _read(b: Builder, entry: Entry, path: str, kind: str, when: dt.datetime | None) -> None:
     data = entry.data
     if kind == "histology":
-        for code in codes([data.get("valueCodeableConcept")], c.ICDO3):
-            offer_histology(b, code, entry, when)
-            return
-        b.miss(path, f"{entry.label}: the value is not an ICD-O-3 morphology code")
+        for x in codings(data.get("valueCodeableConcept")):
+            if x.get("system") in (c.ICDO3, c.SNOMED) and "code" in x:
+                offer_histology(b, str(x["system"]), str(x["code"]), entry, when)
+                return
+        b.miss(path, f"{entry.label}: the value is not an ICD-O-3 or SNOMED CT morphology code")
     elif kind == "disease_status":
         _read_disease_status(b, entry, when)
     elif kind == "tumor_size":
@@ -101,6 +102,8 @@ def _read(b: Builder, entry: Entry, path: str, kind: str, when: dt.datetime | No
                 path,
                 f"{entry.label}: value {shown} is not a netlm-case-value code this field takes",
             )
+    elif path == "patient.ecog" and "valueCodeableConcept" in data:
+        _read_ecog_answer(b, entry, when)
     elif kind in ("integer", "mitoses") and "valueInteger" in data:
         b.offer(path, data["valueInteger"], entry, when)
     else:
@@ -111,13 +114,16 @@ def _read_quantity(
     b: Builder, entry: Entry, path: str, kind: str, when: dt.datetime | None
 ) -> None:
     quantity = entry.data.get("valueQuantity")
+    note = ""
+    if quantity is None and isinstance(entry.data.get("valueString"), str):
+        quantity = quantity_in_text(entry.data["valueString"])
+        note = f" (read from valueString {entry.data['valueString']!r})" if quantity else ""
     if not isinstance(quantity, dict) or "value" not in quantity:
         wanted = "a valueQuantity or valueInteger" if kind in ("integer", "mitoses") else ""
         b.miss(path, f"{entry.label}: expected {wanted or 'a valueQuantity'}")
         return
     number = float(quantity["value"])
     unit = quantity.get("code") or quantity.get("unit")
-    note = ""
     if kind == "integer":
         if not number.is_integer():
             b.miss(path, f"{entry.label}: {number} is not a whole number")
@@ -136,7 +142,7 @@ def _read_quantity(
         value = round(convert(number, unit, "g/dL", hemoglobin=True), 6)
     elif kind == "egfr":
         value = convert(number, unit, _QUANTITY_TARGETS[kind])
-        note = EGFR_NOTE
+        note += EGFR_NOTE
     else:
         value = convert(number, unit, _QUANTITY_TARGETS[kind], hemoglobin=kind == "hemoglobin")
         value = round(value, 6)
@@ -147,9 +153,14 @@ def _read_quantity(
         return
     shown = f"{comparator}{quantity['value']}" + (f" {unit}" if unit else "")
     comparisons = b.thresholds.get(path, ())
-    if bound_decides(comparator, value, comparisons):
+    recorded = representative(comparator, value, comparisons, whole=kind == "integer")
+    if recorded == value:
         note += f" (reported {shown}: the bound decides every threshold netlm applies)"
         b.offer(path, value, entry, when, tier=tier, note=note)
+    elif recorded is not None:
+        note += (f" (reported {shown}: recorded as {recorded}, a value beyond the bound; every "
+                 "threshold netlm applies treats all such values alike)")  # fmt: skip
+        b.offer(path, recorded, entry, when, tier=tier, note=note)
     else:
         b.miss(
             path,
@@ -170,17 +181,34 @@ def _times_upper_limit(
         return None
     high = highs[0]
     high_unit = high.get("code") or high.get("unit")
-    if unit is None or high_unit != unit:
+    try:  # the same quantity in two spellings or scales (umol/L, µmol/L, mmol/L) is converted
+        upper = convert(float(high["value"]), high_unit, unit) if unit else None
+    except UnitError:
+        upper = None
+    if upper is None:
         b.miss(
             path,
             f"{entry.label}: value in {unit!r} but referenceRange.high in "
-            f"{high_unit!r}; netlm divides only values in the same unit",
+            f"{high_unit!r}; netlm divides only values of the same quantity (mass or moles)",
         )
         return None
-    if float(high["value"]) <= 0:
+    if upper <= 0:
         b.miss(path, f"{entry.label}: referenceRange.high must be above 0")
         return None
-    return round(number / float(high["value"]), 6)
+    return round(number / upper, 6)
+
+
+def _read_ecog_answer(b: Builder, entry: Entry, when: dt.datetime | None) -> None:
+    """ECOG as a LOINC answer code (LA9622-7 = 0 ... LA9626-8 = 4)."""
+    value = entry.data.get("valueCodeableConcept")
+    for code in codes([value], c.LOINC):
+        if code in c.ECOG_ANSWERS:
+            b.offer("patient.ecog", c.ECOG_ANSWERS[code], entry, when, note=f" (LOINC {code})")
+            return
+        if code == c.ECOG_DEAD:
+            b.miss("patient.ecog", f"{entry.label}: LOINC {code} is ECOG 5 (dead)")
+            return
+    b.miss("patient.ecog", f"{entry.label}: value {describe(value)} is not an ECOG answer code")
 
 
 def _read_disease_status(b: Builder, entry: Entry, when: dt.datetime | None) -> None:
