@@ -6,7 +6,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -77,12 +77,18 @@ def test_round_trip(store: Store, db_url: str, tmp_path: Path) -> None:
     store.add_user("mallory", PASSWORD, "admin")
     assert snapshot(db_url) != before
 
+    replaced = store.audit_log(limit=1000)
     restored = netlm(db_url, tmp_path, "restore", str(file), "--yes")
     assert restored.returncode == 0, restored.stderr
+    (saved,) = tmp_path.glob("netlm.backup.replaced-audit-*.jsonl")
     assert restored.stdout == (
         f"restored the {kind} database from {file} (migration {head_revision()})\n"
+        f"kept the audit trail it replaced ({len(replaced)} rows) in {saved}\n"
     )
-    assert snapshot(db_url) == before
+    # The data is the backup's; the audit trail is too, plus the restore itself.
+    after = snapshot(db_url)
+    assert after.audit == sorted([*before.audit, ("restore", "netlm.backup")])
+    assert replace(after, audit=before.audit) == before
     assert store.authenticate("alice", PASSWORD, "127.0.0.1").username == "alice"
 
 

@@ -122,8 +122,9 @@ def db_restore(
     ] = False,
 ) -> None:
     """Replace every netlm table of the database with the backup (PostgreSQL: in one
-    transaction). Stop the server first; run `netlm db upgrade` afterwards if the backup is
-    from an older netlm."""
+    transaction). The audit trail it replaces is kept in a file beside the backup and the
+    restore is recorded in the restored trail. Stop the server first; run `netlm db upgrade`
+    afterwards if the backup is from an older netlm."""
     from netlm.store import head_revision
     from netlm.store.backup import restore
 
@@ -137,6 +138,9 @@ def db_restore(
         result = restore(url, file)
         head = head_revision()
     typer.echo(f"restored the {result.kind} database from {file} (migration {result.revision})")
+    if result.audit_saved is not None:
+        typer.echo(f"kept the audit trail it replaced ({result.audit_rows} rows) in "
+                   f"{result.audit_saved}")  # fmt: skip
     if result.revision != head:
         typer.echo(f"run `netlm db upgrade` to bring it to migration {head}")
 

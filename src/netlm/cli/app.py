@@ -13,6 +13,7 @@ import typer.main
 
 import netlm
 from netlm.cli.admin import db_app, token_app, user_app
+from netlm.cli.audit import audit_app
 from netlm.cli.cds import cds_app
 from netlm.cli.common import Lang, SourceError, fail, plain_help, read_source, source_name
 from netlm.cli.fhir import fhir_app
@@ -39,6 +40,7 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(db_app, name="db", help="Database migrations.")
 app.add_typer(user_app, name="user", help="Local user accounts.")
 app.add_typer(token_app, name="token", help="API tokens: list and revoke.")
+app.add_typer(audit_app, name="audit", help="Audit trail: verify the hash chain, export.")
 app.add_typer(fhir_app, name="fhir", help="FHIR R4 import (Bundle -> case) and export.")
 app.add_typer(cds_app, name="cds", help="CDS Hooks service: registered EHR clients.")
 app.add_typer(registry_app, name="registry", help="Registry analytics: synth, assess, audit.")

@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 
 from netlm.model.case import Case
 from netlm.model.schema_paths import allowed_values, node_at
+from netlm.model.text import control_problem
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,63 @@ def _string_end(text: str, pos: int) -> tuple[int, bool]:
         elif pos + 1 < end or end == size:  # a backslash before a line break, or at the end
             return pos, False
         # else a backslash at the window's edge: read on from it
+
+
+# What a JSON document may hold that its shape does not show: control characters in its strings
+# (raw, or escaped as \u0000, \b, \f) and the NaN and Infinity Python's parser accepts. One fast
+# search spots them; only a document where one turns up (rarely a false alarm, such as an
+# escaped backslash before a "b") is parsed and walked to name the field.
+_SUSPECT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\\[bf]|\\u00[01789]|NaN|Infinity")
+_SUSPECT_LONGEST = len("Infinity")
+
+
+class _Constant(str):
+    """NaN, Infinity or -Infinity as the parser met it, to be named by where it stands."""
+
+
+def json_value_problem(text: str) -> Problem | None:
+    """The first NaN or Infinity in the JSON `text`, or the first string (key or value) holding
+    a control character (tab, LF and CR allowed), named by its path; None when there is none,
+    or when `text` is not JSON (its parser will say so). Run after `json_shape_problem`, which
+    bounds the depth of the walk."""
+    if not _suspect(text):
+        return None
+    try:
+        data = json.loads(text, strict=False, parse_constant=_Constant)
+    except (ValueError, RecursionError):
+        return None
+    return _value_problem(data, ())
+
+
+def _suspect(text: str) -> bool:
+    """Whether `text` may hold what `json_value_problem` looks for, searched a window at a time
+    (a regular expression holds the GIL while it runs)."""
+    for start in range(0, len(text), _WINDOW):
+        if _SUSPECT.search(text, start, start + _WINDOW + _SUSPECT_LONGEST - 1):
+            return True
+    return False
+
+
+def _value_problem(value: Any, loc: tuple[int | str, ...]) -> Problem | None:
+    if isinstance(value, _Constant):
+        return Problem(_path(loc), f"{value} is not a valid number")
+    if isinstance(value, str):
+        message = control_problem(value)
+        return None if message is None else Problem(_path(loc), message)
+    items: list[tuple[int | str, Any]] = []
+    if isinstance(value, dict):
+        for key in value:
+            message = control_problem(key)
+            if message is not None:
+                return Problem(_path(loc), f"a key {message}")
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    for key, item in items:
+        found = _value_problem(item, (*loc, key))
+        if found is not None:
+            return found
+    return None
 
 
 def load_json(text: str | bytes) -> Any:

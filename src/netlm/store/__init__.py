@@ -3,6 +3,7 @@
 `Store` is the only interface the web layer uses; ORM objects never leave this package.
 """
 
+from netlm.store.audit import ChainReport, verify_chain
 from netlm.store.db import create_db_engine, current_revision, head_revision, upgrade
 from netlm.store.errors import (
     Conflict,
@@ -28,6 +29,7 @@ __all__ = [
     "AuditEntry",
     "CaseRecord",
     "CaseSummary",
+    "ChainReport",
     "Conflict",
     "InvalidCredentials",
     "NotFound",
@@ -42,4 +44,5 @@ __all__ = [
     "current_revision",
     "head_revision",
     "upgrade",
+    "verify_chain",
 ]

@@ -5,9 +5,18 @@ A backup is a consistent copy taken while the server runs. A restore replaces th
 tables with the backup's in one step: on PostgreSQL the whole restore is one transaction (any
 error leaves the database as it was); on SQLite the backup API copies the file's pages under
 the database lock. Backups hold patient data and password hashes, so they are written 0600.
+
+A restore never rolls the audit trail back silently: before replacing anything it writes the
+trail it is about to replace (every row, with its hashes) to a JSON-lines file beside the backup,
+and afterwards appends a `restore` row to the restored trail naming the backup, that file, and
+the replaced trail's last row and hash. An auditor thus holds both chains and the link between
+them, each verifiable (`netlm audit verify`, or the hashes in the file), and nothing that happened
+between the backup and the restore is lost from the record.
 """
 
+import datetime as dt
 import glob
+import json
 import os
 import re
 import shutil
@@ -15,16 +24,26 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import make_url
-from sqlalchemy.engine import URL
+from sqlalchemy import inspect, make_url, text
+from sqlalchemy.engine import URL, Engine
 
-from netlm.store.db import current_revision, head_revision, known_revisions, private_file
+from netlm.store import audit
+from netlm.store.db import (
+    create_db_engine,
+    current_revision,
+    head_revision,
+    known_revisions,
+    private_file,
+)
+from netlm.store.identity import SYSTEM
 from netlm.store.models import Base
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
 CLIENT_PACKAGE = "postgresql-client"
+APPEND_ONLY_FUNCTION = "netlm_audit_append_only"  # migration 0005's trigger function
 
 
 class BackupError(Exception):
@@ -36,6 +55,9 @@ class BackupResult:
     kind: str  # "sqlite" or "postgresql"
     revision: str | None  # the migration the backed-up or restored database is at
     path: Path
+    # A restore's: the audit trail it replaced, and how many rows that file holds.
+    audit_saved: Path | None = None
+    audit_rows: int = 0
 
 
 def backup(url: str, target: Path) -> BackupResult:
@@ -63,7 +85,8 @@ def backup(url: str, target: Path) -> BackupResult:
 
 
 def restore(url: str, source: Path) -> BackupResult:
-    """Replace the netlm tables of the database at `url` with the backup in `source`."""
+    """Replace the netlm tables of the database at `url` with the backup in `source`, keeping
+    the audit trail it replaces in a file beside the backup and recording the restore."""
     try:
         with source.open("rb") as file:
             magic = file.read(len(SQLITE_MAGIC))
@@ -76,15 +99,63 @@ def restore(url: str, source: Path) -> BackupResult:
     if magic.startswith(SQLITE_MAGIC) != is_sqlite:
         made, into = ("SQLite", "PostgreSQL") if not is_sqlite else ("PostgreSQL", "SQLite")
         raise BackupError(f"{source}: is a {made} backup; it cannot be restored into {into}")
+    revision = _sqlite_revision(source) if is_sqlite else _pgdump_revision(source)
+    _check_revision(source, revision)
+    saved, rows, head = _save_audit(url, source)
     if is_sqlite:
-        revision = _sqlite_revision(source)
-        _check_revision(source, revision)
         _sqlite_copy(source, _sqlite_path(parsed))
     else:
-        revision = _pgdump_revision(source)
-        _check_revision(source, revision)
         _pg_restore(parsed, source)
-    return BackupResult("sqlite" if is_sqlite else "postgresql", revision, source)
+    if saved is not None:
+        detail = {"backup": str(source), "backup_revision": revision, "replaced_rows": rows,
+                  "replaced_head": head, "replaced_trail": str(saved)}  # fmt: skip
+        _record_restore(url, source.name, detail)
+    kind = "sqlite" if is_sqlite else "postgresql"
+    return BackupResult(kind, revision, source, saved, rows)
+
+
+def _chained(engine: Engine) -> bool:
+    """Whether the database's audit trail is hash-chained (migration 0005 or later)."""
+    tables = inspect(engine)
+    if not tables.has_table("audit_log"):
+        return False
+    return "row_hash" in {c["name"] for c in tables.get_columns("audit_log")}
+
+
+def _save_audit(url: str, source: Path) -> tuple[Path | None, int, str]:
+    """Write the current audit trail beside the backup (0600); its file, rows and last hash."""
+    if current_revision(url) is None:
+        return None, 0, audit.GENESIS
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = source.with_name(f"{source.name}.replaced-audit-{stamp}.jsonl")
+    engine = create_db_engine(url)
+    try:
+        private_file(target)
+        with target.open("w", encoding="utf-8") as out:
+            if _chained(engine):
+                rows = audit.export(engine, out)
+                head = audit.verify_chain(engine).head
+            else:  # an older netlm's trail, unchained: its rows as they are
+                with engine.connect() as connection:
+                    found = connection.execute(text("SELECT * FROM audit_log ORDER BY id"))
+                    dicts = [dict(r) for r in found.mappings()]
+                for row in dicts:
+                    out.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+                rows, head = len(dicts), audit.GENESIS
+    finally:
+        engine.dispose()
+    return target, rows, head
+
+
+def _record_restore(url: str, name: str, detail: dict[str, Any]) -> None:
+    """Append the restore to the restored trail, when it is chained (else after the upgrade
+    there is no row to link to: the saved file and the command's output are the record)."""
+    engine = create_db_engine(url)
+    try:
+        if _chained(engine):
+            audit.record(engine, None, "restore", "database", name, detail=detail, actor=SYSTEM)
+    finally:
+        engine.dispose()
 
 
 def _check_revision(source: Path, revision: str | None) -> None:
@@ -184,6 +255,7 @@ def _pg_restore(url: URL, source: Path) -> None:
     # restored database is exactly the backup (and `netlm db upgrade` can migrate it again).
     tables = [*Base.metadata.tables, "alembic_version"]
     drops = "".join(f'DROP TABLE IF EXISTS "{name}" CASCADE;\n' for name in tables)
+    drops += f"DROP FUNCTION IF EXISTS {APPEND_ONLY_FUNCTION}() CASCADE;\n"
     _run([_client("psql"), "--no-psqlrc", "--quiet", "--single-transaction",
           "--set=ON_ERROR_STOP=1", "--dbname", _libpq(url)],
          stdin=drops.encode() + script, url=url)  # fmt: skip

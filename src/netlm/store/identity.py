@@ -61,6 +61,7 @@ class StoreBase:
                 at=self._clock(),
                 user_id=None if by is None else by.id,
                 username=actor if by is None else by.username,
+                role=None if by is None else by.role,
                 action=action,
                 entity=entity,
                 entity_id=entity_id,

@@ -193,7 +193,8 @@ class DecisionRow(Base):
 
 
 class AuditRow(Base):
-    """Append-only; `user_id` has no foreign key so the trail outlives anything it mentions."""
+    """Append-only (database triggers refuse UPDATE and DELETE, migration 0005) and hash-chained;
+    `user_id` has no foreign key so the trail outlives anything it mentions."""
 
     __tablename__ = "audit_log"
 
@@ -205,6 +206,15 @@ class AuditRow(Base):
     entity: Mapped[str] = mapped_column(String(16))
     entity_id: Mapped[str] = mapped_column(String(200), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Who asked from where, and how it ended ("ok", or the HTTP status of a refusal).
+    role: Mapped[str | None] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(64))
+    via: Mapped[str | None] = mapped_column(String(200))  # e.g. "GET /cases/{case_id}/history"
+    outcome: Mapped[str] = mapped_column(String(16), default="ok", server_default="ok")
+    # The hash chain (netlm.store.audit): set when the row is committed, never changed after.
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
 
 
 # --- CDS Hooks (netlm.fhir.cds) -------------------------------------------------------------

@@ -24,6 +24,7 @@ from netlm.settings import Settings
 from netlm.store.db import create_db_engine
 from netlm.store.repository import Store
 from netlm.web import errors, oidc, openapi
+from netlm.web.access import AccessAudit
 from netlm.web.api.fhir import router as fhir_router
 from netlm.web.api.routes import router as api_router
 from netlm.web.guard import RequestGuard
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     oidc.install(app, settings)  # single sign-on, when configured
     app.include_router(pages_router, default_response_class=HTMLResponse, include_in_schema=False)
     openapi.document(app)
+    app.add_middleware(AccessAudit)  # inside the guard: what reaches a route
     app.add_middleware(RequestGuard, settings=settings)
     # The knowledge base and the app are long-lived: keep them out of the garbage collector's
     # full passes, which otherwise walk every rule and record and show up as latency spikes.

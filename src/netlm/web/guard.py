@@ -19,8 +19,9 @@ from typing import Any
 import anyio.to_thread
 from anyio import CapacityLimiter
 
-from netlm.model.parse import Problem, json_shape_problem
+from netlm.model.parse import Problem, json_shape_problem, json_value_problem
 from netlm.settings import Settings
+from netlm.web.hygiene import form_problem, request_line_problem
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,18 +45,23 @@ INLINE_CHECK_BYTES = 16 * 1024
 # of them at once neither take every thread the routes run in nor crowd out the event loop.
 CHECK_THREADS = 2
 DECODE_STEP = 1 << 20
+# Bodies read as forms; every other body is checked as JSON.
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def problem_response(path: str, status: int, message: str) -> tuple[bytes, str]:
+def problem_response(
+    path: str, status: int, message: str, field: str = "(request)"
+) -> tuple[bytes, str]:
     """The error body each part of the app speaks: FHIR OperationOutcome for CDS Hooks, the
     `{"errors": [...]}` shape elsewhere."""
     if path.startswith("/cds-services"):
+        said = message if field.startswith("(") else f"{field}: {message}"
         body: dict[str, Any] = {
             "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "invalid", "diagnostics": message}],
+            "issue": [{"severity": "error", "code": "invalid", "diagnostics": said}],
         }
         return json.dumps(body).encode(), "application/fhir+json"
-    body = {"errors": [{"field": "(request)", "message": message}]}
+    body = {"errors": [{"field": field, "message": message}]}
     return json.dumps(body).encode(), "application/json"
 
 
@@ -72,6 +78,10 @@ class RequestGuard:
             return
         path: str = scope["path"]
         send = self._with_headers(path, send)
+        problem = request_line_problem(scope)
+        if problem is not None:
+            await self._refuse(path, send, 400, problem.message, problem.path)
+            return
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
@@ -96,20 +106,27 @@ class RequestGuard:
             if len(body) > limit:
                 await self._refuse(path, send, 413, f"request body larger than {limit} bytes")
                 return
-        if "json" in headers.get("content-type", "") and body:
+        content_type = headers.get("content-type", "").lower()
+        if not body:
+            problem = None
+        elif content_type.startswith(FORM_TYPES):
+            problem = form_problem(bytes(body), content_type)
+        else:  # JSON, or what a route may read as JSON (FastAPI does without a type)
             if len(body) <= INLINE_CHECK_BYTES:
                 problem = _shape_problem(body)
             else:
                 problem = await anyio.to_thread.run_sync(
                     _shape_problem, body, limiter=self._check_threads
                 )
-            if problem is not None:
-                await self._refuse(path, send, 400, problem.message)
-                return
+        if problem is not None:
+            await self._refuse(path, send, 400, problem.message, problem.path)
+            return
         await self.app(scope, _replay(bytes(body), receive), send)
 
-    async def _refuse(self, path: str, send: Send, status: int, message: str) -> None:
-        body, media_type = problem_response(path, status, message)
+    async def _refuse(
+        self, path: str, send: Send, status: int, message: str, field: str = "(request)"
+    ) -> None:
+        body, media_type = problem_response(path, status, message, field)
         await send(
             {
                 "type": "http.response.start",
@@ -146,11 +163,13 @@ class RequestGuard:
 
 
 def _shape_problem(body: bytearray) -> Problem | None:
-    """The JSON shape problem of a body, if any (`json_shape_problem`)."""
+    """The JSON shape problem of a body, if any (`json_shape_problem`), then the first NaN,
+    Infinity or control character in it, named by its path (`json_value_problem`)."""
     try:
-        return json_shape_problem(_utf8(body))
+        text = _utf8(body)
     except UnicodeDecodeError:
         return None  # the route's own parser names the encoding problem
+    return json_shape_problem(text) or json_value_problem(text)
 
 
 def _utf8(body: bytearray) -> str:

@@ -3,8 +3,9 @@ answer with, in the shape it answers with.
 
 netlm parses case bodies with its own parser (for its error messages), so FastAPI does not see
 their type; and FastAPI documents only 422. Clients generated from the document (and the
-schemathesis run in the tests) need the rest: 400 for malformed JSON, 401/403 for auth and
-roles, 404 for an unknown id, 409 for conflicts, 413 for an oversized body, 429 for throttling.
+schemathesis run in the tests) need the rest: 400 for malformed JSON or a control character
+(any operation), 401/403 for auth and roles, 404 for an unknown id, 409 for conflicts, 413 for
+an oversized body, 429 for throttling.
 """
 
 from typing import Any
@@ -33,7 +34,8 @@ OUTCOME_SCHEMA: dict[str, Any] = {
     "properties": {"resourceType": {"const": "OperationOutcome"}, "issue": {"type": "array"}},
 }
 WHY = {
-    400: "Malformed JSON, or JSON nested too deep or holding too long a number",
+    400: "Malformed JSON, JSON nested too deep or holding too long a number, NaN or Infinity, "
+    "or a control character in the path, the query, a header, a field or a JWT claim (named)",
     401: "Not authenticated",
     403: "Authenticated, but the role or the CSRF token does not allow it",
     404: "No such resource",
@@ -72,10 +74,10 @@ def document(app: FastAPI) -> None:
 def _codes(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     has_body = "requestBody" in operation
     if path.startswith("/cds-services"):
-        return [401, 503] + ([400, 412, 413, 422] if has_body else [404])
-    codes = [401, 403, 422]
+        return [400, 401, 503] + ([412, 413, 422] if has_body else [404])
+    codes = [400, 401, 403, 422]  # 400: a control character anywhere (web/guard.py)
     if has_body:
-        codes += [400, 413]
+        codes += [413]
     if "{" in path:
         codes.append(404)
     if path.startswith(("/api/v1/cases", "/api/v1/users")) and method in ("post", "put", "delete"):

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request, Response
 
 from netlm.settings import Settings
+from netlm.store import audit
 from netlm.store.credentials import WebSession
 from netlm.store.identity import UserInfo
 from netlm.web import state
@@ -95,7 +96,9 @@ async def optional_session(request: Request) -> Session | None:
 async def session(request: Request) -> Session:
     current = _from_bearer(request) or _from_cookie(request)
     if current is None:
+        audit.attribute(refused=401)  # pages answer it with a redirect to the login form
         raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Bearer"})
+    audit.attribute(current.user)
     if current.via_cookie and request.method in UNSAFE:
         if not same_origin(request):
             raise HTTPException(403, "cross-origin request refused")

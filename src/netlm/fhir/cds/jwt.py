@@ -6,7 +6,8 @@ and the HMAC-with-a-public-key confusion never reach a verifier), the issuer onl
 registered client's keys to try, and a `jku` is fetched only when it is on that client's list.
 After the signature, the audience must be the URL called as NETLM_PUBLIC_URL names it (never the
 Host header), the token fresh (`iat`) and its `jti` unseen; the `jti` is recorded in the
-database, so a replay fails on every worker. A header of the wrong shape is a 401, not a crash.
+database, so a replay fails on every worker. A header of the wrong shape is a 401, not a crash;
+a control, bidirectional or zero-width character in a field netlm reads is a 400 naming it.
 """
 
 import datetime as dt
@@ -24,8 +25,10 @@ import httpx2
 import jwt
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from netlm.fhir.cds.errors import CdsFailure
 from netlm.fhir.cds.fetch import FetchFailed, read_capped
 from netlm.fhir.cds.store import CdsStore, ClientInfo
+from netlm.model.text import text_problem
 from netlm.store.repository import utcnow
 
 ALGORITHMS = frozenset({"ES256", "ES384", "RS384"})
@@ -112,6 +115,22 @@ def _public_key(jwk: Mapping[str, Any], alg: str) -> Any:
     return ECAlgorithm.from_jwk(text)
 
 
+# Header fields and claims netlm reads, looks up or stores: a control character in them (NUL
+# fails PostgreSQL) is a malformed request, refused with 400 naming the field before any lookup.
+TEXT_HEADER_FIELDS = ("alg", "kid", "typ", "jku")
+TEXT_CLAIMS = ("iss", "sub", "aud", "jti", "tenant")
+
+
+def _check_text(header: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
+    fields = [(f"JWT header {k}", header.get(k)) for k in TEXT_HEADER_FIELDS]
+    fields += [(f"JWT claim {k}", claims.get(k)) for k in TEXT_CLAIMS]
+    for name, value in fields:
+        for text in value if isinstance(value, list) else [value]:
+            problem = text_problem(text) if isinstance(text, str) else None
+            if problem is not None:
+                raise CdsFailure(400, "invalid", f"{name}: {problem}")
+
+
 class JwksCache:
     """JWK Sets fetched from `jku` URLs, kept for `ttl` seconds.
 
@@ -191,6 +210,7 @@ class Verifier:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             raise AuthError("the bearer token is not a JWT") from None
+        _check_text(header, unverified)
         alg, kid = header.get("alg"), header.get("kid")
         if not isinstance(alg, str) or alg not in ALGORITHMS:
             raise AuthError(f"JWT algorithm {alg!r} is not accepted (ES256, ES384, RS384)")

@@ -132,9 +132,14 @@ async def _authenticate(request: Request, parts: _Parts) -> Caller:
     return await run_in_threadpool(parts.verifier.verify, header, audience)
 
 
+def _not_a_number(token: str) -> float:
+    """NaN and Infinity, which Python's parser accepts and JSON does not."""
+    raise CdsFailure(400, "invalid", f"{token} is not a valid number")
+
+
 async def _body(request: Request, model: type[M]) -> M:
     try:
-        data = json.loads(await request.body())
+        data = json.loads(await request.body(), parse_constant=_not_a_number)
     except (ValueError, RecursionError):
         raise CdsFailure(400, "invalid", "the body is not JSON") from None
     try:

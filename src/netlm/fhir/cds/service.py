@@ -196,9 +196,10 @@ class CdsService:
         return Assessed(case_id, case, imported, shown, saved, tuple(fields_to_complete(shown)))
 
     def _stored(self, case_id: str) -> tuple[Case | None, set[str]]:
-        """The case as netlm holds it, and the facts the EHR gave in its latest version."""
+        """The case as netlm holds it (an audited read, even when the chart is unchanged), and
+        the facts the EHR gave in its latest version."""
         try:
-            record = self.store.get_case(case_id)
+            record = self.store.get_case(case_id, by=self.account())
         except NotFound:
             return None, set()
         for version in reversed(self.store.case_versions(case_id)):

@@ -272,6 +272,7 @@ def _audit(
             at=now,
             user_id=None if by is None else by.id,
             username=SYSTEM if by is None else by.username,
+            role=None if by is None else by.role,
             action=action,
             entity=entity,
             entity_id=entity_id,

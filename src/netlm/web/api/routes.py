@@ -13,6 +13,7 @@ from netlm.model.case import Case
 from netlm.model.codes import Region
 from netlm.model.decision import Decision, DecisionIn
 from netlm.model.parse import parse_case_json
+from netlm.model.text import FreeText, SingleLine
 from netlm.store.credentials import TokenInfo
 from netlm.web import state
 from netlm.web.api import account as account_api
@@ -49,9 +50,9 @@ class CaseOut(BaseModel):
 
 
 class TokenIn(BaseModel):
-    username: str = Field(max_length=200)
+    username: Annotated[str, Field(max_length=200), SingleLine]
     password: str = Field(max_length=1024)
-    label: str = Field("api", max_length=200)
+    label: Annotated[str, Field(max_length=200), SingleLine] = "api"
     code: str | None = Field(None, max_length=32, description="TOTP code, for users with one")
 
 
@@ -65,11 +66,11 @@ class UserIn(BaseModel):
     username: str = Field(pattern=r"^[A-Za-z0-9._-]{2,64}$")
     password: str = Field(min_length=10, max_length=1024)
     role: Literal["admin", "clinician", "viewer"]
-    display_name: str | None = Field(None, max_length=200)
+    display_name: Annotated[str, Field(max_length=200), SingleLine] | None = None
 
 
 class DeleteIn(BaseModel):
-    reason: str = Field(min_length=3, max_length=2000)
+    reason: Annotated[str, Field(min_length=3, max_length=2000), FreeText]
 
 
 @router.post("/assess", response_model=Assessment, openapi_extra=CASE_BODY, tags=["assess"])

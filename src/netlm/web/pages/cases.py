@@ -261,18 +261,21 @@ async def delete_case(request: Request, case_id: str, current: Clinician) -> Res
 def history_page(
     request: Request, case_id: str, current: Viewer, action: str = "", reads: str = ""
 ) -> HTMLResponse:
-    """Versions, assessments, decisions (everything the board entered) and the audit trail,
-    filterable by event; openings (reads) are hidden unless asked for."""
+    """Versions, assessments, decisions (everything the board entered) and, for clinicians
+    and admins as in the API, the audit trail, filterable by event; openings (reads) are hidden
+    unless asked for."""
     lang = request_lang(request)
     store, kb = state.store(request), state.kb(request)
     record = store.get_case(case_id, by=current.user)
-    events = store.audit_log(entity_id=case_id)
-    if action in history.CASE_ACTIONS:
-        events = [e for e in events if e.action == action]
-    elif reads != "1":
-        events = [e for e in events if e.action != "read"]
-    audit = [(e, history.action_name(e.action, lang), history.audit_text(e, kb, lang))
-             for e in events]  # fmt: skip
+    audit = None
+    if current.user.role != "viewer":
+        events = store.audit_log(entity_id=case_id)
+        if action in history.CASE_ACTIONS:
+            events = [e for e in events if e.action == action]
+        elif reads != "1":
+            events = [e for e in events if e.action != "read"]
+        audit = [(e, history.action_name(e.action, lang), history.audit_text(e, kb, lang))
+                 for e in events]  # fmt: skip
     actions = [(a, history.action_name(a, lang)) for a in history.CASE_ACTIONS]
     return page(
         request, "history.html", current, record=record, versions=store.case_versions(case_id),
