@@ -39,6 +39,34 @@ def test_cli_import_prints_the_case_and_unmapped_lines(fhir_cli: list[str]) -> N
     assert all(line.startswith("unmapped: ") for line in lines)
 
 
+FEEDS = Path(__file__).parents[2] / "examples" / "fhir" / "feeds"
+
+
+def test_cli_import_shows_report_text_as_proposals_never_in_the_case(fhir_cli: list[str]) -> None:
+    chart = FEEDS / "epic-02-pnet-pathology-report.json"
+    result = run(fhir_cli, "import", str(chart), "--date", "2024-03-15")
+    assert result.returncode == 0, result.stderr
+    assert "mitoses_per_2mm2" not in json.loads(result.stdout)["pathology"]
+    proposals = [line for line in result.stderr.splitlines() if line.startswith("proposal")]
+    assert any(
+        "pathology.mitoses_per_2mm2 = 2.0" in line
+        and "DiagnosticReport/ePath1" in line
+        and "mitoses 2/2 mm2" in line
+        for line in proposals
+    )
+    assert any("pathology.ki67_percent = 8.0 (the case holds 8.0)" in line for line in proposals)
+
+
+def test_cli_import_as_of_a_date_lists_what_came_later(fhir_cli: list[str]) -> None:
+    chart = FEEDS / "cerner-02-jejunal-net-as-of-date.json"
+    result = run(fhir_cli, "import", str(chart), "--date", "2024-03-01")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["pathology"]["ki67_percent"] == pytest.approx(2.9)
+    assert "unmapped: (after the date): Observation/ki67b has effectiveDateTime 2024-05-02" in (
+        result.stderr
+    )
+
+
 def test_cli_import_from_stdin_with_patient(fhir_cli: list[str]) -> None:
     text = (BUNDLES / "two-patients.json").read_text(encoding="utf-8")
     result = run(fhir_cli, "import", "-", "--patient", "pb", "--date", "2024-06-01", stdin=text)
