@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from netlm.cli.audit import audit_app
 from netlm.store import Store, UserInfo, create_db_engine, upgrade, verify_chain
-from netlm.store.audit import EXPORTED, GENESIS, row_hash
+from netlm.store.audit import EXPORTED, GENESIS, record, row_hash
 from netlm.store.backup import backup, restore
 from tests.store.conftest import FAST_HASHER, example
 
@@ -109,6 +109,15 @@ def test_concurrent_writers_never_fork_the_chain(store: Store, alice: UserInfo) 
     report = verify_chain(store.engine)
     assert report.problem is None
     assert report.rows == len(store.audit_log(limit=1000)) >= 60
+
+
+def test_a_hostile_case_id_from_a_refused_path_is_recorded_fitted(store: Store) -> None:
+    """A refused request's path goes into the trail: NUL and overlong ids must not make the
+    recording itself fail (PostgreSQL refuses NUL and checks lengths)."""
+    record(store.engine, None, "refused", "case", "a\x00b" + "x" * 300, "404")
+    (entry,) = store.audit_log(limit=1)
+    assert entry.entity_id == "a\ufffdb" + "x" * 197
+    assert verify_chain(store.engine).problem is None
 
 
 def test_rows_written_before_the_chain_are_chained_by_the_upgrade(db_url: str) -> None:

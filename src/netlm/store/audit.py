@@ -97,16 +97,22 @@ def record(
     actor: str = ANONYMOUS,
 ) -> None:
     """Append one row in a transaction of its own (e.g. a refused request); `actor` names who
-    acted when no user did."""
+    acted when no user did. `entity_id` may come from a hostile path: it is fitted."""
     with Session(engine) as s, s.begin():
         s.add(
             AuditRow(
                 at=utcnow(), user_id=None if by is None else by.id,
                 username=actor if by is None else by.username,
                 role=None if by is None else by.role, action=action, entity=entity,
-                entity_id=entity_id, outcome=outcome, detail=detail or {},
+                entity_id=fit(entity_id, 200), outcome=outcome, detail=detail or {},
             )
         )  # fmt: skip
+
+
+def fit(value: str, size: int) -> str:
+    """`value` as a column of `size` characters takes it on every database: control characters
+    (PostgreSQL refuses NUL) shown as U+FFFD, the rest cut off."""
+    return "".join("\ufffd" if ord(c) < 32 or ord(c) == 127 else c for c in value[:size])
 
 
 def canonical(fields: Mapping[str, Any]) -> bytes:
@@ -163,8 +169,8 @@ def _seal(session: Session) -> None:
     for row in pending:
         if request is not None:
             request.recorded = True
-            row.address = row.address or request.address
-            row.via = row.via or request.via
+            row.address = row.address or fit(request.address, 64)
+            row.via = row.via or fit(request.via, 200)
             if row.role is None and request.user is not None and row.user_id == request.user.id:
                 row.role = request.user.role
         row.outcome = row.outcome or "ok"
