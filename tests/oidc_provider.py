@@ -4,7 +4,9 @@ an RS256 key made at start. Run as its own process: `python -m tests.oidc_provid
 
 The authorisation endpoint shows a sign-in form, or approves at once for `?user=NAME`; with
 `?misbehave=MODE` the ID token it then issues is wrong in one way (wrong_nonce, wrong_audience,
-wrong_issuer, expired, bad_signature, unsigned), for the relying party to refuse.
+wrong_issuer, expired, bad_signature, unsigned), for the relying party to refuse. Its ID tokens
+say the user signed in with a password and a one-time code (`amr` AMR, RFC 8176); with
+`?misbehave=single_factor` with the password alone (NETLM_REQUIRE_MFA refuses that of an admin).
 """
 
 import base64
@@ -36,9 +38,12 @@ CLIENT_SECRET = "client secret of the test provider"
 USERS = {
     "alice": {"sub": "alice-0001", "name": "Alice Li"},  # the tests link her to a netlm user
     "mallory": {"sub": "mallory-0666", "name": "Mallory"},  # known here, linked to nobody
+    "carol": {"sub": "carol-0002", "name": "Carol Wu"},  # the tests link her to a netlm admin
 }
 CALLBACK = "/login/sso/callback"
 MODES = ("wrong_nonce", "wrong_audience", "wrong_issuer", "expired", "bad_signature", "unsigned")
+AMR = ["pwd", "otp"]  # how every user signs in here, unless `single_factor`
+SINGLE_FACTOR_AMR = ["pwd"]
 
 
 @dataclass
@@ -141,7 +146,7 @@ def create_app(issuer: str) -> Flask:
             now = int(time.time())
             claims: dict[str, Any] = {
                 "iss": issuer, "aud": [CLIENT_ID], "iat": now, "exp": now + 300,
-                "auth_time": code.auth_time, "nonce": code.nonce, **code.user,
+                "auth_time": code.auth_time, "nonce": code.nonce, "amr": AMR, **code.user,
                 "at_hash": create_half_hash(token["access_token"], "RS256").decode(),
             }  # fmt: skip
             signer = key
@@ -158,6 +163,8 @@ def create_app(issuer: str) -> Flask:
                     signer = other  # same kid, another key
                 case "unsigned":
                     return _unsigned(claims)
+                case "single_factor":
+                    claims["amr"] = SINGLE_FACTOR_AMR
             return jwt.encode({"alg": "RS256", "kid": kid}, claims, signer)
 
     def query_client(client_id: str) -> Client | None:

@@ -187,11 +187,18 @@ def test_totp_sign_in_takes_the_code_after_the_password(env: Env) -> None:
     following = totp.at(time.time() + 30)  # the enrolment used the current code
     assert code_step(fresh, following) == 303
     assert fresh.get("/cases").status_code == 200
+    assert last_session_had_second_factor(env)  # NETLM_REQUIRE_MFA would accept this session
     again = env.client("10.0.0.4")
     post_login(again, "dr.mfa")
     assert code_step(again, following) == 401  # each code works once
     token = env.client().post("/api/v1/tokens", json={"username": "dr.mfa", "password": PASSWORD})
     assert (token.status_code, token.json()["errors"][0]["field"]) == (401, "code")
+
+
+def last_session_had_second_factor(env: Env) -> bool:
+    with env.store.engine.connect() as connection:
+        query = "SELECT second_factor FROM web_sessions ORDER BY id DESC LIMIT 1"
+        return bool(connection.exec_driver_sql(query).scalar())
 
 
 def test_the_code_step_needs_the_password_step(env: Env) -> None:
@@ -210,6 +217,7 @@ def mfa_env(tmp_path: Path) -> Env:
 def test_require_mfa_sends_an_admin_to_enrol_before_anything_else(mfa_env: Env) -> None:
     client = mfa_env.client()
     assert post_login(client, "admin").status_code == 303
+    assert not last_session_had_second_factor(mfa_env)
     for path in ("/cases", "/account", "/cases/new"):
         answer = client.get(path, follow_redirects=False)
         assert (answer.status_code, answer.headers.get("location")) == (303, "/account/totp")

@@ -1,6 +1,7 @@
 """Single sign-on end to end over HTTP: netlm's server and a real OpenID provider
 (tests/oidc_provider.py), each in its own process, started once for this module; a client
-follows the redirects between them as a browser would."""
+follows the redirects between them as a browser would. A second netlm server on the same
+database runs with NETLM_REQUIRE_MFA, for the rule on admins' single sign-on."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,9 +18,9 @@ from netlm.store.repository import Store
 from netlm.store.sso import SsoStore
 from netlm.web.app import create_app
 from netlm.web.i18n import word
-from netlm.web.oidc_client import Provider, SsoFailed
+from netlm.web.oidc_client import Provider, SsoFailed, second_factor
 from tests.app.server import served
-from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, MODES, USERS, provider
+from tests.oidc_provider import AMR, CLIENT_ID, CLIENT_SECRET, MODES, USERS, provider
 from tests.web.pagetext import half_width_punctuation, visible_texts
 
 
@@ -28,6 +29,7 @@ class Sites:
     netlm: str
     issuer: str
     store: Store
+    strict: str  # netlm with NETLM_REQUIRE_MFA=1
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +39,20 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     upgrade(url)
     store = Store(create_db_engine(url))
     store.add_user("dr.li", "a password she never uses", "clinician", display_name="Dr Li")
+    store.add_user("dr.wu", "a password she never uses", "admin", display_name="Dr Wu")
+    (data / "strict").mkdir()
     with provider(data) as issuer:
         SsoStore(store.engine).link_sso("dr.li", issuer, USERS["alice"]["sub"])
+        SsoStore(store.engine).link_sso("dr.wu", issuer, USERS["carol"]["sub"])
         extra = {"NETLM_OIDC_ISSUER": issuer, "NETLM_OIDC_CLIENT_ID": CLIENT_ID,
                  "NETLM_OIDC_CLIENT_SECRET": CLIENT_SECRET}  # fmt: skip
-        with served(data, url, extra) as base:
-            yield Sites(base, issuer, store)
+        strict = extra | {"NETLM_REQUIRE_MFA": "1"}
+        with served(data, url, extra) as base, served(data / "strict", url, strict) as mfa:
+            yield Sites(base, issuer, store, mfa)
 
 
-def browser(sites: Sites) -> httpx2.Client:
-    return httpx2.Client(base_url=sites.netlm, timeout=10)
+def browser(sites: Sites, base: str | None = None) -> httpx2.Client:
+    return httpx2.Client(base_url=base or sites.netlm, timeout=10)
 
 
 def to_provider(client: httpx2.Client, next: str = "/cases") -> str:
@@ -195,6 +201,89 @@ def test_the_login_page_offers_single_sign_on(sites: Sites, lang: str) -> None:
         texts = visible_texts(page) + visible_texts(refused.text)
         if lang == "zh":
             assert half_width_punctuation(texts, ()) == []
+
+
+# --- NETLM_REQUIRE_MFA: an admin's single sign-on needs a second factor at the provider ----------
+
+
+def sso_sign_in(client: httpx2.Client, user: str, misbehave: str = "") -> httpx2.Response:
+    """Sign in at the provider as `user` and follow netlm's answer to its end."""
+    callback = at_provider(client, to_provider(client), user, misbehave)
+    return client.get(callback, follow_redirects=True)
+
+
+def test_require_mfa_admits_an_admin_with_a_second_factor_at_the_provider(sites: Sites) -> None:
+    assert second_factor(AMR)  # the provider's default: password and one-time code
+    with browser(sites, sites.strict) as client:
+        landed = sso_sign_in(client, "carol")
+        assert (landed.status_code, landed.url.path) == (200, "/cases")  # not sent to enrol
+        assert "Dr Wu" in landed.text
+        assert client.get("/account", follow_redirects=False).status_code == 200
+        users = client.get("/api/v1/users", headers={"Accept": "application/json"})
+        assert users.status_code == 200  # an admin's route, with the session's cookie
+    login = sites.store.audit_log("dr.wu", limit=1)[0]
+    assert (login.action, login.detail["method"], login.detail["second_factor"]) == (
+        "login", "sso", True
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_require_mfa_refuses_an_admin_without_a_second_factor(sites: Sites, lang: str) -> None:
+    with browser(sites, sites.strict) as client:
+        client.headers["Accept-Language"] = "zh-CN" if lang == "zh" else "en"
+        refused = sso_sign_in(client, "carol", misbehave="single_factor")
+        assert refused.status_code == 403
+        assert says(refused, "sso.no_second_factor", lang)
+        assert "netlm_session" not in refused.headers.get("set-cookie", "")
+        assert not signed_in(client)
+        if lang == "zh":
+            assert half_width_punctuation(visible_texts(refused.text), ()) == []
+    entry = sites.store.audit_log(USERS["carol"]["sub"], limit=1)[0]
+    assert (entry.action, entry.detail["method"], entry.detail["issuer"]) == (
+        "login_failed", "sso", sites.issuer
+    )  # fmt: skip
+    assert "without a second factor" in entry.detail["reason"]
+    assert "['pwd']" in entry.detail["reason"]
+
+
+def test_require_mfa_admits_a_clinician_without_a_second_factor(sites: Sites) -> None:
+    with browser(sites, sites.strict) as client:
+        landed = sso_sign_in(client, "alice", misbehave="single_factor")
+        assert (landed.status_code, landed.url.path) == (200, "/cases")
+        assert "Dr Li" in landed.text
+
+
+def test_without_require_mfa_an_admin_needs_no_second_factor(sites: Sites) -> None:
+    with browser(sites) as client:
+        landed = sso_sign_in(client, "carol", misbehave="single_factor")
+        assert (landed.status_code, landed.url.path) == (200, "/cases")
+
+
+@pytest.mark.parametrize(
+    ("amr", "two"),
+    [
+        (["mfa"], True),
+        (["pwd", "otp"], True),
+        (["pwd", "sms"], True),
+        (["hwk", "pin"], True),
+        (["swk", "fpt"], True),
+        (["face", "hwk"], True),
+        (["pwd", "mfa", "otp"], True),
+        (["pwd"], False),
+        (["otp"], False),  # one factor, however strong
+        (["hwk"], False),
+        (["sms", "tel"], False),  # both possession
+        (["pwd", "kba"], False),  # both knowledge
+        (["pwd", "mca"], False),  # several channels are not several factors
+        (["pwd", "rba"], False),
+        ([], False),
+        (None, False),
+        ("mfa", False),  # not a list: OpenID Connect Core says an array of strings
+        ([["mfa"]], False),
+    ],
+)
+def test_second_factor_follows_rfc_8176(amr: object, two: bool) -> None:
+    assert second_factor(amr) is two
 
 
 def test_an_unreachable_provider_is_reported_as_such() -> None:

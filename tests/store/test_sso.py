@@ -1,5 +1,6 @@
 """Single sign-on links in the store (SQLite and PostgreSQL) and `netlm user link-sso`."""
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,16 @@ def test_link_sso_from_the_command_line(tmp_path: Path, monkeypatch: pytest.Monk
     assert (linked.exit_code, linked.stdout) == (0, f"linked li to s-1 at {ISSUER}\n")
     unknown = runner.invoke(user_app, ["link-sso", "nobody", "--subject", "s-2"])
     assert (unknown.exit_code, unknown.stderr) == (2, "error: user 'nobody' not found\n")
+
+
+def test_a_session_records_whether_its_sign_in_carried_a_second_factor(
+    store: Store, alice: UserInfo
+) -> None:
+    lifetime, idle = dt.timedelta(hours=1), dt.timedelta(minutes=30)
+    plain, started = store.start_web_session(alice, "10.0.0.1", lifetime)
+    two, with_two = store.start_web_session(alice, "10.0.0.1", lifetime, second_factor=True)
+    assert (started.second_factor, with_two.second_factor) == (False, True)
+    found, found_two = store.web_session(plain, idle), store.web_session(two, idle)
+    assert found is not None
+    assert found_two is not None
+    assert (found.second_factor, found_two.second_factor) == (False, True)

@@ -63,11 +63,13 @@ class TokenInfo:
 
 @dataclass(frozen=True)
 class WebSession:
-    """A live browser session: whose it is and the CSRF token its unsafe requests must echo."""
+    """A live browser session: whose it is, the CSRF token its unsafe requests must echo, and
+    whether its sign-in carried a second factor (a TOTP code, or SSO with MFA at the provider)."""
 
     id: int
     user: UserInfo
     csrf: str
+    second_factor: bool = False
 
 
 class Credentials(StoreBase):
@@ -76,9 +78,10 @@ class Credentials(StoreBase):
     # --- browser sessions ----------------------------------------------------------------------
 
     def start_web_session(
-        self, user: UserInfo, ip: str, lifetime: dt.timedelta
+        self, user: UserInfo, ip: str, lifetime: dt.timedelta, *, second_factor: bool = False
     ) -> tuple[str, WebSession]:
-        """A new browser session for `user` that ends after `lifetime` at the latest.
+        """A new browser session for `user` that ends after `lifetime` at the latest;
+        `second_factor` records that its sign-in carried one.
 
         Returns the secret for the cookie, shown only this once (the database keeps its digest),
         and the session with its CSRF token.
@@ -93,10 +96,11 @@ class Credentials(StoreBase):
                 created_at=now,
                 last_seen_at=now,
                 expires_at=now + lifetime,
+                second_factor=second_factor,
             )
             s.add(row)
             s.flush()
-            return secret, WebSession(row.id, user, csrf)
+            return secret, WebSession(row.id, user, csrf, second_factor)
 
     def web_session(self, secret: str, idle: dt.timedelta) -> WebSession | None:
         """The live session whose cookie holds `secret`; None once it has ended.
@@ -118,7 +122,8 @@ class Credentials(StoreBase):
             if row.ended_at is not None or user.disabled:
                 return None
             timed_out = now >= row.expires_at or now - row.last_seen_at >= idle
-            session, last_seen = WebSession(row.id, user_info(user), row.csrf), row.last_seen_at
+            session = WebSession(row.id, user_info(user), row.csrf, row.second_factor)
+            last_seen = row.last_seen_at
         if timed_out:
             with self._sessions.begin() as s:
                 end_sessions(s, WebSessionRow.id == session.id, now)

@@ -116,6 +116,8 @@ class WebSessionRow(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The sign-in carried a second factor: netlm's TOTP code, or SSO whose `amr` shows one.
+    second_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class LoginAttemptRow(Base):

@@ -9,7 +9,10 @@ cookie is refused, so nobody can sign a victim's browser in with a code of their
 
 A verified identity signs in only the user an admin linked it to (`netlm user link-sso`): no
 account is created from a sign-in and no role is taken from the provider. Such users skip
-netlm's password and second factor: the provider authenticated them, and enforces MFA.
+netlm's password and second factor: the provider authenticated them. With NETLM_REQUIRE_MFA an
+admin is signed in only if the ID token's `amr` shows a second factor (RFC 8176; see
+`oidc_client.second_factor`), and is refused otherwise; the session records whether the sign-in
+carried one, so an admin with MFA at the provider is never asked to enrol netlm's TOTP.
 """
 
 import base64
@@ -96,13 +99,19 @@ def callback(
     user = SsoStore(state.store(request).engine).user_for_sso(identity.issuer, identity.subject)
     if user is None:
         return _refused(request, 403, "sso.unlinked", "no active user linked", identity)
+    second_factor = identity.second_factor
+    if user.role == "admin" and not second_factor and state.settings(request).require_mfa:
+        amr = str(identity.claims.get("amr"))[:100]
+        reason = f"admin {user.username} without a second factor at the provider (amr {amr})"
+        return _refused(request, 403, "sso.no_second_factor", reason, identity)
     state.store(request).audit(
         user, "login", "session", user.username,
-        {"ip": client_address(request), "method": "sso", "issuer": identity.issuer},
+        {"ip": client_address(request), "method": "sso", "issuer": identity.issuer,
+         "second_factor": second_factor},
     )  # fmt: skip
     response = RedirectResponse(str(flow["next"]), status_code=303)
     response.delete_cookie(FLOW_COOKIE, path=SSO_PATH)
-    start_session(request, response, user)
+    start_session(request, response, user, second_factor=second_factor)
     return response
 
 

@@ -26,6 +26,14 @@ METADATA_SECONDS = 3600  # discovery document and keys are fetched again after t
 TIMEOUT_SECONDS = 5.0
 MAX_SUBJECT = 255
 
+# RFC 8176 (Authentication Method Reference Values), section 2, by authentication factor. Values
+# that are no factor of their own are left out: `mca` (several channels, not factors), `geo`,
+# `rba` (risk-based), `user` (presence test) and `wia` (whatever Windows signed in with).
+KNOWLEDGE = frozenset({"pwd", "pin", "kba"})
+POSSESSION = frozenset({"otp", "hwk", "swk", "sms", "tel", "sc", "pop"})
+INHERENCE = frozenset({"fpt", "face", "iris", "retina", "vbm"})
+FACTORS = (KNOWLEDGE, POSSESSION, INHERENCE)
+
 
 class SsoFailed(Exception):
     """A sign-in that cannot be completed; `reason` is for the audit trail, never the page."""
@@ -43,6 +51,27 @@ class Identity:
     issuer: str
     subject: str
     claims: dict[str, Any]
+
+    @property
+    def second_factor(self) -> bool:
+        """Whether the provider says this sign-in took more than one factor (`amr`)."""
+        return second_factor(self.claims.get("amr"))
+
+
+def second_factor(amr: object) -> bool:
+    """Whether an ID token's `amr` claim shows multi-factor authentication (RFC 8176).
+
+    Accepted: `mfa` ("multiple-factor authentication", RFC 8176 section 2), or methods of at
+    least two different factors among knowledge (`pwd`, `pin`, `kba`), possession (`otp`, `hwk`,
+    `swk`, `sms`, `tel`, `sc`, `pop`) and inherence (`fpt`, `face`, `iris`, `retina`, `vbm`):
+    `["pwd", "otp"]` or `["hwk", "pin"]` or `["swk", "fpt"]` pass; `["pwd"]`, `["otp"]`,
+    `["sms", "tel"]` (both possession) or `["pwd", "mca"]` do not. A missing `amr`, or one that is
+    not a list of strings (OpenID Connect Core 1.0, section 2), shows none.
+    """
+    if not isinstance(amr, list) or not all(isinstance(value, str) for value in amr):
+        return False
+    methods = set(amr)
+    return "mfa" in methods or sum(bool(methods & factor) for factor in FACTORS) >= 2
 
 
 @dataclass

@@ -50,11 +50,16 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def start_session(request: Request, response: Response, user: UserInfo) -> None:
-    """Sign `user` in: a new server-side session, and its id in a cookie on `response`."""
+def start_session(
+    request: Request, response: Response, user: UserInfo, *, second_factor: bool
+) -> None:
+    """Sign `user` in: a new server-side session, and its id in a cookie on `response`.
+    `second_factor`: the sign-in carried one (a TOTP code, or SSO with MFA at the provider)."""
     settings = state.settings(request)
     lifetime = dt.timedelta(hours=settings.session_max_hours)
-    secret, _ = state.store(request).start_web_session(user, client_address(request), lifetime)
+    secret, _ = state.store(request).start_web_session(
+        user, client_address(request), lifetime, second_factor=second_factor
+    )
     response.set_cookie(
         SESSION_COOKIE, secret, max_age=int(lifetime.total_seconds()), httponly=True,
         samesite="lax", secure=settings.secure_cookies, path="/",
@@ -162,19 +167,23 @@ def _login_token(settings: Settings, nonce: str) -> str:
     return hmac.new(key, b"netlm-login:" + nonce.encode(), hashlib.sha256).hexdigest()
 
 
-# With NETLM_REQUIRE_MFA an admin signed in by password alone may only enrol or log out. API
-# tokens are unaffected: issuing one takes the code, and a token is then a revocable, expiring
-# 256-bit secret that a program cannot pair with a code typed by a person.
+# With NETLM_REQUIRE_MFA an admin signed in by password alone may only enrol or log out; an
+# admin's single sign-on needs MFA at the provider (netlm.web.oidc) and its session is marked so,
+# like one whose sign-in took a TOTP code. API tokens are unaffected: issuing one takes the code,
+# and a token is then a revocable, expiring 256-bit secret that a program cannot pair with a code
+# typed by a person.
 MFA_REQUIRED = "enrol a second factor first (NETLM_REQUIRE_MFA)"
 ENROL_PATHS = ("/account/totp", "/logout")
 
 
 def must_enrol(request: Request, current: Session) -> bool:
-    """Whether a browser session is an admin's without the second factor the settings require."""
+    """Whether a browser session is an admin's without the second factor the settings require:
+    the user has no TOTP, and the session's sign-in carried none (SSO with MFA at the provider)."""
+    signed_in_with_two = current.web_session is not None and current.web_session.second_factor
     return (
         current.via_cookie
         and current.user.role == "admin"
-        and not current.user.mfa
+        and not (current.user.mfa or signed_in_with_two)
         and state.settings(request).require_mfa
     )
 

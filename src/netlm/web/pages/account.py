@@ -41,12 +41,14 @@ def finish_password_step(request: Request, user: UserInfo, next: str) -> Redirec
         response = RedirectResponse(f"{CODE_PATH}?next={quote(next)}", status_code=303)
         signin.start_second_step(request, response, user.id)
         return response
-    return _signed_in(request, user, next)
+    return _signed_in(request, user, next, second_factor=False)
 
 
-def _signed_in(request: Request, user: UserInfo, next: str) -> RedirectResponse:
+def _signed_in(
+    request: Request, user: UserInfo, next: str, *, second_factor: bool
+) -> RedirectResponse:
     response = RedirectResponse(next, status_code=303)
-    start_session(request, response, user)
+    start_session(request, response, user, second_factor=second_factor)
     signin.trust_device(request, response, user.username)
     return response
 
@@ -90,7 +92,7 @@ def code_step(
         return _code_page(request, 429, error=error, next=next)
     except InvalidCredentials:
         return _code_page(request, 401, error=word("login.code_failed", lang), next=next)
-    response = _signed_in(request, user, next)
+    response = _signed_in(request, user, next, second_factor=True)
     signin.end_second_step(request, response)
     return response
 

@@ -3,6 +3,10 @@
 Linking is done by an admin (`netlm user link-sso`); nobody is linked by this migration, and an
 identity can be linked to one user only.
 
+Browser sessions record whether their sign-in carried a second factor (netlm's TOTP code, or an
+ID token whose `amr` shows one), so that NETLM_REQUIRE_MFA can accept an admin's single sign-on
+with MFA at the provider; sessions started before this migration did not.
+
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-07
@@ -26,9 +30,15 @@ def upgrade() -> None:
         batch.create_unique_constraint(
             op.f("uq_users_oidc_issuer_oidc_subject"), ["oidc_issuer", "oidc_subject"]
         )
+    with op.batch_alter_table("web_sessions") as batch:
+        batch.add_column(
+            sa.Column("second_factor", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("web_sessions") as batch:
+        batch.drop_column("second_factor")
     with op.batch_alter_table("users") as batch:
         batch.drop_constraint(op.f("uq_users_oidc_issuer_oidc_subject"), type_="unique")
         batch.drop_column("oidc_subject")
