@@ -180,3 +180,33 @@ def test_bilirubin_mass_against_molar_limit_is_refused() -> None:
     result = mapped(bilirubin)
     assert result.case.labs.bilirubin_x_uln is None
     assert "same quantity" in reasons(result, "labs.bilirubin_x_uln")[0]
+
+
+def cpt(rid: str, code: str, **fields: Any) -> dict[str, Any]:
+    return {"resourceType": "Procedure", "id": rid, "status": "completed",
+            "code": concept(c.CPT, code), "subject": SUBJECT, "performedDateTime": "2022-01-01",
+            **fields}  # fmt: skip
+
+
+def test_a_whipple_coded_in_cpt_joins_the_bile_duct_and_resects_a_linked_primary() -> None:
+    unlinked = mapped(cpt("op", "48150"))
+    assert unlinked.case.history.bilioenteric_anastomosis is True
+    assert unlinked.case.primary.status is None  # the pancreas is removed only in part
+    assert "removes only part of that organ" in reasons(unlinked, "primary.status")[0]
+    linked = mapped(cpt("op", "48153", reasonReference=[{"reference": "Condition/prim"}]))
+    assert linked.case.primary.status == "resected"
+    assert linked.case.history.bilioenteric_anastomosis is True
+
+
+def test_a_cpt_right_colectomy_for_an_ileal_primary() -> None:
+    ileal = condition("net", code=concept(CM, "C7A.012"))
+    op = cpt("op", "44160", reasonReference=[{"reference": "Condition/net"}])
+    result = bundle_to_case(chart(ileal, op), on=ON)
+    assert result.case.primary.status == "resected"
+    assert "Partial colectomy with terminal ileum" in result.sources["primary.status"]
+    assert result.case.history.bilioenteric_anastomosis is None
+
+
+def test_a_cpt_code_netlm_has_not_verified_is_listed() -> None:
+    result = mapped(cpt("op", "47120"))
+    assert any("47120" in r for r in reasons(result, NOT_USED))

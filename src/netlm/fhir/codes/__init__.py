@@ -64,14 +64,17 @@ from netlm.fhir.codes.observations import (
     TUMOR_SIZE,
 )
 from netlm.fhir.codes.procedures import (
+    CPT_RESECTIONS,
     PRIMARY_RESECTIONS,
     PROCEDURE_WORDS,
+    WHIPPLE_CPT,
     WHIPPLE_SNOMED,
     WHIPPLE_WORDS,
     Resection,
 )
 from netlm.fhir.codes.systems import (
     ATC,
+    CPT,
     EXT_CASE_FIELD,
     EXT_MISSING_WHY,
     ICD10,
@@ -125,6 +128,8 @@ __all__ = [
     "CANCER_DISEASE_STATUS",
     "CARCINOID_PRIMARY_ICD",
     "CARCINOID_SITES_NOT_READ",
+    "CPT",
+    "CPT_RESECTIONS",
     "CREATININE_CLEARANCE",
     "DISEASE_STATUS_COURSE",
     "DISEASE_STATUS_NOT_READ",
@@ -194,6 +199,7 @@ __all__ = [
     "TUMOR_SIZE",
     "UCUM",
     "UNSPECIFIED_SECONDARY_ICD",
+    "WHIPPLE_CPT",
     "WHIPPLE_SNOMED",
     "WHIPPLE_WORDS",
     "Resection",

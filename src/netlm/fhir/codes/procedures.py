@@ -97,6 +97,41 @@ PRIMARY_RESECTIONS: Final[dict[str, Resection]] = {
 # Operations that join the bile duct to the bowel (a pancreatoduodenectomy always does).
 WHIPPLE_SNOMED: Final = frozenset({"116241004", "116031009", "69036001", "265459006"})
 
+# CPT (system http://www.ama-assn.org/go/cpt), each with its official (AMA) descriptor as
+# reproduced by the coding references named. Only the resections of netlm's procedure catalogue
+# whose descriptor says which organs are removed.
+AAPC_WHIPPLE: Final = "https://www.aapc.com/blog/24715-excise-bad-whipple-procedure-coding/"
+CODING_AHEAD: Final = "https://webhooks.codingahead.com/cpt/codes/"
+CPT_RESECTIONS: Final[dict[str, Resection]] = {
+    # Pancreatectomy, proximal subtotal with total duodenectomy, partial gastrectomy,
+    # choledochoenterostomy and gastrojejunostomy (Whipple-type procedure); with (48150) or
+    # without (48152) pancreatojejunostomy
+    "48150": _r("Whipple-type pancreatectomy", {"duodenum"}, {"pancreas", "stomach"}, AAPC_WHIPPLE),
+    "48152": _r("Whipple-type pancreatectomy", {"duodenum"}, {"pancreas", "stomach"}, AAPC_WHIPPLE),
+    # ... with near-total duodenectomy, choledochoenterostomy and duodenojejunostomy
+    # (pylorus-sparing, Whipple-type procedure); with (48153) or without (48154)
+    # pancreatojejunostomy
+    "48153": _r("Pylorus-sparing Whipple-type pancreatectomy", set(), {"pancreas", "duodenum"},
+                AAPC_WHIPPLE),
+    "48154": _r("Pylorus-sparing Whipple-type pancreatectomy", set(), {"pancreas", "duodenum"},
+                AAPC_WHIPPLE),
+    # Pancreatectomy, distal subtotal, with or without splenectomy; without (48140) or with
+    # (48145) pancreaticojejunostomy
+    "48140": _r("Distal subtotal pancreatectomy", set(), {"pancreas"}, CODING_AHEAD + "48140"),
+    "48145": _r("Distal subtotal pancreatectomy", set(), {"pancreas"}, CODING_AHEAD + "48145"),
+    # Colectomy, partial, with removal of terminal ileum with ileocolostomy (open 44160,
+    # laparoscopic 44205): the right colectomy; the appendix is not named, so only in part
+    "44160": _r("Partial colectomy with terminal ileum", set(),
+                {"colon", "small_intestine", "appendix"},
+                "https://medcoder.ai/cptcode/44160-colectomy-partial-with-removal-of-terminal-ileum-with-ileocolostomy"),
+    "44205": _r("Laparoscopic partial colectomy with terminal ileum", set(),
+                {"colon", "small_intestine", "appendix"}, CODING_AHEAD + "44205"),
+    # Enterectomy, resection of small intestine; single resection and anastomosis
+    "44120": _r("Enterectomy", set(), {"small_intestine"}, CODING_AHEAD + "44120"),
+}  # fmt: skip
+# Every Whipple-type code names a choledochoenterostomy: a bilioenteric anastomosis.
+WHIPPLE_CPT: Final = frozenset({"48150", "48152", "48153", "48154"})
+
 # Procedures named in free text (only when the Procedure has no coding at all).
 PROCEDURE_WORDS: Final[tuple[tuple[str, OptionCode], ...]] = (
     ("chemoemboli", "tace"),

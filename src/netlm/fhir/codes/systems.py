@@ -11,6 +11,7 @@ UCUM: Final = "http://unitsofmeasure.org"
 ICDO3: Final = "http://terminology.hl7.org/CodeSystem/icd-o-3"  # onconova IG value sets
 RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC: Final = "http://www.whocc.no/atc"  # code search: FHIR examples coding ATC with this URI
+CPT: Final = "http://www.ama-assn.org/go/cpt"  # HL7's URI for CPT (the FHIR terminology pages)
 OBSERVATION_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 # ICD-10 editions. The chapter C and D codes netlm reads (C16-C20, C25, C77-C80, C7B) are the

@@ -23,10 +23,14 @@ def map_procedure(b: Builder, entry: Entry) -> None:
     concept = data.get("code")
     coded = bool(codings(concept))
     snomed = codes([concept], c.SNOMED)
+    cpt = codes([concept], c.CPT)
     when = first_date(data, "performedDateTime", "performedPeriod.end", "performedPeriod.start")
-    resections = [code for code in snomed if code in c.PRIMARY_RESECTIONS]
-    whipple = any(code in c.WHIPPLE_SNOMED for code in snomed) or (
-        not coded and any(has_word(words(concept), w) for w in c.WHIPPLE_WORDS)
+    resections = [c.PRIMARY_RESECTIONS[k] for k in snomed if k in c.PRIMARY_RESECTIONS]
+    resections += [c.CPT_RESECTIONS[k] for k in cpt if k in c.CPT_RESECTIONS]
+    whipple = (
+        any(code in c.WHIPPLE_SNOMED for code in snomed)
+        or any(code in c.WHIPPLE_CPT for code in cpt)
+        or (not coded and any(has_word(words(concept), w) for w in c.WHIPPLE_WORDS))
     )
     if whipple or resections:
         _map_operation(b, entry, resections, whipple, when)
@@ -61,7 +65,7 @@ def map_procedure(b: Builder, entry: Entry) -> None:
 
 
 def _map_operation(
-    b: Builder, entry: Entry, resections: list[str], whipple: bool, when: dt.datetime | None
+    b: Builder, entry: Entry, resections: list[c.Resection], whipple: bool, when: dt.datetime | None
 ) -> None:
     """A resection: the bilioenteric anastomosis of a pancreatoduodenectomy, and the primary
     resected when the operation removes its organ whole or is linked to it (reasonReference)."""
@@ -95,18 +99,17 @@ def _map_operation(
             b.miss("primary.status", f"{entry.label} ({what}) is named in text only and has no "
                                      "reasonReference to the primary tumour Condition")  # fmt: skip
         return
-    for code in resections:
-        resection = c.PRIMARY_RESECTIONS[code]
+    for resection in resections:
         if site in resection.whole or (linked and site in resection.part):
             how = "linked to the primary" if linked else f"removes the whole {_organ(site)}"
             b.offer("primary.status", "resected", entry, when,
                     note=f" ({resection.display}, {how})")  # fmt: skip
             return
-    names = ", ".join(c.PRIMARY_RESECTIONS[code].display for code in resections)
+    names = ", ".join(resection.display for resection in resections)
     why = (
         "removes only part of that organ; a reasonReference to the primary tumour Condition "
         "would say it removed the primary"
-        if any(site in c.PRIMARY_RESECTIONS[code].part for code in resections)
+        if any(site in resection.part for resection in resections)
         else f"does not remove the {_organ(site)}"
     )
     b.miss("primary.status", f"{entry.label} ({names}) {why}")
