@@ -84,6 +84,8 @@ def test_stop_reasons_in_words() -> None:
         ("ssa", "intolerance")
     ]
     assert therapies(mapped(stopped({"text": "no progression, patient choice"}))) == []
+    late = stopped({"text": "Disease progression; no further benefit expected"})
+    assert therapies(mapped(late)) == [("ssa", "progression")]
 
 
 def test_as_of_a_date_later_resources_are_left_out_and_listed() -> None:

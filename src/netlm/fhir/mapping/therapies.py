@@ -1,6 +1,7 @@
 """Prior therapies: the outcome of a medicine or procedure, and drugs combined into regimens."""
 
 import datetime as dt
+import re
 from typing import Any, cast, get_args
 
 from netlm.fhir import codes as c
@@ -57,10 +58,17 @@ def _reason_outcome(b: Builder, entry: Entry, what: str) -> TherapyOutcome | Non
     for concept in concepts:
         if not codings(concept):
             text = words(concept)
-            found = [result for word, result in c.STOP_WORDS if has_word(text, word)]
-            if len(set(found)) == 1 and not has_word(text, "no"):
+            found = [
+                r for word, r in c.STOP_WORDS if has_word(text, word) and not _denied(text, word)
+            ]
+            if len(set(found)) == 1:
                 return found[0]
     return None
+
+
+def _denied(text: str, word: str) -> bool:
+    """ "no progression", "without toxicity": the word is there, its meaning is not."""
+    return re.search(rf"\b(?:no|without|not)\s+(?:\w+\s+)?{re.escape(word)}", text) is not None
 
 
 def outcome(b: Builder, entry: Entry, what: str) -> TherapyOutcome | None:
