@@ -254,6 +254,24 @@ def test_a_body_without_content_type_is_checked_as_json(app: App) -> None:
     assert answer.json()["errors"][0]["field"] == "username"
 
 
+def test_a_multipart_form_field_is_named(app: App) -> None:
+    answer = app.client.post("/login", files={"username": (None, NUL), "password": (None, "x")})
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["field"] == "username"
+
+
+def test_a_large_body_is_checked_in_full(app: App) -> None:
+    """Past 16 kB the guard checks in a worker thread; the field is still named."""
+    people = [f"Dr {i}" for i in range(5000)] + [NUL]
+    answer = app.client.post(
+        f"/api/v1/cases/{CASE_ID}/decisions",
+        json=_decision(participants=people),
+        headers=app.auth("clinician"),
+    )
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["field"] == "participants[5000]"
+
+
 @pytest.mark.parametrize("value", ["a\tb", "a\nb"])
 def test_line_breaks_are_refused_in_the_query_and_in_names(app: App, value: str) -> None:
     listed = app.client.get("/api/v1/cases", params={"q": value}, headers=app.auth("viewer"))
