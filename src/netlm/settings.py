@@ -32,6 +32,7 @@ from typing import cast
 from urllib.parse import urlsplit
 
 from netlm.model.codes import LANGUAGES, REGIONS, Language, Region
+from netlm.private import tighten
 
 DEFAULT_DATA_DIR = Path("var")
 
@@ -129,9 +130,11 @@ def _issuer(value: str | None) -> str | None:
 def _stored_secret(data_dir: Path) -> str:
     """A per-installation secret kept beside the embedded database (created once)."""
     path = data_dir / "secret.key"
-    if path.exists():
-        return path.read_text().strip()
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tighten(data_dir, 0o700)  # an older install's folder: it holds the key and the database
+    if path.exists():
+        tighten(path, 0o600)
+        return path.read_text().strip()
     key = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)  # never world-readable
     with os.fdopen(fd, "w") as file:

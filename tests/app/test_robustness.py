@@ -201,3 +201,25 @@ def test_database_and_data_folder_are_private(tmp_path: Path) -> None:
     Store(create_db_engine(url)).ping()
     assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(data / "netlm.db").st_mode) == 0o600
+
+
+def test_an_older_install_with_loose_modes_is_tightened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "var"
+    data.mkdir(mode=0o755)
+    (data / "secret.key").write_text("k" * 64)
+    url = f"sqlite:///{data / 'netlm.db'}"
+    upgrade(url)
+    Store(create_db_engine(url)).ping()  # WAL mode: -wal and -shm appear beside the file
+    for path in (data, *data.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    monkeypatch.setenv("NETLM_DATA_DIR", str(data))
+    monkeypatch.delenv("NETLM_SECRET_KEY", raising=False)
+    monkeypatch.delenv("NETLM_DATABASE_URL", raising=False)
+    settings = Settings.from_env()
+    Store(create_db_engine(settings.database_url)).ping()
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.iterdir()}
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert modes["netlm.db"] == modes["secret.key"] == 0o600, modes
+    assert all(mode == 0o600 for name, mode in modes.items() if name.startswith("netlm.db")), modes

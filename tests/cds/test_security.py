@@ -474,3 +474,19 @@ def test_a_jku_redirect_is_not_followed(ehr: Ehr) -> None:
 def test_a_small_jku_answer_is_read(ehr: Ehr) -> None:
     cache = _jwks_cache(lambda request: _streamed(ehr.jwks()))
     assert cache.key("https://ehr.example.org/jwks.json", "rs384-1") is not None
+
+
+def test_refusals_do_not_tell_which_issuers_and_keys_are_registered(env: Cds, v03: V03) -> None:
+    """An unknown issuer, an unknown kid, a foreign jku and a bad audience read the same, so a
+    caller cannot map the registered clients; the server log says which it was."""
+    patient_id, prefetch = v03
+    said = set()
+    for name in ("unknown issuer", "unknown kid", "jku not on the allow-list", "wrong audience"):
+        token = BAD_TOKENS[name](env.ehr)
+        response = env.hook(
+            STRATEGY, patient_view(patient_id, prefetch), {"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 401
+        said.add(response.json()["issue"][0]["diagnostics"])
+    assert len(said) == 1, said
+    assert "registered" not in said.pop()

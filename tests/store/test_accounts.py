@@ -94,6 +94,20 @@ def test_idle_session_times_out(store: Store, alice: UserInfo, clock: Clock) -> 
     assert ended is not None
 
 
+def test_a_short_idle_timeout_never_ends_a_session_in_use(
+    store: Store, alice: UserInfo, clock: Clock
+) -> None:
+    """With a one-minute idle timeout, a request every 40 seconds keeps the session: the last
+    request is written often enough for the timeout to see it."""
+    secret, _ = store.start_web_session(alice, "10.0.0.1", LIFETIME)
+    short = dt.timedelta(minutes=1)
+    for _ in range(10):
+        clock.advance(40)
+        assert store.web_session(secret, short) is not None
+    clock.advance(61)
+    assert store.web_session(secret, short) is None
+
+
 def test_session_ends_after_its_lifetime_however_active(
     store: Store, alice: UserInfo, clock: Clock
 ) -> None:

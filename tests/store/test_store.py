@@ -228,7 +228,8 @@ def test_failures_do_not_reveal_whether_the_user_exists(store: Store, alice: Use
         errors.append((type(caught.value), str(caught.value)))
     assert len(set(errors)) == 1
     details = [(e.action, e.username, e.detail) for e in store.audit_log(limit=3)]
-    assert details == [("login_failed", "(anonymous)", {"ip": "10.0.0.2"})] * 3
+    failed = {"ip": "10.0.0.2", "step": "password"}
+    assert details == [("login_failed", "(anonymous)", failed)] * 3
 
 
 def test_disabled_user_cannot_log_in(store: Store, alice: UserInfo, bob: UserInfo) -> None:

@@ -7,7 +7,7 @@ The port is checked before anything is printed or prepared, so a port in use is 
 import errno
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,6 +42,17 @@ def port_problem(host: str, port: int) -> str | None:
     return None
 
 
+# The server itself bounds what it reads before the app sees a request: h11 refuses a request
+# line plus headers over MAX_REQUEST_HEAD_BYTES (httptools, uvicorn's faster parser, reads
+# headers of any size), and no `Server:` banner tells a scanner what to try.
+MAX_REQUEST_HEAD_BYTES = 32 * 1024
+SERVER_LIMITS: dict[str, Any] = {
+    "http": "h11",
+    "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
+    "server_header": False,
+}
+
+
 def serve_command(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
@@ -60,6 +71,7 @@ def serve_command(
     from netlm.settings import Settings
     from netlm.web.app import create_app
 
+    server = {"host": host, "port": port, **SERVER_LIMITS}
     try:
         settings = Settings.from_env()
     except ValueError as exc:
@@ -76,8 +88,6 @@ def serve_command(
         typer.echo(f"  log in as: {user}   password: {password}   (role: clinician)")
         typer.echo(f"  database:  {settings.database_url}")
     if workers > 1:
-        uvicorn.run(
-            "netlm.web.asgi:app", host=host, port=port, workers=workers, log_level="warning"
-        )
+        uvicorn.run("netlm.web.asgi:app", workers=workers, log_level="warning", **server)
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), log_level="info", **server)

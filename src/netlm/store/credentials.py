@@ -107,7 +107,8 @@ class Credentials(StoreBase):
 
         A session ends at logout, when its user is disabled, at its absolute expiry or after
         `idle` without a request (a timed-out session is then marked ended). `last_seen_at` is
-        written at most once a minute, so a session may time out up to a minute early, never late.
+        written at most once a minute and at least every quarter of `idle`, so a session in use
+        never times out (however short `idle` is) and an idle one times out at most that early.
         """
         now = self._clock()
         with self._reads.begin() as s:
@@ -128,7 +129,7 @@ class Credentials(StoreBase):
             with self._sessions.begin() as s:
                 end_sessions(s, WebSessionRow.id == session.id, now)
             return None
-        if now - last_seen >= TOUCH_INTERVAL:
+        if now - last_seen >= min(TOUCH_INTERVAL, idle / 4):
             with self._sessions.begin() as s:
                 s.execute(
                     update(WebSessionRow)

@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection
 
+from netlm.private import tighten
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -31,11 +33,14 @@ def create_db_engine(url: str) -> Engine:
 
 def private_file(path: Path) -> None:
     """Create `path` readable by its owner only (0600), in a folder only the owner can enter
-    (0700) when netlm creates it: the database holds patient data and password hashes. SQLite
-    gives its -wal and -shm files the database file's permissions."""
+    (0700) when netlm creates it: the database holds patient data and password hashes. A file
+    that exists with a looser mode (made by an older netlm, or copied in) is tightened, with its
+    SQLite -wal and -shm files, which SQLite otherwise creates with the database file's mode."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        tighten(each, 0o600)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -16,6 +16,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from anyio import CapacityLimiter
 
@@ -45,6 +46,12 @@ INLINE_CHECK_BYTES = 16 * 1024
 # of them at once neither take every thread the routes run in nor crowd out the event loop.
 CHECK_THREADS = 2
 DECODE_STEP = 1 << 20
+# A refused body is read to its end (so the client sees the 413) up to this size; beyond it
+# the connection is closed mid-body; and for at most DRAIN_SECONDS.
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
+DRAIN_SECONDS = 10
+# Browsers send about 15 headers; the server (`netlm serve`) bounds their total size.
+MAX_HEADERS = 100
 # Bodies read as forms; every other body is checked as JSON.
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -78,6 +85,9 @@ class RequestGuard:
             return
         path: str = scope["path"]
         send = self._with_headers(path, send)
+        if len(scope["headers"]) > MAX_HEADERS:
+            await self._refuse(path, send, 431, f"more than {MAX_HEADERS} request headers")
+            return
         problem = request_line_problem(scope)
         if problem is not None:
             await self._refuse(path, send, 400, problem.message, problem.path)
@@ -93,6 +103,7 @@ class RequestGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
+            await _drain(receive, int(declared))
             await self._refuse(path, send, 413, f"request body larger than {limit} bytes")
             return
         body = bytearray()
@@ -104,6 +115,8 @@ class RequestGuard:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > limit:
+                if more:
+                    await _drain(receive, limit)
                 await self._refuse(path, send, 413, f"request body larger than {limit} bytes")
                 return
         content_type = headers.get("content-type", "").lower()
@@ -181,6 +194,23 @@ def _utf8(body: bytearray) -> str:
     parts = [decoder.decode(body[i : i + DECODE_STEP]) for i in range(0, len(body), DECODE_STEP)]
     parts.append(decoder.decode(b"", final=True))
     return "".join(parts)
+
+
+async def _drain(receive: Receive, expected: int) -> None:
+    """Read and drop the rest of a refused body before answering: a client still sending when
+    the server answers and closes sees a connection reset, not the 413 that says why. Bounded
+    in size and time, so a refused sender cannot hold the connection open by sending slowly."""
+    if expected > DRAIN_MAX_BYTES:
+        return
+    drained = 0
+    with anyio.move_on_after(DRAIN_SECONDS):
+        while drained <= expected:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

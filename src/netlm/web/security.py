@@ -32,6 +32,17 @@ from netlm.web import state
 
 SESSION_COOKIE = "netlm_session"
 LOGIN_COOKIE = "netlm_login"
+
+
+def session_cookie(settings: Settings) -> str:
+    """Over HTTPS the session cookie is `__Host-` prefixed: browsers then refuse it unless it is
+    Secure, for path / and without a Domain, so a sibling subdomain cannot plant or shadow it."""
+    return f"__Host-{SESSION_COOKIE}" if settings.secure_cookies else SESSION_COOKIE
+
+
+def login_cookie(settings: Settings) -> str:
+    """The pre-session cookie lives on /login only, so it takes the `__Secure-` prefix."""
+    return f"__Secure-{LOGIN_COOKIE}" if settings.secure_cookies else LOGIN_COOKIE
 LOGIN_PATH = "/login"
 ROLES = {"viewer": 0, "clinician": 1, "admin": 2}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -61,7 +72,7 @@ def start_session(
         user, client_address(request), lifetime, second_factor=second_factor
     )
     response.set_cookie(
-        SESSION_COOKIE, secret, max_age=int(lifetime.total_seconds()), httponly=True,
+        session_cookie(settings), secret, max_age=int(lifetime.total_seconds()), httponly=True,
         samesite="lax", secure=settings.secure_cookies, path="/",
     )  # fmt: skip
 
@@ -71,13 +82,13 @@ def end_session(request: Request, response: Response, current: Session) -> None:
     if current.web_session is not None:
         state.store(request).end_web_session(current.web_session)
     response.delete_cookie(
-        SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+        session_cookie(state.settings(request)), path="/", httponly=True, samesite="lax",
         secure=state.settings(request).secure_cookies,
     )  # fmt: skip
 
 
 def _from_cookie(request: Request) -> Session | None:
-    raw = request.cookies.get(SESSION_COOKIE)
+    raw = request.cookies.get(session_cookie(state.settings(request)))
     if not raw:
         return None
     idle = dt.timedelta(minutes=state.settings(request).session_idle_minutes)
@@ -140,7 +151,7 @@ def _origin(url: str) -> str:
 
 def login_csrf(request: Request) -> tuple[str, str]:
     """The pre-session nonce (kept, or new) and the login form's token bound to it."""
-    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    nonce = request.cookies.get(login_cookie(state.settings(request)), "")
     if not _NONCE.fullmatch(nonce):
         nonce = secrets.token_urlsafe(32)
     return nonce, _login_token(state.settings(request), nonce)
@@ -148,7 +159,7 @@ def login_csrf(request: Request) -> tuple[str, str]:
 
 def set_login_cookie(request: Request, response: Response, nonce: str) -> None:
     response.set_cookie(
-        LOGIN_COOKIE, nonce, httponly=True, samesite="lax",
+        login_cookie(state.settings(request)), nonce, httponly=True, samesite="lax",
         secure=state.settings(request).secure_cookies, path=LOGIN_PATH,
     )  # fmt: skip
 
@@ -156,7 +167,7 @@ def set_login_cookie(request: Request, response: Response, nonce: str) -> None:
 def login_allowed(request: Request, token: str) -> bool:
     """Whether a login POST comes from our login form: same origin, and its token matches the
     pre-session cookie."""
-    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    nonce = request.cookies.get(login_cookie(state.settings(request)), "")
     if not same_origin(request) or not _NONCE.fullmatch(nonce) or not token:
         return False
     return hmac.compare_digest(token, _login_token(state.settings(request), nonce))

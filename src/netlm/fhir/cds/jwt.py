@@ -39,7 +39,17 @@ CLOCK_SKEW_SECONDS = 60
 
 
 class AuthError(Exception):
-    """The call is not authenticated; the message says why (it names no secret)."""
+    """The call is not authenticated; the message says why (it names no secret). `detail`, when
+    given, is for the server log only: it would tell a caller which issuers and keys exist."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+# One answer for an unknown issuer, an unknown kid, a jku off the allow-list and a bad signature
+# or audience, so a caller cannot probe which issuers and keys are registered.
+NOT_ACCEPTED = "the JWT was not accepted (issuer, key, signature or audience); see the server log"
 
 
 @dataclass(frozen=True)
@@ -221,7 +231,7 @@ class Verifier:
         issuer = unverified.get("iss")
         client = self._clients.client(issuer) if isinstance(issuer, str) else None
         if client is None:
-            raise AuthError("the JWT issuer is not a registered client")
+            raise AuthError(NOT_ACCEPTED, f"issuer {issuer!r} is not a registered client")
         jwk = self._find_key(client, kid, header.get("jku"))
         try:
             key = _public_key(jwk, alg)
@@ -234,7 +244,7 @@ class Verifier:
                 options={"require": list(REQUIRED_CLAIMS), "verify_iat": False},
             )
         except (jwt.PyJWTError, ValueError) as exc:
-            raise AuthError(f"the JWT was rejected: {exc}") from None
+            raise AuthError(NOT_ACCEPTED, f"issuer {client.issuer!r}: {exc}") from None
         jti, expires_at = self._check_times(claims)
         if not self._clients.remember_jti(client.issuer, jti, expires_at, self._clock()):
             raise AuthError("the JWT was already used (jti replayed)")
@@ -245,7 +255,8 @@ class Verifier:
     def _find_key(self, client: ClientInfo, kid: str, jku: Any) -> Mapping[str, Any]:
         if jku is not None:
             if not isinstance(jku, str) or jku not in client.jku_urls:
-                raise AuthError("the JWT's jku is not on the client's allow-list")
+                said = f"issuer {client.issuer!r}: jku {jku!r} is not allow-listed"
+                raise AuthError(NOT_ACCEPTED, said)
             urls = [jku]
         else:
             urls = list(client.jku_urls)
@@ -257,7 +268,7 @@ class Verifier:
             found = self._jwks.key(url, kid)
             if found is not None:
                 return found
-        raise AuthError(f"no key with kid {kid!r} is registered for the issuer")
+        raise AuthError(NOT_ACCEPTED, f"issuer {client.issuer!r}: no key with kid {kid!r}")
 
     def _check_times(self, claims: Mapping[str, Any]) -> tuple[str, dt.datetime]:
         now = self._clock().timestamp()

@@ -10,6 +10,7 @@ a public URL the service is off (503), rather than guessing one.
 """
 
 import json
+import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -52,6 +53,9 @@ def _outcome(status: int, code: str, message: str, **headers: str) -> JSONRespon
     )
 
 
+log = logging.getLogger("netlm.cds")
+
+
 class _CdsRoute(APIRoute):
     """Turns this router's failures into OperationOutcomes (the app's handlers are for others)."""
 
@@ -62,6 +66,8 @@ class _CdsRoute(APIRoute):
             try:
                 return await handle(request)
             except AuthError as exc:
+                if exc.detail:
+                    log.warning("CDS Hooks call refused: %s", exc.detail)
                 challenge = 'Bearer error="invalid_token"'
                 return _outcome(401, "login", str(exc), **{"WWW-Authenticate": challenge})
             except CdsFailure as exc:

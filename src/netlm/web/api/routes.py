@@ -124,6 +124,8 @@ def _case_out(request: Request, case_id: str, user: Any, lang: Lang = "en") -> C
 async def create_case(request: Request, response: Response, current: Clinician) -> CaseOut:
     case = await _case_body(request)
     record = state.board(request).create(case, current.user)
+    if record.replayed:  # the same create sent again: the stored case, not a second one
+        response.status_code = 200
     response.headers["Location"] = f"/api/v1/cases/{record.case_id}"
     return _case_out(request, record.case_id, None)
 
