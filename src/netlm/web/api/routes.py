@@ -119,9 +119,17 @@ def _case_out(request: Request, case_id: str, user: Any, lang: Lang = "en") -> C
 
 
 @router.post(
-    "/cases", status_code=201, response_model=CaseOut, openapi_extra=CASE_BODY, tags=["cases"]
+    "/cases",
+    status_code=201,
+    response_model=CaseOut,
+    openapi_extra=CASE_BODY,
+    tags=["cases"],
+    responses={200: {"model": CaseOut, "description": "A retried create: the stored case"}},
 )
 async def create_case(request: Request, response: Response, current: Clinician) -> CaseOut:
+    """Store a new case and its assessment (201). The same document sent again by the same
+    user (a retry after a lost answer) returns the stored case with 200; another document
+    with an id already used is 409."""
     case = await _case_body(request)
     record = state.board(request).create(case, current.user)
     if record.replayed:  # the same create sent again: the stored case, not a second one
