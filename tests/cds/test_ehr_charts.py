@@ -57,8 +57,8 @@ def test_the_same_chart_by_prefetch_by_fetch_and_by_cli_gives_the_same_case(
         check_response(env.hook(STRATEGY, patient_view(patient_id, None, **fhir_context(server))))
         by_fetch = stored(env)
     observations = [q for q in server.searches if q.startswith("Observation?")]
-    assert len(observations) == 4
-    assert all("category=" in q for q in observations)
+    assert len(observations) == 3
+    assert all("code=" in q and "_count=100" in q for q in observations)
     requests = [q for q in server.searches if q.startswith("MedicationRequest?")]
     assert requests
     assert all("_include=MedicationRequest%3Amedication" in q for q in requests)
@@ -107,7 +107,7 @@ def test_the_boards_completion_survives_the_next_view_and_gives_the_example_stra
     assert env.counts()["case_versions"] == 3
     assert merged.patient.age_years != example.patient.age_years
     # the EHR changes a fact it holds: it wins, and the board's findings stay
-    for entry in prefetch["observationsSurvey"]["entry"]:
+    for entry in prefetch["observationsFindings"]["entry"]:
         entry["resource"]["valueInteger"] = 1  # ECOG 0 -> 1
     check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
     now = stored(env)
@@ -128,8 +128,12 @@ def test_a_medication_the_ehr_did_not_include_is_matched_on_its_display(env: Cds
     assert "medicationReference.display" in json.dumps(ehr_facts(version.comment))
 
 
-def test_a_patient_who_has_died_gets_no_card_and_no_case(env: Cds, v03: tuple[str, Any]) -> None:
+def test_a_patient_who_has_died_gets_a_card_saying_so_and_no_case(
+    env: Cds, v03: tuple[str, Any]
+) -> None:
     patient_id, prefetch = v03
     prefetch["patient"]["deceasedDateTime"] = "2021-03-04"
-    assert check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch))) == []
+    (card,) = check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
+    assert card["summary"] == "netlm: not assessed: the patient is recorded as deceased"
+    assert "died on 2021-03-04" in card["detail"]
     assert env.counts()["case_versions"] == 0

@@ -1,6 +1,8 @@
 """Discovery, patient-view, order-select and feedback over HTTP, as an EHR would call them."""
 
 import datetime as dt
+import logging
+import re
 import socket
 import uuid
 from pathlib import Path
@@ -45,32 +47,30 @@ def fhir_context(server: FhirServer, patient_id: str) -> dict[str, Any]:
     }
 
 
-def test_discovery_lists_both_services_with_prefetch_and_spec_version(env: Cds) -> None:
+def test_discovery_lists_both_services_with_only_spec_members_and_bounded_prefetch(
+    env: Cds,
+) -> None:
     response = env.client.get(DISCOVERY, headers=env.ehr.auth(DISCOVERY))
     assert response.status_code == 200
     services = {s["id"]: s for s in response.json()["services"]}
     assert services["netlm-strategy"]["hook"] == "patient-view"
     assert services["netlm-order-check"]["hook"] == "order-select"
+    members = {"hook", "title", "description", "id", "prefetch", "usageRequirements", "extension"}
     for service in services.values():
-        assert service["version"] == "2.0.1"
+        assert set(service) <= members
+        assert service["extension"] == {"org.netlm.cds-hooks-version": "2.0.1"}
         assert service["title"]
         assert service["description"]
-        patient = "{{context.patientId}}"
-        assert service["prefetch"] == {
-            "patient": f"Patient/{patient}",
-            "conditions": f"Condition?patient={patient}",
-            "observationsLaboratory": f"Observation?patient={patient}&category=laboratory",
-            "observationsSurvey": f"Observation?patient={patient}&category=survey",
-            "observationsExam": f"Observation?patient={patient}&category=exam",
-            "observationsImaging": f"Observation?patient={patient}&category=imaging",
-            "procedures": f"Procedure?patient={patient}",
-            "medicationStatements": (
-                f"MedicationStatement?patient={patient}&_include=MedicationStatement:medication"
-            ),
-            "medicationRequests": (
-                f"MedicationRequest?patient={patient}&_include=MedicationRequest:medication"
-            ),
-        }
+        assert service["prefetch"] == PREFETCH
+        for key, query in service["prefetch"].items():
+            tokens = re.findall(r"\{\{(.*?)\}\}", query)
+            assert tokens == ["context.patientId"], key  # the only token netlm needs
+            if "?" in query:
+                assert "_count=100" in query, key
+    prefetch = services["netlm-strategy"]["prefetch"]
+    assert "_include=DiagnosticReport:result" in prefetch["diagnosticReports"]
+    assert "_include=MedicationAdministration:medication" in prefetch["medicationAdministrations"]
+    assert all("category=" not in q for q in prefetch.values())  # by code: any category or none
 
 
 def test_patient_view_with_full_prefetch_gives_the_strategy_and_a_review_card(
@@ -146,7 +146,7 @@ def test_a_repeated_view_adds_nothing_and_a_change_adds_a_version(env: Cds, v03:
     check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
     before = env.counts()
     assert (before["case_versions"], before["assessments"]) == (1, 1)
-    for entry in prefetch["observationsLaboratory"]["entry"]:
+    for entry in prefetch["observationsFindings"]["entry"]:
         if entry["resource"]["code"]["coding"][0]["code"] == "29593-1":  # Ki-67 4 % -> 25 %
             entry["resource"]["valueQuantity"]["value"] = 25
     cards = check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
@@ -175,7 +175,7 @@ def test_partial_prefetch_is_completed_from_the_fhir_server(
     env: Cds, v03: V03, fhir_v03: FhirServer
 ) -> None:
     patient_id, prefetch = v03
-    del prefetch["observationsLaboratory"]
+    del prefetch["observationsLabs"]
     prefetch["procedures"] = None
     body = patient_view(patient_id, prefetch, **fhir_context(fhir_v03, patient_id))
     cards = check_response(env.hook(STRATEGY, body))
@@ -205,7 +205,7 @@ def test_no_prefetch_and_an_unreachable_fhir_server_is_412_with_an_operation_out
 
 def test_a_next_link_off_the_fhir_server_is_not_followed(env: Cds, v03: V03) -> None:
     patient_id, prefetch = v03
-    prefetch["observationsImaging"]["link"] = [
+    prefetch["observationsNetlm"]["link"] = [
         {"relation": "next", "url": "https://elsewhere.example/x"}
     ]
     env.allow("https://fhir.example.org/r4")
@@ -215,15 +215,24 @@ def test_a_next_link_off_the_fhir_server_is_not_followed(env: Cds, v03: V03) -> 
     assert "off fhirServer" in response.json()["issue"][0]["diagnostics"]
 
 
-def test_a_patient_without_nets_gets_no_card_and_no_case(env: Cds) -> None:
-    prefetch = {
+def test_a_patient_without_nets_gets_a_card_saying_why_and_no_case(
+    env: Cds, caplog: pytest.LogCaptureFixture
+) -> None:
+    prefetch: dict[str, Any] = {
         "patient": {"resourceType": "Patient", "id": "p9", "gender": "female"},
-        "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": []},
     }
-    for key in set(PREFETCH) - {"patient", "conditions"}:
+    for key in set(PREFETCH) - {"patient"}:
         prefetch[key] = {"resourceType": "Bundle", "type": "searchset", "entry": []}
-    assert check_response(env.hook(STRATEGY, patient_view("p9", prefetch))) == []
+    with caplog.at_level(logging.WARNING, "netlm.cds"):
+        (card,) = check_response(env.hook(STRATEGY, patient_view("p9", prefetch)))
+    assert card["indicator"] == "info"
+    assert card["summary"] == (
+        "netlm: not assessed: no primary NET with a site netlm reads in the chart"
+    )
+    assert "primary.site" in card["detail"]
+    assert "links" not in card
     assert env.counts()["case_versions"] == 0
+    assert any("no netlm case for patient p9 (no_primary)" in r.message for r in caplog.records)
 
 
 def test_a_wrong_patient_prefetch_and_a_wrong_hook_are_refused(env: Cds, v03: V03) -> None:
@@ -248,9 +257,9 @@ MALFORMED_PREFETCH = {
         {"resourceType": "Bundle", "entry": [{"resource": "Procedure/p1"}]},
         ".entry.0.resource",
     ),
-    "link not an array": ("observationsExam", {"resourceType": "Bundle", "link": 5}, ".link"),
+    "link not an array": ("observationsNetlm", {"resourceType": "Bundle", "link": 5}, ".link"),
     "link url not a string": (
-        "observationsSurvey",
+        "observationsFindings",
         {"resourceType": "Bundle", "link": [{"relation": "next", "url": 5}]},
         ".link.0.url",
     ),

@@ -8,6 +8,7 @@ from typing import Literal
 from netlm import __version__
 from netlm.engine.branches import provisional_lines
 from netlm.fhir import codes
+from netlm.fhir.cds.gather import Gap
 from netlm.fhir.cds.models import (
     MAX_SUMMARY,
     Action,
@@ -79,6 +80,57 @@ WORDS: dict[str, dict[Language, str]] = {
     },
     "order.cancel": {"en": "Cancel the draft order ({option})", "zh": "撤销{option}医嘱草稿"},
     "order.none": {"en": "none", "zh": "无"},
+    "refused.no_primary": {
+        "en": "netlm: not assessed: no primary NET with a site netlm reads in the chart",
+        "zh": "netlm：未评估：病历中没有netlm可读取部位的神经内分泌肿瘤原发灶",
+    },
+    "refused.no_liver": {
+        "en": "netlm: not assessed: no liver metastases recorded in the chart",
+        "zh": "netlm：未评估：病历中未记录肝转移",
+    },
+    "refused.deceased": {
+        "en": "netlm: not assessed: the patient is recorded as deceased",
+        "zh": "netlm：未评估：患者已记录为死亡",
+    },
+    "refused.version": {
+        "en": "netlm: not assessed: the chart is not FHIR R4",
+        "zh": "netlm：未评估：病历不是FHIR R4格式",
+    },
+    "refused.no_patient": {
+        "en": "netlm: not assessed: the EHR sent no Patient record",
+        "zh": "netlm：未评估：EHR未提供患者记录",
+    },
+    "refused.other": {
+        "en": "netlm: not assessed: the chart could not be read as a case",
+        "zh": "netlm：未评估：病历无法读取为病例",
+    },
+    "ui.why": {"en": "Why", "zh": "原因"},
+    "ui.gaps": {"en": "Data netlm did not receive", "zh": "netlm未收到的数据"},
+    "review.gaps": {"en": "{n} search(es) incomplete", "zh": "{n}项查询不完整"},
+    "gap.line": {"en": "{what}: {why}", "zh": "{what}：{why}"},
+    "gap.null": {"en": "the EHR has none (null)", "zh": "EHR中没有（null）"},
+    "gap.error": {
+        "en": "the EHR's FHIR server could not run the search",
+        "zh": "EHR的FHIR服务器无法执行该查询",
+    },
+    "gap.unread": {
+        "en": "not readable from the EHR's FHIR server",
+        "zh": "无法从EHR的FHIR服务器读取",
+    },
+    "gap.more": {"en": "only the newest {n} read", "zh": "仅读取最近的{n}项"},
+    "key.patient": {"en": "patient record", "zh": "患者基本信息"},
+    "key.conditions": {"en": "conditions", "zh": "诊断"},
+    "key.observationsFindings": {
+        "en": "Ki-67, histology, ECOG and disease status",
+        "zh": "Ki-67、组织学、ECOG与疾病状态",
+    },
+    "key.observationsLabs": {"en": "laboratory results", "zh": "实验室检查结果"},
+    "key.observationsNetlm": {"en": "findings in netlm codes", "zh": "netlm编码的结果"},
+    "key.diagnosticReports": {"en": "diagnostic reports", "zh": "诊断报告"},
+    "key.procedures": {"en": "procedures", "zh": "手术与操作"},
+    "key.medicationStatements": {"en": "medication statements", "zh": "用药记录"},
+    "key.medicationRequests": {"en": "medication orders", "zh": "用药医嘱"},
+    "key.medicationAdministrations": {"en": "medication administrations", "zh": "给药记录"},
 }
 
 
@@ -92,6 +144,19 @@ class Assessed:
     assessment: Assessment
     stored: bool
     complete: tuple[str, ...]  # missing case fields no EHR code carries: the board completes them
+    gaps: tuple[Gap, ...] = ()  # searches the EHR did not fill, or filled only in part
+
+
+RefusalKind = Literal["no_primary", "no_liver", "deceased", "version", "no_patient", "other"]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A chart netlm will not assess: the kind names it in the card, `reasons` in detail."""
+
+    kind: RefusalKind
+    reasons: tuple[str, ...]
+    gaps: tuple[Gap, ...] = ()
 
 
 class CardWriter:
@@ -207,6 +272,17 @@ class CardWriter:
         if found.imported.unmapped:
             out += ["", f"**{_md(self.word('ui.unmapped'))}**", ""]
             out += self._unmapped_lines(found.imported.unmapped)
+        return out + self._gap_lines(found.gaps)
+
+    def _gap_lines(self, gaps: tuple[Gap, ...]) -> list[str]:
+        """What the EHR did not send, per search: assessed without it, and said so."""
+        if not gaps:
+            return []
+        out = ["", f"**{_md(self.word('ui.gaps'))}**", ""]
+        for gap in gaps:
+            why = self.word(f"gap.{gap.reason}", n=gap.bound)
+            line = self.word("gap.line", what=self.word(f"key.{gap.key}"), why=why)
+            out.append(f"- {_md(line)}")
         return out
 
     def _provisional(self, a: Assessment) -> list[str]:
@@ -256,6 +332,9 @@ class CardWriter:
         unmapped = [u for u in found.imported.unmapped if u.field != NOT_USED]
         if unmapped:
             items.append(self.word("review.unmapped", n=len(unmapped)))
+        incomplete = [g for g in found.gaps if g.reason != "null"]  # null: the EHR has none
+        if incomplete:
+            items.append(self.word("review.gaps", n=len(incomplete)))
         if not items:
             return None
         summary = self.word("summary.review", items=self.word("word.list_sep").join(items))
@@ -302,6 +381,21 @@ class CardWriter:
             "critical" if self._hard_stop(found.case, ex) else "warning"
         )
         return self._card(public_url, found, indicator, summary, "\n".join(detail), suggestions)
+
+    def refused(self, public_url: str, refusal: Refused) -> Card:
+        """An info card saying why netlm gives no assessment for this chart (no case kept)."""
+        detail = [f"**{_md(self.word('ui.why'))}**", ""]
+        detail += [f"- {_md(reason)}" for reason in refusal.reasons]
+        detail += self._gap_lines(refusal.gaps)
+        source = Source(label=f"netlm {__version__}", url=self.about_url or f"{public_url}/",
+                        topic=TOPIC)  # fmt: skip
+        return Card(
+            uuid=str(uuid.uuid4()),
+            summary=_clip(self.word(f"refused.{refusal.kind}")),
+            detail="\n".join(detail),
+            indicator="info",
+            source=source,
+        )
 
     def _hard_stop(self, case: Case, ex: Exclusion) -> bool:
         """Critical: the option is for another disease (NEC) or not approved in the region."""

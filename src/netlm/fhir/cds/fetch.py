@@ -100,7 +100,8 @@ class FhirReader:
 
     def get(self, query: str) -> dict[str, Any]:
         """GET a query relative to the server, or an absolute URL (a next link) under it."""
-        url = query if "://" in query else f"{self.base}/{query}"
+        # a relative query may carry URLs itself (`code=http://loinc.org|29593-1`)
+        url = query if query.startswith(("http://", "https://")) else f"{self.base}/{query}"
         if not within(url, self.base):
             raise FetchRefused("will not follow a link off fhirServer")
         try:

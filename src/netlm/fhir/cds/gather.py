@@ -1,12 +1,26 @@
 """The patient's FHIR data for one hook call: the prefetch, completed from the EHR's server.
 
-A key the EHR could not fill is read from `fhirServer` with the access token it lent for this
-call, only if that server is registered for the EHR (netlm.fhir.cds.fetch).
+What CDS Hooks 2.0.1 says a prefetch slot may be ("Prefetch template", "HTTP Status Codes"),
+and what netlm does with each:
+
+- absent: the client chose not to, or could not, prefetch it. netlm reads it from `fhirServer`
+  (only if that server is registered for the EHR, netlm.fhir.cds.fetch); without one it answers
+  412, which the spec reserves for exactly this: "unable to obtain required data because it
+  cannot access the FHIR server and the request did not contain the necessary prefetch keys".
+- `null`: "the CDS Client has no data to populate" it. netlm reads it from `fhirServer` when one
+  is given (an EHR may send null for what it did not look up); otherwise it is none, and the card
+  says so. Never a 412.
+- an OperationOutcome: the EHR's server could not run that search (3.0 names this case). Read
+  from `fhirServer` when given; otherwise assessed without it, and the card says what is missing.
+
+A search is read up to its bound (prefetch.BOUNDS): next links are followed until that many
+matches are held, and a search with more is named in the card.
 """
 
 import logging
 from collections.abc import Iterator, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -14,11 +28,30 @@ from netlm.fhir.cds.errors import CdsFailure
 from netlm.fhir.cds.fetch import FetchFailed, FetchRefused, FhirReader
 from netlm.fhir.cds.jwt import Caller
 from netlm.fhir.cds.models import BundlePage, CdsRequest, describe
-from netlm.fhir.cds.prefetch import PATIENT_TOKEN, PREFETCH
+from netlm.fhir.cds.prefetch import BOUNDS, PATIENT_TOKEN, PREFETCH
 
 log = logging.getLogger("netlm.cds")
 MAX_PAGES = 50
 UNREADABLE = "the FHIR server could not be read; the details are in the netlm server log"
+
+# null: the EHR had none; error: its server could not run the search; unread: netlm could not
+# read it from fhirServer either; more: the search had more matches than its bound.
+GapReason = Literal["null", "error", "unread", "more"]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A prefetch key netlm holds none or only part of, and why (shown in the card)."""
+
+    key: str
+    reason: GapReason
+    bound: int = 0
+
+
+@dataclass
+class Gathered:
+    bundle: dict[str, Any]
+    gaps: list[Gap] = field(default_factory=list)
 
 
 class Gatherer:
@@ -35,6 +68,7 @@ class Gatherer:
         self.request, self.caller, self.patient_id = request, caller, patient_id
         self.timeout, self.max_bytes = timeout, max_bytes
         self._reader: FhirReader | None = None
+        self.gaps: list[Gap] = []
 
     def close(self) -> None:
         if self._reader is not None:
@@ -66,16 +100,16 @@ class Gatherer:
             )
         return self._reader
 
-    def bundle(self) -> dict[str, Any]:
-        """Every prefetch key's resources, the absent ones read from the FHIR server."""
+    def gather(self) -> Gathered:
+        """Every prefetch key's resources, the missing ones read from the FHIR server."""
         prefetch = self.request.prefetch or {}
         resources: dict[tuple[str, str], dict[str, Any]] = {}
         anonymous: list[dict[str, Any]] = []
         for key, template in PREFETCH.items():
-            value = _prefetched(prefetch, key)
-            fetched = value is None
+            query = template.replace(PATIENT_TOKEN, self.patient_id)
+            value, fetched = self._slot(prefetch, key, query)
             if value is None:
-                value = self.fetch(template.replace(PATIENT_TOKEN, self.patient_id))
+                continue
             for resource in self._resources(key, value, fetched):
                 rid = resource.get("id")
                 if isinstance(rid, str):
@@ -83,7 +117,32 @@ class Gatherer:
                 else:
                     anonymous.append(resource)
         entries = [{"resource": r} for r in (*resources.values(), *anonymous)]
-        return {"resourceType": "Bundle", "type": "searchset", "entry": entries}
+        bundle = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
+        return Gathered(bundle, self.gaps)
+
+    def _slot(
+        self, prefetch: Mapping[str, Any], key: str, query: str
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """(the key's prefetched or fetched value, whether it was fetched); (None, False) for a
+        null or failed slot that fhirServer could not fill, recorded as a gap."""
+        if key not in prefetch:
+            return self.fetch(query), True  # the spec's 412 when it cannot be read
+        value = prefetch[key]
+        if value is not None:
+            if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+                problem = f"prefetch.{key} is neither a FHIR resource nor null"
+                raise CdsFailure(400, "invalid", problem)
+            if value["resourceType"] != "OperationOutcome":
+                return value, False
+        reason: GapReason = "null" if value is None else "error"
+        if self.request.fhir_server is None:
+            self.gaps.append(Gap(key, reason))
+            return None, False
+        try:
+            return self.fetch(query), True
+        except CdsFailure:  # logged by fetch; the slot was answered, so assess without it
+            self.gaps.append(Gap(key, "unread"))
+            return None, False
 
     def _resources(
         self, key: str, value: dict[str, Any], fetched: bool
@@ -95,7 +154,8 @@ class Gatherer:
                 raise CdsFailure(400, "invalid", "the patient prefetch is not context.patientId")
             yield value
             return
-        pages = 0
+        bound = BOUNDS.get(key, 0)
+        pages = matched = 0
         page: dict[str, Any] | None = value
         while page is not None:
             pages += 1
@@ -105,8 +165,12 @@ class Gatherer:
                     None,
                     "OperationOutcome",
                 ):
+                    matched += not entry.included
                     yield entry.resource
             following = parsed.next_url()
+            if matched >= bound and (following is not None or (parsed.total or 0) > matched):
+                self.gaps.append(Gap(key, "more", bound))
+                return
             if following is None:
                 page = None
             elif pages >= MAX_PAGES:
@@ -125,14 +189,3 @@ class Gatherer:
                             self.caller.issuer, key, describe(exc))  # fmt: skip
                 raise CdsFailure(412, "incomplete", UNREADABLE) from None
             raise CdsFailure(400, "invalid", describe(exc, f"prefetch.{key}")) from None
-
-
-def _prefetched(prefetch: Mapping[str, Any], key: str) -> dict[str, Any] | None:
-    """A prefetched resource or Bundle; None for a key the EHR could not fill (absent, null or
-    an OperationOutcome); a 400 for anything else."""
-    value = prefetch.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
-        raise CdsFailure(400, "invalid", f"prefetch.{key} is neither a FHIR resource nor null")
-    return None if value["resourceType"] == "OperationOutcome" else value

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 SPEC_VERSION = "2.0.1"
+SPEC_EXTENSION = "org.netlm.cds-hooks-version"  # the CDS Hooks version netlm implements
 MAX_SUMMARY = 139  # the spec says "<140 characters"
 
 
@@ -52,7 +53,9 @@ class Service(_Message):
     id: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
     prefetch: dict[str, str] | None = None
     usage_requirements: str | None = Field(None, alias="usageRequirements")
-    version: str = SPEC_VERSION
+    # 2.0.1 lists only the members above; anything of netlm's own goes under `extension`, named
+    # in reverse-domain notation as the spec asks ("Extensions").
+    extension: dict[str, Any] = Field(default_factory=lambda: {SPEC_EXTENSION: SPEC_VERSION})
 
 
 class Discovery(_Message):
@@ -160,8 +163,18 @@ class BundleLink(_Message):
     url: str
 
 
+class BundleSearch(_Message):
+    mode: str | None = None
+
+
 class BundleEntry(_Message):
     resource: dict[str, Any] | None = None
+    search: BundleSearch | None = None
+
+    @property
+    def included(self) -> bool:
+        """Brought by an `_include`, not a match of the search (which `_count` bounds)."""
+        return self.search is not None and self.search.mode == "include"
 
 
 class BundlePage(_Message):
@@ -169,6 +182,7 @@ class BundlePage(_Message):
 
     entry: list[BundleEntry] = Field(default_factory=list)
     link: list[BundleLink] = Field(default_factory=list)
+    total: int | None = Field(None, ge=0)
 
     def next_url(self) -> str | None:
         return next((k.url or None for k in self.link if k.relation == "next"), None)

@@ -1,8 +1,10 @@
 """How a FHIR server answers netlm's prefetch templates over a list of resources.
 
-Only the search parameters the templates use: `patient`, `category` and `_include` of the
-referenced Medication. The demo EHR (scripts/demo_ehr.py), the benchmark and the tests use it to
-send what an EHR would send, so they follow the templates wherever these change.
+Only the search parameters the templates use: `patient`, `code` (`system|code` lists and the
+`system|` form), `_sort` on the resource's date (newest first), `_count` and the `_include`s of
+the referenced Medication and of a report's result Observations. The demo EHR
+(scripts/demo_ehr.py), the benchmark and the tests use it to send what an EHR would send, so they
+follow the templates wherever these change.
 """
 
 from collections.abc import Sequence
@@ -11,57 +13,90 @@ from urllib.parse import parse_qs, urlsplit
 
 from netlm.fhir.cds.prefetch import PATIENT_TOKEN, PREFETCH
 
+# The element each `_sort` date of the templates searches (FHIR R4 search parameters).
+_DATES = (
+    "effectiveDateTime",
+    "effectiveInstant",
+    "effectivePeriod",
+    "performedDateTime",
+    "performedPeriod",
+    "authoredOn",
+    "issued",
+)
+_INCLUDES = {
+    ":medication": ("medicationReference", "Medication"),
+    ":result": ("result", "Observation"),
+}
 
-def _category_codes(resource: dict[str, Any]) -> set[str]:
-    categories = resource.get("category", [])
-    return {
-        str(coding.get("code"))
-        for concept in (categories if isinstance(categories, list) else [categories])
-        if isinstance(concept, dict)
-        for coding in concept.get("coding", [])
-        if isinstance(coding, dict)
-    }
+
+def _date(resource: dict[str, Any]) -> str:
+    for name in _DATES:
+        value = resource.get(name)
+        if isinstance(value, dict):
+            value = value.get("start")
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def _codes(resource: dict[str, Any]) -> set[str]:
+    """`system|code` and `system|` of each coding of the resource's code."""
+    concept = resource.get("code")
+    out: set[str] = set()
+    for coding in concept.get("coding", []) if isinstance(concept, dict) else []:
+        system = str(coding.get("system", ""))
+        out |= {f"{system}|{coding.get('code', '')}", f"{system}|"}
+    return out
 
 
 def matches(resources: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:
-    """The resources a search such as `Observation?patient=p&category=laboratory` finds."""
+    """The resources a search such as `Observation?patient=p&code=...&_sort=-date` finds, in
+    its order; `_count` is a page size, applied by the caller."""
     url = urlsplit(query)
     kind = url.path.rsplit("/", 1)[-1]
     params = parse_qs(url.query)
     patient = (params.get("patient") or [""])[0]
-    wanted = set((params.get("category") or [""])[0].split(",")) - {""}
-    return [
+    wanted = set((params.get("code") or [""])[0].split(",")) - {""}
+    found = [
         r
         for r in resources
         if r.get("resourceType") == kind
         and r.get("subject", {}).get("reference") == f"Patient/{patient}"
-        and (not wanted or wanted & _category_codes(r))
+        and (not wanted or wanted & _codes(r))
     ]
+    if (params.get("_sort") or [""])[0].startswith("-"):
+        found.sort(key=_date, reverse=True)
+    return found
 
 
 def included(
     resources: list[dict[str, Any]], found: list[dict[str, Any]], query: str
 ) -> list[dict[str, Any]]:
-    """The Medications `found` reference, when the query asks `_include=...:medication`."""
-    includes = parse_qs(urlsplit(query).query).get("_include", [])
-    if not any(value.endswith(":medication") for value in includes):
-        return []
-    wanted = {
-        str(r.get("medicationReference", {}).get("reference", "")).removeprefix("Medication/")
-        for r in found
-    }
-    return [r for r in resources if r.get("resourceType") == "Medication" and r.get("id") in wanted]
+    """The resources `found` references, for each `_include` of the query."""
+    out: list[dict[str, Any]] = []
+    for value in parse_qs(urlsplit(query).query).get("_include", []):
+        element, kind = next((v for k, v in _INCLUDES.items() if value.endswith(k)), ("", ""))
+        refs = [r.get(element) for r in found]
+        wanted = {
+            str(ref.get("reference", "")).removeprefix(f"{kind}/")
+            for item in refs
+            for ref in (item if isinstance(item, list) else [item])
+            if isinstance(ref, dict)
+        }
+        out += [r for r in resources if r.get("resourceType") == kind and r.get("id") in wanted]
+    return out
 
 
 def searchset(
     matched: list[dict[str, Any]],
     includes: Sequence[dict[str, Any]] = (),
     next_url: str | None = None,
+    total: int | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
-        "total": len(matched),
+        "total": len(matched) if total is None else total,
         "entry": [{"resource": r, "search": {"mode": "match"}} for r in matched]
         + [{"resource": r, "search": {"mode": "include"}} for r in includes],
     }
@@ -70,8 +105,15 @@ def searchset(
     return out
 
 
+def count(query: str) -> int | None:
+    """The query's `_count`, if any."""
+    value = (parse_qs(urlsplit(query).query).get("_count") or [""])[0]
+    return int(value) if value.isdigit() else None
+
+
 def prefetch_for(resources: list[dict[str, Any]], patient_id: str) -> dict[str, Any]:
-    """The prefetch an EHR holding `resources` sends for netlm's templates."""
+    """The prefetch an EHR holding `resources` sends for netlm's templates: each search's first
+    `_count` matches (a total larger than that says there were more)."""
     out: dict[str, Any] = {}
     for key, template in PREFETCH.items():
         query = template.replace(PATIENT_TOKEN, patient_id)
@@ -82,5 +124,6 @@ def prefetch_for(resources: list[dict[str, Any]], patient_id: str) -> dict[str, 
             )
             continue
         found = matches(resources, query)
-        out[key] = searchset(found, included(resources, found, query))
+        page = found[: count(query) or len(found)]
+        out[key] = searchset(page, included(resources, page, query), total=len(found))
     return out

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from netlm.engine import assess
-from netlm.fhir.cds.cards import Assessed, CardWriter
+from netlm.fhir.cds.cards import Assessed, CardWriter, RefusalKind, Refused
 from netlm.fhir.cds.completion import (
     ehr_facts,
     fields_to_complete,
@@ -21,7 +21,7 @@ from netlm.fhir.cds.completion import (
     with_board_facts,
 )
 from netlm.fhir.cds.errors import CdsFailure, operation_outcome
-from netlm.fhir.cds.gather import Gatherer
+from netlm.fhir.cds.gather import Gap, Gatherer
 from netlm.fhir.cds.jwt import Caller
 from netlm.fhir.cds.models import Card, CdsRequest, CdsResponse, Discovery, DraftOrder, Service
 from netlm.fhir.cds.orders import order_option, selected_orders
@@ -123,8 +123,8 @@ class CdsService:
     def patient_view(self, call: Call) -> CdsResponse:
         _expect_hook(call.request, "patient-view")
         found = self._assess(call)
-        if found is None:
-            return CdsResponse(cards=[])
+        if isinstance(found, Refused):
+            return CdsResponse(cards=[self.cards.refused(call.public_url, found)])
         cards = [self.cards.strategy(call.public_url, found)]
         review = self.cards.review(call.public_url, found)
         if review is not None:
@@ -141,7 +141,7 @@ class CdsService:
         if not wanted:  # nothing netlm has an opinion on: no need to read the chart
             return CdsResponse(cards=[])
         found = self._assess(call)
-        if found is None:
+        if isinstance(found, Refused):  # an order for another disease: no card to interrupt it
             return CdsResponse(cards=[])
         a = found.assessment
         proposed = {r.option: r for r in a.recommendations}
@@ -156,7 +156,7 @@ class CdsService:
 
     # -- pipeline -------------------------------------------------------------------------------
 
-    def _assess(self, call: Call) -> Assessed | None:
+    def _assess(self, call: Call) -> Assessed | Refused:
         patient_id = call.request.context.get("patientId")
         if not isinstance(patient_id, str) or not FHIR_ID.fullmatch(patient_id):
             raise CdsFailure(400, "required", "context.patientId must be a FHIR id")
@@ -164,27 +164,22 @@ class CdsService:
             call.request, call.caller, patient_id, self.fhir_timeout, self.fhir_max_bytes
         )
         try:
-            bundle = gatherer.bundle()
+            gathered = gatherer.gather()
         finally:
             gatherer.close()
+        gaps = tuple(gathered.gaps)
         case_id = case_id_for(call.caller.issuer, patient_id)
         today = dt.datetime.now(dt.UTC).date()
         try:
             imported = bundle_to_case(
-                bundle, patient_id=patient_id, on=today, case_id=case_id, kb=self.kb
+                gathered.bundle, patient_id=patient_id, on=today, case_id=case_id, kb=self.kb
             )
         except FhirMappingError as exc:
-            # Most charts are not of a patient with NET liver metastases: no card, no case.
-            log.info(
-                "no netlm case for patient %s: %s (%d FHIR item(s) not used)",
-                patient_id,
-                "; ".join(str(p) for p in exc.reasons),
-                len(exc.unmapped),
-            )
-            return None
+            reasons = [f"{p.path}: {p.message}" for p in exc.reasons]
+            return _refuse(patient_id, _refusal_kind(exc), reasons, len(exc.unmapped), gaps)
         if not any(path.split(".")[0] == "liver" for path in imported.sources):
-            log.info("no liver metastases recorded for patient %s", patient_id)
-            return None
+            reasons = ["liver: no liver metastasis Condition or liver finding in the chart"]
+            return _refuse(patient_id, "no_liver", reasons, len(imported.unmapped), gaps)
         stored, last_ehr_facts = self._stored(case_id)
         case, kept = with_board_facts(imported.case, stored, last_ehr_facts)
         if case.region is None and self.region is not None:
@@ -193,7 +188,8 @@ class CdsService:
         shown = english if self.lang == "en" else assess(case, self.lang, self.kb)
         comment = version_comment(call.caller.issuer, call.request.hook, imported.sources, kept)
         saved = self._keep(case, english, comment)
-        return Assessed(case_id, case, imported, shown, saved, tuple(fields_to_complete(shown)))
+        complete = tuple(fields_to_complete(shown))
+        return Assessed(case_id, case, imported, shown, saved, complete, gaps)
 
     def _stored(self, case_id: str) -> tuple[Case | None, set[str]]:
         """The case as netlm holds it (an audited read, even when the chart is unchanged), and
@@ -246,6 +242,31 @@ class CdsService:
             issued = [IssuedCard(c.uuid, c.indicator, c.summary) for c in cards]
             self.cds.record_cards(issued, found.case_id, service, call.caller.issuer)
         return CdsResponse(cards=cards)
+
+
+def _refusal_kind(exc: FhirMappingError) -> RefusalKind:
+    """Which refusal the mapping's first reason is, for the card's summary in each language."""
+    first = exc.reasons[0] if exc.reasons else None
+    if first is None:
+        return "other"
+    if first.path == "primary.site":
+        return "no_primary"
+    if first.path == "(patient)":
+        died = "deceased" in first.message or " died " in first.message
+        return "deceased" if died else "no_patient"
+    if first.path == "(bundle)" and "netlm reads FHIR R4" in first.message:
+        return "version"
+    return "other"
+
+
+def _refuse(
+    patient_id: str, kind: RefusalKind, reasons: list[str], unused: int, gaps: tuple[Gap, ...]
+) -> Refused:
+    """The refusal, logged at WARNING: `netlm serve` shows only warnings from netlm's loggers
+    (no logging configuration of its own, so Python's last-resort handler at WARNING)."""
+    log.warning("no netlm case for patient %s (%s): %s (%d FHIR item(s) not used)",
+                patient_id, kind, "; ".join(reasons), unused)  # fmt: skip
+    return Refused(kind, tuple(reasons), gaps)
 
 
 def _expect_hook(request: CdsRequest, hook: str) -> None:

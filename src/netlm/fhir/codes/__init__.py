@@ -60,7 +60,6 @@ from netlm.fhir.codes.observations import (
     NEUTROPHILS,
     NO_STANDARD_CODE,
     PLATELETS,
-    READ_CATEGORIES,
     TUMOR_SIZE,
 )
 from netlm.fhir.codes.procedures import (
@@ -181,7 +180,6 @@ __all__ = [
     "PLATELETS",
     "PRIMARY_RESECTIONS",
     "PROCEDURE_WORDS",
-    "READ_CATEGORIES",
     "REGIMENS",
     "RXNORM",
     "RXNORM_DRUGS",

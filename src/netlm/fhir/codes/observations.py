@@ -67,11 +67,6 @@ DISEASE_STATUS_NOT_READ: Final[dict[str, str]] = {
 # largest, how many there are or where, so it fills no liver finding (reported as not used).
 TUMOR_SIZE: Final = "21889-1"
 
-# Observation categories netlm reads (CDS Hooks searches need one on EHRs such as Epic):
-# laboratory (labs, Ki-67, histology), survey (ECOG in mCODE examples), exam and imaging (the
-# findings netlm's own codes carry).
-READ_CATEGORIES: Final = ("laboratory", "survey", "exam", "imaging")
-
 # LOINC observations: code -> (case path, value kind; the kinds are read by mapping.observations).
 LOINC_OBSERVATIONS: Final[dict[str, tuple[str, str]]] = {
     KI67: ("pathology.ki67_percent", "percent"),
