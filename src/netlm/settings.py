@@ -22,13 +22,18 @@ default 8) and `NETLM_TOKEN_DAYS` (lifetime of a new API token; default 90).
 Single sign-on (OpenID Connect, netlm.web.oidc; off unless both are set): `NETLM_OIDC_ISSUER`
 (the provider's issuer URL, https except on loopback), `NETLM_OIDC_CLIENT_ID` and, for a
 confidential client, `NETLM_OIDC_CLIENT_SECRET`.
+
+SMART App Launch, EHR launch (netlm.web.smart; off unless set): `NETLM_SMART_CLIENT_ID` and
+`NETLM_SMART_CLIENT_SECRET` (netlm is a confidential client; both or neither), and
+`NETLM_SMART_FRAME_ORIGINS` (comma-separated EHR origins allowed to show netlm in a frame; with
+any, the session cookie is sent as SameSite=None; Secure so that it works inside the frame).
 """
 
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from netlm.model.codes import LANGUAGES, REGIONS, Language, Region
@@ -62,6 +67,9 @@ class Settings:
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
+    smart_client_id: str | None = None
+    smart_client_secret: str | None = None
+    smart_frame_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -93,6 +101,7 @@ class Settings:
             oidc_issuer=_issuer(os.environ.get("NETLM_OIDC_ISSUER") or None),
             oidc_client_id=os.environ.get("NETLM_OIDC_CLIENT_ID") or None,
             oidc_client_secret=os.environ.get("NETLM_OIDC_CLIENT_SECRET") or None,
+            **_smart(),
         )
 
 
@@ -125,6 +134,27 @@ def _issuer(value: str | None) -> str | None:
     if not (parts.scheme == "https" or loopback) or not parts.hostname:
         raise ValueError(f"NETLM_OIDC_ISSUER must be an https URL; got {value!r}")
     return value
+
+
+def _smart() -> dict[str, Any]:
+    """The SMART client's credentials (both or neither: netlm is a confidential client) and the
+    EHR origins that may frame it, each an origin (https, or http on loopback), not a URL."""
+    client_id = os.environ.get("NETLM_SMART_CLIENT_ID") or None
+    secret = os.environ.get("NETLM_SMART_CLIENT_SECRET") or None
+    if (client_id is None) != (secret is None):
+        raise ValueError("set both NETLM_SMART_CLIENT_ID and NETLM_SMART_CLIENT_SECRET, or neither")
+    origins = tuple(
+        o.strip().rstrip("/") for o in os.environ.get("NETLM_SMART_FRAME_ORIGINS", "").split(",")
+    )
+    for origin in (o for o in origins if o):
+        parts = urlsplit(origin)
+        loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if not (parts.scheme == "https" or loopback) or not parts.hostname or parts.path:
+            raise ValueError(
+                f"NETLM_SMART_FRAME_ORIGINS: {origin!r} is not an https origin (scheme://host[:port])"
+            )
+    return {"smart_client_id": client_id, "smart_client_secret": secret,
+            "smart_frame_origins": tuple(o for o in origins if o)}  # fmt: skip
 
 
 def _stored_secret(data_dir: Path) -> str:

@@ -23,7 +23,7 @@ from netlm.knowledge.load import load_knowledge_base
 from netlm.settings import Settings
 from netlm.store.db import create_db_engine
 from netlm.store.repository import Store
-from netlm.web import errors, oidc, openapi
+from netlm.web import errors, oidc, openapi, smart
 from netlm.web.access import AccessAudit
 from netlm.web.api.fhir import router as fhir_router
 from netlm.web.api.routes import router as api_router
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     add_cors(app, settings)
     oidc.install(app, settings)  # single sign-on, when configured
     app.include_router(pages_router, default_response_class=HTMLResponse, include_in_schema=False)
+    smart.install(app, settings)  # SMART on FHIR EHR launch, when configured
     openapi.document(app)
     app.add_middleware(AccessAudit)  # inside the guard: what reaches a route
     app.add_middleware(RequestGuard, settings=settings)

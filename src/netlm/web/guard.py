@@ -39,6 +39,17 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+def framed_by(csp: str, settings: Settings) -> str:
+    """The policy with the EHR origins of a SMART deployment (NETLM_SMART_FRAME_ORIGINS) allowed
+    to frame netlm, and netlm itself; without any, no page may be framed at all."""
+    if not settings.smart_frame_origins:
+        return csp
+    ancestors = " ".join(("'self'", *settings.smart_frame_origins))
+    return csp.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+
+
 # Bodies up to this size are checked on the event loop (a few milliseconds at worst); larger
 # ones in a worker thread.
 INLINE_CHECK_BYTES = 16 * 1024
@@ -154,9 +165,11 @@ class RequestGuard:
         await send({"type": "http.response.body", "body": body})
 
     def _with_headers(self, path: str, send: Send) -> Send:
-        extra = [
-            (b"content-security-policy", (DOCS_CSP if path == "/docs" else CSP).encode()),
-            (b"x-frame-options", b"DENY"),
+        csp = DOCS_CSP if path == "/docs" else CSP
+        extra = [(b"content-security-policy", framed_by(csp, self.settings).encode())]
+        if not self.settings.smart_frame_origins:  # X-Frame-Options cannot list origins
+            extra.append((b"x-frame-options", b"DENY"))
+        extra += [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"same-origin"),
         ]

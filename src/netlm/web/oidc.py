@@ -69,7 +69,7 @@ def start(request: Request, next: str = "/cases") -> Response:
     response = RedirectResponse(target, status_code=303)
     settings = state.settings(request)
     response.set_cookie(
-        FLOW_COOKIE, _sign(settings, flow), max_age=FLOW_SECONDS, httponly=True,
+        FLOW_COOKIE, sign_flow(settings, flow), max_age=FLOW_SECONDS, httponly=True,
         samesite="lax", secure=settings.secure_cookies, path=SSO_PATH,
     )  # fmt: skip
     return response
@@ -83,7 +83,7 @@ def callback(
     error: str = "",
 ) -> Response:
     """Back from the provider: check the state, exchange the code, sign in the linked user."""
-    flow = _unsign(state.settings(request), request.cookies.get(FLOW_COOKIE, ""))
+    flow = unsign_flow(state.settings(request), request.cookies.get(FLOW_COOKIE, ""))
     if flow is None or not hmac.compare_digest(sent_state, str(flow["state"])):
         return _refused(request, 400, "sso.expired", "state missing, expired or not this browser's")
     if error or not code:
@@ -148,15 +148,19 @@ def _local(target: str) -> str:
     return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/cases"
 
 
-def _sign(settings: Settings, flow: dict[str, Any]) -> str:
+def sign_flow(settings: Settings, flow: dict[str, Any], purpose: str = "netlm-sso") -> str:
+    """A sign-in flow for a cookie: its JSON, and a MAC with the app's secret for `purpose`
+    (a flow signed for one kind of sign-in is no flow of another)."""
     body = base64.urlsafe_b64encode(json.dumps(flow, separators=(",", ":")).encode()).decode()
-    return f"{body}.{_mac(settings, body)}"
+    return f"{body}.{_mac(settings, body, purpose)}"
 
 
-def _unsign(settings: Settings, cookie: str) -> dict[str, Any] | None:
+def unsign_flow(
+    settings: Settings, cookie: str, purpose: str = "netlm-sso"
+) -> dict[str, Any] | None:
     """The flow in a cookie this app signed and that has not expired; None otherwise."""
     body, _, mac = cookie.partition(".")
-    if not body or not hmac.compare_digest(mac, _mac(settings, body)):
+    if not body or not hmac.compare_digest(mac, _mac(settings, body, purpose)):
         return None
     try:
         flow = json.loads(base64.urlsafe_b64decode(body))
@@ -167,6 +171,6 @@ def _unsign(settings: Settings, cookie: str) -> dict[str, Any] | None:
     return flow if flow["exp"] >= time.time() else None
 
 
-def _mac(settings: Settings, body: str) -> str:
+def _mac(settings: Settings, body: str, purpose: str) -> str:
     key = settings.secret_key.encode()
-    return hmac.new(key, b"netlm-sso:" + body.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{purpose}:{body}".encode(), hashlib.sha256).hexdigest()

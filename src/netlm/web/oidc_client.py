@@ -111,11 +111,21 @@ class Provider:
         id_token, access_token = answer.get("id_token"), answer.get("access_token")
         if not isinstance(id_token, str):
             raise SsoFailed("token response without an ID token")
-        return self._identity(
+        return self.identity(
             id_token, nonce, access_token if isinstance(access_token, str) else None
         )
 
-    def _identity(self, id_token: str, nonce: str, access_token: str | None) -> Identity:
+    @classmethod
+    def from_metadata(
+        cls, metadata: dict[str, Any], client_id: str, client_secret: str | None = None
+    ) -> "Provider":
+        """A provider described by metadata read elsewhere, e.g. a FHIR server's SMART
+        configuration (its `issuer` and `jwks_uri`), trusted as if discovered now."""
+        return cls(str(metadata.get("issuer")), client_id, client_secret, _metadata=metadata,
+                   _fetched_at=time.monotonic())  # fmt: skip
+
+    def identity(self, id_token: str, nonce: str, access_token: str | None) -> Identity:
+        """The identity in an ID token, after checking its signature and claims."""
         registry = JWSRegistry(algorithms=self._algorithms(), strict_check_header=False)
         try:
             try:
@@ -165,17 +175,23 @@ class Provider:
         return self._keys
 
     def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        """A JSON object from the provider; an unreachable one or an error status is SsoFailed."""
-        try:
-            with httpx2.Client(timeout=TIMEOUT_SECONDS, transport=self.transport) as client:
-                response = client.request(method, url, **kwargs)
-            if response.status_code >= 500:
-                raise SsoFailed(f"{url} answered {response.status_code}", unreachable=True)
-            body = response.json()
-        except httpx2.HTTPError as exc:
-            raise SsoFailed(f"{url}: {type(exc).__name__}", unreachable=True) from None
-        except ValueError:
-            raise SsoFailed(f"{url} did not answer JSON") from None
-        if response.status_code != 200 or not isinstance(body, dict):
-            raise SsoFailed(f"{url} answered {response.status_code}: {str(body)[:200]}")
-        return body
+        return call_json(method, url, self.transport, **kwargs)
+
+
+def call_json(
+    method: str, url: str, transport: httpx2.BaseTransport | None = None, **kwargs: Any
+) -> dict[str, Any]:
+    """A JSON object from a provider; an unreachable one or an error status is SsoFailed."""
+    try:
+        with httpx2.Client(timeout=TIMEOUT_SECONDS, transport=transport) as client:
+            response = client.request(method, url, **kwargs)
+        if response.status_code >= 500:
+            raise SsoFailed(f"{url} answered {response.status_code}", unreachable=True)
+        body = response.json()
+    except httpx2.HTTPError as exc:
+        raise SsoFailed(f"{url}: {type(exc).__name__}", unreachable=True) from None
+    except ValueError:
+        raise SsoFailed(f"{url} did not answer JSON") from None
+    if response.status_code != 200 or not isinstance(body, dict):
+        raise SsoFailed(f"{url} answered {response.status_code}: {str(body)[:200]}")
+    return body

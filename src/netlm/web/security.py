@@ -40,6 +40,27 @@ def session_cookie(settings: Settings) -> str:
     return f"__Host-{SESSION_COOKIE}" if settings.secure_cookies else SESSION_COOKIE
 
 
+def set_framed_cookie(
+    response: Response, settings: Settings, key: str, value: str, *, max_age: int, path: str
+) -> None:
+    """Set (max_age 0: delete) an HttpOnly cookie that must also work inside an EHR's frame.
+
+    With NETLM_SMART_FRAME_ORIGINS it is `SameSite=None; Secure; Partitioned`: a framed page is
+    a cross-site context, where browsers send only SameSite=None cookies, those only Secure, and
+    where they block third-party cookies only a partitioned one (CHIPS), kept apart for each
+    top-level site, the EHR's. CSRF is still stopped by the Origin check and the session's
+    token. Otherwise `SameSite=Lax`, Secure with NETLM_SECURE_COOKIES.
+    """
+    framed = bool(settings.smart_frame_origins)
+    response.set_cookie(
+        key, value, max_age=max_age, httponly=True, samesite="none" if framed else "lax",
+        secure=framed or settings.secure_cookies, path=path,
+    )  # fmt: skip
+    if framed:  # Starlette writes the attribute itself only on Python 3.14 and later
+        name, header = response.raw_headers[-1]
+        response.raw_headers[-1] = (name, header + b"; Partitioned")
+
+
 def login_cookie(settings: Settings) -> str:
     """The pre-session cookie lives on /login only, so it takes the `__Secure-` prefix."""
     return f"__Secure-{LOGIN_COOKIE}" if settings.secure_cookies else LOGIN_COOKIE
@@ -71,20 +92,16 @@ def start_session(
     secret, _ = state.store(request).start_web_session(
         user, client_address(request), lifetime, second_factor=second_factor
     )
-    response.set_cookie(
-        session_cookie(settings), secret, max_age=int(lifetime.total_seconds()), httponly=True,
-        samesite="lax", secure=settings.secure_cookies, path="/",
-    )  # fmt: skip
+    name, max_age = session_cookie(settings), int(lifetime.total_seconds())
+    set_framed_cookie(response, settings, name, secret, max_age=max_age, path="/")
 
 
 def end_session(request: Request, response: Response, current: Session) -> None:
     """Log out: end the session in the store (the cookie is dead even if a copy survives)."""
     if current.web_session is not None:
         state.store(request).end_web_session(current.web_session)
-    response.delete_cookie(
-        session_cookie(state.settings(request)), path="/", httponly=True, samesite="lax",
-        secure=state.settings(request).secure_cookies,
-    )  # fmt: skip
+    settings = state.settings(request)
+    set_framed_cookie(response, settings, session_cookie(settings), "", max_age=0, path="/")
 
 
 def _from_cookie(request: Request) -> Session | None:

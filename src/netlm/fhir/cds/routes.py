@@ -117,6 +117,11 @@ def cds_store(app: FastAPI) -> CdsStore:
     return _parts(app).cds
 
 
+def cds_service(app: FastAPI) -> CdsService:
+    """The app's CDS service, e.g. for a SMART launch to open a chart (netlm.web.smart)."""
+    return _parts(app).service
+
+
 def _public_url(settings: Settings) -> str:
     if not settings.public_url:
         raise CdsFailure(503, "not-supported", DISABLED)

@@ -155,6 +155,11 @@ class CdsService:
         return self._answer(call, found, ORDER_CHECK, cards)
 
     # -- pipeline -------------------------------------------------------------------------------
+    def open_chart(self, call: Call) -> Assessed | Refused:
+        """The chart read, mapped, assessed and kept as patient-view does, without cards: a
+        SMART launch (netlm.web.smart) opens the same case `ehr-<issuer tag>-<patientId>`."""
+        return self._assess(call)
+
 
     def _assess(self, call: Call) -> Assessed | Refused:
         patient_id = call.request.context.get("patientId")
