@@ -52,6 +52,16 @@ USERS = {
     "mallory": {"sub": "mallory-0666", "name": "Mallory", "fhirUser": "Practitioner/mallory"},
 }
 PAGE_SIZE = 50
+# A patient whose chart holds no neuroendocrine tumour: netlm keeps no case for it.
+NO_NET = "no-net"
+OTHER_CHART = [
+    {"resourceType": "Patient", "id": NO_NET, "gender": "female", "birthDate": "1960-02-01"},
+    {"resourceType": "Condition", "id": "no-net-htn", "subject": {"reference": f"Patient/{NO_NET}"},
+     "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                    "code": "active"}]},
+     "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003",
+                          "display": "Hypertensive disorder"}]}},
+]  # fmt: skip
 
 
 def chart_resources() -> list[dict[str, Any]]:
@@ -133,7 +143,7 @@ def create_app(base: str) -> Flask:
     codes: dict[str, Code] = {}
     launches: dict[str, tuple[str, str]] = {}  # launch id -> (user, patient)
     tokens: dict[str, str] = {}  # access token -> patient
-    resources = chart_resources()
+    resources = chart_resources() + OTHER_CHART
     patients = {r["id"] for r in resources if r["resourceType"] == "Patient"}
 
     class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]

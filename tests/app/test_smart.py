@@ -15,14 +15,16 @@ from typer.testing import CliRunner
 from netlm.cli.app import app as cli
 from netlm.fhir.cds.service import case_id_for
 from netlm.fhir.cds.store import CdsStore
+from netlm.model.parse import parse_case
+from netlm.settings import Settings
 from netlm.store.db import create_db_engine, upgrade
 from netlm.store.errors import NotFound
 from netlm.store.repository import Store
 from netlm.store.sso import SsoStore
 from netlm.web.i18n import word
-from tests.app.server import served
+from tests.app.server import free_port, served
 from tests.cds.ehr import Ehr
-from tests.smart_server import CHARTS, CLIENT_ID, CLIENT_SECRET, USERS, smart_ehr
+from tests.smart_server import CHARTS, CLIENT_ID, CLIENT_SECRET, NO_NET, USERS, smart_ehr
 from tests.web.pagetext import visible_texts
 
 EHR_ISSUER = "https://ehr.example.org"  # the EHR as a CDS Hooks client: the case ids' tag
@@ -188,6 +190,42 @@ def test_an_unlinked_clinician_is_refused_and_the_chart_not_read(sites: Sites) -
     assert (entry.action, entry.detail["method"]) == ("login_failed", "smart")
 
 
+def test_a_chart_without_a_net_opens_no_case_and_says_so(sites: Sites) -> None:
+    with browser(sites) as client:
+        answer = client.get(launched(client, sites, NO_NET))
+        assert answer.status_code == 200
+        assert says(answer, "smart.no_case")
+        assert signed_in(client)  # a clinician of this service, in a chart netlm has nothing on
+    with pytest.raises(NotFound):
+        sites.store.get_case(case_id_for(EHR_ISSUER, NO_NET))
+
+
+def test_a_refusal_by_the_authorisation_server_is_shown(sites: Sites) -> None:
+    with browser(sites) as client:
+        callback = urlsplit(launched(client, sites, "v01"))
+        sent_state = parse_qs(callback.query)["state"][0]
+        refused = client.get(callback.path, params={"state": sent_state, "error": "access_denied"})
+        assert refused.status_code == 400
+        assert says(refused, "smart.cancelled")
+        assert not signed_in(client)
+
+
+def test_an_unreachable_smart_server_is_a_502_page(sites: Sites) -> None:
+    gone = f"http://127.0.0.1:{free_port()}/fhir"
+    CdsStore(sites.store.engine).add_client(
+        "https://gone.example.org",
+        "Gone EHR",
+        Ehr().jwks(),
+        [],
+        fhir_servers=[gone],
+        allow_http=True,
+    )
+    with browser(sites) as client:
+        refused = client.get("/smart/launch", params={"iss": gone, "launch": "x"})
+        assert refused.status_code == 502
+        assert says(refused, "smart.unavailable")
+
+
 @pytest.mark.parametrize("chart", CHARTS, ids=[c.stem[:2] for c in CHARTS])
 def test_the_smart_case_is_the_cli_import_of_the_same_chart(sites: Sites, chart: Path) -> None:
     """Issue 18 item 5, SMART leg: the chart read over SMART is the case `netlm fhir import`
@@ -204,3 +242,39 @@ def test_the_smart_case_is_the_cli_import_of_the_same_chart(sites: Sites, chart:
     assert printed.exit_code == 0, printed.output
     imported = json.loads(printed.stdout)
     assert {**stored, "id": None} == {**imported, "id": None}
+
+
+def test_the_case_page_opens_once_the_board_has_completed_the_case(sites: Sites) -> None:
+    """Last in this module: the board's answers make v02's case differ from the import."""
+    case_id = case_id_for(EHR_ISSUER, "v02")
+    with browser(sites) as client:
+        first = client.get(launched(client, sites, "v02")).headers["location"]
+        assert first.startswith(f"/cases/{case_id}/edit?complete=")
+        record = sites.store.get_case(case_id)
+        data = record.case.to_json_dict()
+        data["primary"]["functional_syndrome"] = "none"
+        data["symptoms"] |= {"bulky_symptomatic": False, "hormonal_refractory": False}
+        (li,) = (u for u in sites.store.list_users() if u.username == "dr.li")
+        sites.store.update_case(
+            case_id, parse_case(data), li, expected_version=record.current_version
+        )
+        again = client.get(launched(client, sites, "v02"))
+        assert again.headers["location"] == f"/cases/{case_id}"  # the board's answers are kept
+
+
+def test_smart_settings_are_checked_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETLM_SECRET_KEY", "k" * 48)
+    monkeypatch.setenv("NETLM_SMART_CLIENT_ID", "netlm")
+    with pytest.raises(ValueError, match="NETLM_SMART_CLIENT_SECRET"):
+        Settings.from_env()  # a confidential client, or none
+    monkeypatch.setenv("NETLM_SMART_CLIENT_SECRET", "s")
+    for origin in ("http://ehr.example.org", "https://ehr.example.org/app", "ehr.example.org"):
+        monkeypatch.setenv("NETLM_SMART_FRAME_ORIGINS", origin)
+        with pytest.raises(ValueError, match="NETLM_SMART_FRAME_ORIGINS"):
+            Settings.from_env()
+    monkeypatch.setenv(
+        "NETLM_SMART_FRAME_ORIGINS", "https://ehr.example.org/, http://localhost:8080"
+    )
+    assert Settings.from_env().smart_frame_origins == (
+        "https://ehr.example.org", "http://localhost:8080"
+    )  # fmt: skip

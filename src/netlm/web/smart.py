@@ -66,8 +66,8 @@ def launch(
     iss: Annotated[str, Query(min_length=1, max_length=500)],
     launch: Annotated[str, Query(min_length=1, max_length=2000)],
 ) -> Response:
-    """The EHR's launch: check the FHIR server, discover its SMART endpoints, leave for them."""
-    iss = iss.rstrip("/")
+    """The EHR's launch: check the FHIR server, discover its SMART endpoints, leave for them.
+    `iss` is kept as sent: it is the `aud` the authorisation server compares with its own."""
     ehr = _ehr_for(request, iss)
     if ehr is None:
         return _refused(request, 403, "smart.unknown_server", f"iss {iss[:200]} not registered")
