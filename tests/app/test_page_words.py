@@ -11,6 +11,8 @@ from httpx2 import Response
 from netlm.knowledge.load import KnowledgeBase
 from netlm.web.i18n import _words
 from tests.app.conftest import Env, login
+from tests.app.ehr_case import CASE_ID as EHR_CASE
+from tests.app.ehr_case import narrative_ki67_chart, store_ehr_case
 from tests.conftest import EXAMPLES, load_json
 from tests.web.pagetext import (
     LATIN_OK,
@@ -31,6 +33,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], str
     api = env.client()
     for path in EXAMPLES:
         api.post("/api/v1/cases", json=load_json(path), headers=env.auth("clinician"))
+    store_ehr_case(env.store, narrative_ki67_chart())
     out: dict[tuple[str, str], str] = {}
     for lang in LANGS:
         anonymous = env.client()
@@ -49,6 +52,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], str
             case_id = load_json(path)["id"]
             out[lang, f"case {case_id}"] = get(f"/cases/{case_id}").text
         out[lang, "edit"] = get("/cases/v06/edit").text
+        out[lang, "completion"] = get(f"/cases/{EHR_CASE}/edit?complete=liver.pattern").text
         hx = {"HX-Request": "true", "X-CSRF-Token": csrf}
         for name, data in (("what-if", {"liver.pattern": "III"}), ("what-if same", {}),
                            ("what-if invalid", {"pathology.ki67_percent": "1x"})):  # fmt: skip

@@ -127,6 +127,21 @@ def test_api_case(env: Env) -> None:
     assert {"field": "labs.hemoglobin_g_dl"}.items() <= body["unmapped"][0].items()
 
 
+def test_api_case_returns_report_text_as_proposals_never_in_the_case(env: Env) -> None:
+    body = (FEEDS / "epic-02-pnet-pathology-report.json").read_text(encoding="utf-8")
+    answer = post(env, "/api/v1/fhir/case?date=2024-03-15", body).json()
+    assert "mitoses_per_2mm2" not in answer["case"]["pathology"]
+    mitoses = next(p for p in answer["proposals"] if p["field"] == "pathology.mitoses_per_2mm2")
+    assert mitoses["value"] == 2
+    assert mitoses["source"] == "DiagnosticReport/ePath1"
+    assert "mitoses 2/2 mm2" in mitoses["quote"]
+    assert mitoses["comparator"] is None
+    spec = env.client().get("/openapi.json").json()
+    answered = spec["paths"]["/api/v1/fhir/case"]["post"]["responses"]["200"]["content"]
+    schema = answered["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "proposals" in spec["components"]["schemas"][schema]["required"]
+
+
 def test_api_needs_a_login(env: Env) -> None:
     response = env.client().post("/api/v1/fhir/case", content=bundle_text("whipple"))
     assert response.status_code == 401

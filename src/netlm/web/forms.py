@@ -125,12 +125,17 @@ def to_form(case: Case) -> FormData:
             elif isinstance(value, bool):
                 out[path] = "true" if value else "false"
             elif isinstance(value, float):
-                out[path] = str(int(value)) if value.is_integer() else repr(value)
+                out[path] = number_text(value)
             elif path != "schema":
                 out[path] = str(value)
 
     walk("", case.to_json_dict())
     return out
+
+
+def number_text(value: float) -> str:
+    """A number in its shortest exact form, as the form writes it (35, 2.5, 1e-05)."""
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def prior_rows(values: Mapping[str, Any]) -> int:
@@ -157,7 +162,7 @@ def parse_form(
                 elif chosen:
                     _put(document, f.name, [] if NONE in chosen else chosen)
                 continue
-            raw = _as_text(form.get(f.name))
+            raw = as_text(form.get(f.name))
             values[f.name] = raw
             text = raw.strip()
             if not text:
@@ -180,7 +185,8 @@ def parse_form(
         return None, values, {_field_name(p.path, rows): p.message for p in exc.problems}
 
 
-def _as_text(value: str | list[str] | None) -> str:
+def as_text(value: str | list[str] | None) -> str:
+    """A submitted field's one text (the first, when several were sent)."""
     if isinstance(value, list):
         return value[0] if value else ""
     return value or ""
@@ -272,13 +278,13 @@ def _priors(
     priors: list[dict[str, Any]] = []
     rows: list[int] = []
     for i in range(count):
-        option = _as_text(form.get(f"prior_therapies.{i}.option"))
-        outcome = _as_text(form.get(f"prior_therapies.{i}.outcome"))
+        option = as_text(form.get(f"prior_therapies.{i}.option"))
+        outcome = as_text(form.get(f"prior_therapies.{i}.outcome"))
         values[f"prior_therapies.{i}.option"] = option
         values[f"prior_therapies.{i}.outcome"] = outcome
         details: dict[str, Any] = {}
         for name in PRIOR_DETAILS:
-            text = _as_text(form.get(f"prior_therapies.{i}.{name}"))
+            text = as_text(form.get(f"prior_therapies.{i}.{name}"))
             values[f"prior_therapies.{i}.{name}"] = text
             if text:
                 details[name] = text

@@ -5,6 +5,12 @@ schema has no other place for it and is not changed): a line `EHR facts: {"case 
 "ResourceType/id", ...}` names every fact the EHR gave and where it came from. On the next
 patient-view, facts from the EHR replace the stored ones; a fact the board entered itself (one
 the last EHR version did not give) is kept, so completing a case in netlm survives a refresh.
+
+The values the import read from report text (proposals, never facts) travel the same way, on a
+line `EHR proposals: [{"field", "value", "comparator", "quote", "source", "in_case"}, ...]`, so
+the completion form can show them to the board to confirm; a confirmed one is a board fact.
+So do the therapies the import could not read (`EHR therapy gaps: [...]`): the form then asks
+the board for the treatment history and its outcomes.
 """
 
 import json
@@ -13,14 +19,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from netlm.fhir.codes import NO_STANDARD_CODE
+from netlm.fhir.mapping.result import FhirImport, Proposal
 from netlm.model.assessment import Assessment
 from netlm.model.case import Case
 from netlm.model.parse import CaseInputError, parse_case
 
 FACTS_PREFIX = "EHR facts: "
+PROPOSALS_PREFIX = "EHR proposals: "
+GAPS_PREFIX = "EHR therapy gaps: "
 KEPT_PREFIX = "kept from netlm: "
 _INDEX = re.compile(r"\[\d+\]$")
 _NOT_FACTS = ("schema", "id")
+PRIOR_THERAPIES = "prior_therapies"
 
 
 def fact_path(source_path: str) -> str:
@@ -28,25 +38,63 @@ def fact_path(source_path: str) -> str:
     return _INDEX.sub("", source_path)
 
 
-def version_comment(issuer: str, hook: str, sources: Mapping[str, str], kept: Iterable[str]) -> str:
+def version_comment(
+    issuer: str,
+    hook: str,
+    sources: Mapping[str, str],
+    kept: Iterable[str],
+    proposals: Iterable[Proposal] = (),
+    gaps: Iterable[str] = (),
+) -> str:
     facts = {fact_path(path): source for path, source in sorted(sources.items())}
     lines = [f"from the EHR ({issuer}) via CDS Hooks {hook}", FACTS_PREFIX + json.dumps(facts)]
     kept = sorted(kept)
     if kept:
         lines.append(KEPT_PREFIX + ", ".join(kept))
+    shown = [p.to_json() for p in proposals]
+    if shown:
+        lines.append(PROPOSALS_PREFIX + json.dumps(shown, ensure_ascii=False))
+    gaps = list(gaps)
+    if gaps:
+        lines.append(GAPS_PREFIX + json.dumps(gaps, ensure_ascii=False))
     return "\n".join(lines)
+
+
+def _recorded(comment: str, prefix: str) -> Any:
+    """The JSON a version comment records after `prefix`; None when absent or malformed."""
+    for line in comment.splitlines():
+        if line.startswith(prefix):
+            try:
+                return json.loads(line.removeprefix(prefix))
+            except ValueError:
+                return None
+    return None
 
 
 def ehr_facts(comment: str) -> dict[str, str] | None:
     """The EHR provenance a version comment records; None for a version the EHR did not write."""
-    for line in comment.splitlines():
-        if line.startswith(FACTS_PREFIX):
-            try:
-                facts = json.loads(line.removeprefix(FACTS_PREFIX))
-            except ValueError:
-                return None
-            return facts if isinstance(facts, dict) else None
-    return None
+    facts = _recorded(comment, FACTS_PREFIX)
+    return facts if isinstance(facts, dict) else None
+
+
+def ehr_proposals(comment: str) -> list[Proposal]:
+    """The report-text proposals a version comment records; a malformed item is left out."""
+    items = _recorded(comment, PROPOSALS_PREFIX)
+    return [p for i in items if (p := _proposal(i))] if isinstance(items, list) else []
+
+
+def _proposal(item: Any) -> Proposal | None:
+    if not isinstance(item, dict):
+        return None
+    texts = [item.get(k) for k in ("field", "quote", "source")]
+    comparator = item.get("comparator")
+    if not all(isinstance(t, str) for t in texts) or not isinstance(comparator, str | None):
+        return None
+    value = item.get("value")
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return None
+    return Proposal(item["field"], value, item["quote"], item["source"], comparator,
+                    item.get("in_case"))  # fmt: skip
 
 
 def _leaves(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,3 +151,15 @@ def fields_to_complete(assessment: Assessment) -> list[str]:
     return list(
         dict.fromkeys(m.field for m in assessment.missing_data if m.field in NO_STANDARD_CODE)
     )
+
+
+def therapy_gaps(imported: FhirImport) -> list[str]:
+    """Why the chart's treatment history is incomplete: each therapy the import could not read
+    (no outcome, a drug not resolved, a regimen part alone), in the import's words."""
+    return [u.reason for u in imported.unmapped if u.field == PRIOR_THERAPIES]
+
+
+def ehr_therapy_gaps(comment: str) -> list[str]:
+    """The therapy gaps a version comment records."""
+    items = _recorded(comment, GAPS_PREFIX)
+    return [i for i in items if isinstance(i, str)] if isinstance(items, list) else []

@@ -17,6 +17,7 @@ from netlm.fhir.cds.cards import Assessed, CardWriter, RefusalKind, Refused
 from netlm.fhir.cds.completion import (
     ehr_facts,
     fields_to_complete,
+    therapy_gaps,
     version_comment,
     with_board_facts,
 )
@@ -191,7 +192,8 @@ class CdsService:
             case = case.model_copy(update={"region": self.region})
         english = assess(case, lang="en", kb=self.kb)
         shown = english if self.lang == "en" else assess(case, self.lang, self.kb)
-        comment = version_comment(call.caller.issuer, call.request.hook, imported.sources, kept)
+        comment = version_comment(call.caller.issuer, call.request.hook, imported.sources, kept,
+                                  imported.proposals, therapy_gaps(imported))  # fmt: skip
         saved = self._keep(case, english, comment)
         complete = tuple(fields_to_complete(shown))
         return Assessed(case_id, case, imported, shown, saved, complete, gaps)

@@ -5,11 +5,11 @@ JSON, 422 when it is not a Bundle netlm can map (one entry per problem).
 """
 
 import datetime as dt
-from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from netlm.engine import assess
 from netlm.fhir.export import assessment_to_bundle
@@ -51,20 +51,45 @@ def _kb(request: Request) -> KnowledgeBase:
     return kb
 
 
-@router.post("/case", openapi_extra=BUNDLE_BODY)
+class UnmappedOut(BaseModel):
+    field: str = Field(description="The case path it would have filled, or (not used) etc.")
+    reason: str
+
+
+class ProposalOut(BaseModel):
+    """A value read from a report's text: for a clinician to confirm, never in `case`."""
+
+    field: str = Field(description="The case path it would fill, or (stated WHO grade)")
+    value: int | float | str
+    comparator: str | None = Field(description="<, <=, > or >= when the text gave only a bound")
+    quote: str = Field(description="The sentence it was read from, verbatim")
+    source: str = Field(description="DiagnosticReport/<id>")
+    in_case: Any = Field(description="What the case holds for that field, or null")
+
+
+class FhirCaseOut(BaseModel):
+    case: dict[str, Any] = Field(description="netlm.case/1")
+    unmapped: list[UnmappedOut]
+    sources: dict[str, str] = Field(description="Case path -> ResourceType/id it came from")
+    proposals: list[ProposalOut]
+
+
+@router.post("/case", openapi_extra=BUNDLE_BODY, response_model=FhirCaseOut)
 async def fhir_case(
     request: Request, _: Viewer, patient: str | None = None, date: dt.date | None = None
 ) -> Any:
-    """Map a Bundle to netlm.case/1: the case, what could not be mapped, and where each field
-    came from. `date` is the date ages are computed at (today by default). Nothing is stored."""
+    """Map a Bundle to netlm.case/1: the case, what could not be mapped, where each field came
+    from, and the values read from report text (proposals to confirm, never in the case). `date`
+    is the date ages are computed at (today by default). Nothing is stored."""
     result = _import(await _bundle(request), patient, date)
     if isinstance(result, JSONResponse):
         return result
-    return {
-        "case": result.case.to_json_dict(),
-        "unmapped": [asdict(u) for u in result.unmapped],
-        "sources": result.sources,
-    }
+    return FhirCaseOut(
+        case=result.case.to_json_dict(),
+        unmapped=[UnmappedOut(field=u.field, reason=u.reason) for u in result.unmapped],
+        sources=result.sources,
+        proposals=[ProposalOut.model_validate(p.to_json()) for p in result.proposals],
+    )
 
 
 # Answers that are FHIR resources say so in their media type, and in the OpenAPI document.

@@ -15,7 +15,7 @@ from netlm.model.assessment import Assessment
 from netlm.model.codes import Language
 from netlm.model.decision import DecisionIn
 from netlm.store.errors import Conflict, ValidationFailed
-from netlm.web import casesheet, forms, history, state
+from netlm.web import casesheet, forms, history, proposals, state
 from netlm.web.i18n import request_lang, word
 from netlm.web.pages.render import page
 from netlm.web.report.forest import forest_rows, forest_svg
@@ -152,32 +152,46 @@ def edit_form(
     request: Request, case_id: str, current: Clinician, complete: str = ""
 ) -> HTMLResponse:
     """The case form; `complete` (from a CDS Hooks card) names the findings no EHR holds, which
-    the board is asked to fill in: they are highlighted and listed at the top."""
+    the board is asked to fill in: they are highlighted and listed at the top. An EHR case's
+    report-text proposals are prefilled on their fields, to confirm (netlm.web.proposals)."""
     record = state.store(request).get_case(case_id, by=current.user)
     lang = request_lang(request)
-    known = {f.name: f.label for s in forms.sections(state.kb(request), lang) for f in s.fields}
+    fields = _fields(request, lang)
+    known = {f.name: f.label for f in fields}
     wanted = [name for name in dict.fromkeys(complete.split(",")) if name in known]
-    return _form_page(request, current, values=forms.to_form(record.case),
-                      action=f"/cases/{case_id}/edit", editing=record,
-                      complete=wanted, complete_labels=[known[n] for n in wanted])  # fmt: skip
+    found = proposals.from_ehr(state.store(request), record.case, fields, lang)
+    values = forms.to_form(record.case)
+    values.update({name: shown.text for name, shown in found.prefilled().items()})
+    return _form_page(request, current, values=values, action=f"/cases/{case_id}/edit",
+                      editing=record, complete=wanted, complete_labels=[known[n] for n in wanted],
+                      ehr=found, confirmed=[])  # fmt: skip
+
+
+def _fields(request: Request, lang: str) -> list[forms.Field]:
+    return [f for s in forms.sections(state.kb(request), lang) for f in s.fields]
 
 
 @router.post("/cases/{case_id}/edit")
 async def edit_case(request: Request, case_id: str, current: Clinician) -> Response:
+    """Save the form; a report-text proposal is written only when its box is ticked."""
     lang = request_lang(request)
     record = state.store(request).get_case(case_id)
     submitted = await _submitted(request)
-    case, values, problems = forms.parse_form(submitted, state.kb(request), lang)
+    found = proposals.from_ehr(state.store(request), record.case, _fields(request, lang), lang)
+    settled, confirmed = proposals.settle(submitted, found)
+    case, values, problems = forms.parse_form(settled, state.kb(request), lang)
     if case is not None and case.id != case_id:
         case, problems = None, {"id": word("form.problem.id_fixed", lang, id=case_id)}
     raw = str(submitted.get("expected_version") or record.version)
     if case is not None and (not raw.isdigit() or not 1 <= int(raw) <= record.version):
         case, problems = None, {"id": word("form.problem.version", lang)}
     comment = str(submitted.get("comment") or "")
-    if case is None:
+    if case is None:  # shown again as entered, each proposal with its box as it was
+        values.update({name: forms.as_text(submitted.get(name)) for name in found.prefilled()})
         return _form_page(request, current, status=422, values=values, problems=problems,
-                          action=f"/cases/{case_id}/edit", editing=record,
-                          comment=comment)  # fmt: skip
+                          action=f"/cases/{case_id}/edit", editing=record, comment=comment,
+                          ehr=found, confirmed=proposals.ticked_boxes(submitted))  # fmt: skip
+    comment = proposals.version_comment(comment, confirmed, lang)
     state.board(request).update(case_id, case, current.user, expected_version=int(raw),
                                 comment=comment)  # fmt: skip
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
