@@ -85,3 +85,13 @@ def test_the_case_opens_inside_the_ehr(page: Page, sites: Sites) -> None:
     (cookie,) = (c for c in page.context.cookies(sites.netlm) if c["name"] == "netlm_session")
     assert (cookie["sameSite"], cookie["secure"], cookie["httpOnly"]) == ("None", True, True)
     assert cookie.get("partitionKey") == "http://localhost"  # CHIPS: kept for the EHR's site only
+
+
+def test_a_form_inside_the_frame_passes_the_csrf_checks(page: Page, sites: Sites) -> None:
+    """An unsafe request from the framed page (logging out: its Origin and CSRF token) works."""
+    frame = page.frame_locator("#app")
+    frame.locator("form[action='/logout'] button").click()
+    (inner,) = (f for f in page.frames if f.url.startswith(sites.netlm))
+    inner.wait_for_url(f"{sites.netlm}/login**")
+    inner.goto(f"{sites.netlm}/cases")
+    assert "/login" in inner.url  # the session is over

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from netlm.cli.app import app as cli
@@ -22,6 +23,7 @@ from netlm.store.errors import NotFound
 from netlm.store.repository import Store
 from netlm.store.sso import SsoStore
 from netlm.web.i18n import word
+from netlm.web.smart_client import SmartConfiguration
 from tests.app.server import free_port, served
 from tests.cds.ehr import Ehr
 from tests.smart_server import CHARTS, CLIENT_ID, CLIENT_SECRET, NO_NET, USERS, smart_ehr
@@ -278,3 +280,18 @@ def test_smart_settings_are_checked_at_start(monkeypatch: pytest.MonkeyPatch) ->
     assert Settings.from_env().smart_frame_origins == (
         "https://ehr.example.org", "http://localhost:8080"
     )  # fmt: skip
+
+
+def test_a_smart_configuration_netlm_cannot_use_is_refused() -> None:
+    good = {"authorization_endpoint": "https://ehr.example/authorize",
+            "token_endpoint": "https://ehr.example/token", "issuer": "https://ehr.example",
+            "jwks_uri": "https://ehr.example/jwks", "code_challenge_methods_supported": ["S256"]}  # fmt: skip
+    SmartConfiguration.model_validate(good)
+    for bad in (
+        {**good, "code_challenge_methods_supported": ["plain"]},  # no PKCE S256
+        {**good, "token_endpoint": "http://ehr.example/token"},  # the secret over plain http
+        {k: v for k, v in good.items() if k != "issuer"},  # no OpenID Connect: nobody to sign in
+        {**good, "jwks_uri": "https://ehr.example/" + "x" * 500},  # too long for the flow cookie
+    ):
+        with pytest.raises(ValidationError):
+            SmartConfiguration.model_validate(bad)

@@ -21,9 +21,13 @@ from netlm.web.oidc_client import Provider, SsoFailed, call_json
 SCOPE = "launch openid fhirUser patient/*.rs"
 FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
 M = TypeVar("M", bound=BaseModel)
+MAX_URL = 500
 
 
 def _endpoint(url: str) -> str:
+    """An https URL (http on loopback) short enough for the flow cookie, which carries four."""
+    if len(url) > MAX_URL:
+        raise ValueError(f"longer than {MAX_URL} characters")
     parts = urlsplit(url)
     loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
     if not (parts.scheme == "https" or loopback) or not parts.hostname:
