@@ -163,7 +163,13 @@ def test_a_callback_in_another_browser_is_refused(sites: Sites) -> None:
 
 def test_an_unregistered_fhir_server_is_refused_before_any_request(sites: Sites) -> None:
     with browser(sites) as client:
-        for iss in ("https://fhir.elsewhere.example/r4", f"{sites.ehr}/other"):
+        for iss in (
+            "https://fhir.elsewhere.example/r4",
+            f"{sites.ehr}/other",
+            f"{sites.fhir}?x=1",  # a query: no FHIR base
+            f"{sites.fhir}#x",
+            sites.fhir.replace("http://", "http://user:pw@"),
+        ):
             refused = client.get("/smart/launch", params={"iss": iss, "launch": "x"})
             assert refused.status_code == 403
             assert says(refused, "smart.unknown_server")

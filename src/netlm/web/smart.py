@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from netlm.fhir.cds.cards import Refused
 from netlm.fhir.cds.errors import CdsFailure
-from netlm.fhir.cds.fetch import within
+from netlm.fhir.cds.fetch import check_base, within
 from netlm.fhir.cds.jwt import Caller
 from netlm.fhir.cds.models import CdsRequest
 from netlm.fhir.cds.routes import cds_service
@@ -159,7 +159,11 @@ def callback(
 
 def _ehr_for(request: Request, iss: str) -> ClientInfo | None:
     """The EHR (a registered CDS Hooks client) whose FHIR server `iss` is; the first registered
-    when several name it."""
+    when several name it. An `iss` with a query, fragment or credentials is no FHIR base."""
+    try:
+        check_base(iss, allow_http=True)  # whether http is allowed is the registration's say
+    except ValueError:
+        return None
     for client in CdsStore(state.store(request).engine).list_clients():
         if any(within(iss, base) for base in client.fhir_servers):
             return client
