@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from netlm.fhir.cds.completion import therapy_gaps, version_comment
+from netlm.fhir.cds.completion import version_comment
 from netlm.fhir.mapping import bundle_to_case
 from netlm.store.repository import Store
 
@@ -34,6 +34,5 @@ def store_ehr_case(store: Store, chart: dict[str, Any], case_id: str = CASE_ID) 
     """Store the chart's case as the CDS service does on a first patient-view."""
     imported = bundle_to_case(chart, on=dt.date(2024, 3, 15), case_id=case_id)
     account = store.service_account("cds-hooks", "CDS Hooks (EHR integration)", role="clinician")
-    comment = version_comment("https://ehr.example", "patient-view", imported.sources, [],
-                              imported.proposals, therapy_gaps(imported))  # fmt: skip
+    comment = version_comment("https://ehr.example", "patient-view", imported, [])
     store.create_case(imported.case, account, comment=comment)

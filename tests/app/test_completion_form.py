@@ -130,7 +130,7 @@ def test_a_bound_is_shown_not_prefilled_and_a_different_held_value_is_shown_besi
     assert 'name="confirm"' not in ki67
     assert form[KI67] == [""]
     mitoses = field_block(page, "pathology.mitoses_per_2mm2")
-    assert "The case holds 1 /2 mm²; the report text says 4 /2 mm²." in mitoses
+    assert "The case holds 1/2 mm²; the report text says 4/2 mm²." in mitoses
     assert form["pathology.mitoses_per_2mm2"] == ["4"]
     form["csrf_token"] = [csrf]
     client.post(f"/cases/{CASE_ID}/edit", data=form, follow_redirects=False)

@@ -2,6 +2,7 @@
 the patient-view keeps them with the case version, the board confirms one on the form, and the
 next patient-view keeps what the board confirmed or entered."""
 
+import copy
 import re
 from typing import Any
 
@@ -111,3 +112,34 @@ def test_a_therapy_without_a_stop_reason_is_asked_for_and_the_answer_kept(env: C
                                          "prior_therapies.0.outcome": ["progression"]})  # fmt: skip
     check_response(env.hook(STRATEGY, patient_view(prefetch["patient"]["id"], prefetch)))
     assert priors_on_case_page(client, case_id) == "SSA: progression"
+
+
+def test_a_therapy_the_board_adds_to_an_incomplete_history_stays_beside_the_ehrs(
+    env: Cds,
+) -> None:
+    chart = load_bundle("standard-03")
+    (ssa,) = (e for e in chart["entry"] if e["resource"]["resourceType"] == "MedicationStatement")
+    everolimus = copy.deepcopy(ssa)
+    everolimus.pop("fullUrl", None)
+    resource = everolimus["resource"]
+    resource.update(id="v03-evero", effectivePeriod={"start": "2024-04-01", "end": "2024-09-01"})
+    resource.pop("statusReason")
+    resource["medicationCodeableConcept"] = {"coding": [
+        {"system": "http://www.whocc.no/atc", "code": "L01EG02", "display": "everolimus"}]}  # fmt: skip
+    chart["entry"].append(everolimus)
+    case_id, prefetch, link = viewed(env, chart)
+    client, csrf = board(env)
+    assert "MedicationStatement/v03-evero" in client.get(link).text
+    save_as_shown(client, csrf, link, **{"prior_therapies.1.option": ["everolimus"],
+                                         "prior_therapies.1.outcome": ["progression"]})  # fmt: skip
+    patient_id = prefetch["patient"]["id"]
+    check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
+    assert priors_on_case_page(client, case_id) == "SSA: progression, everolimus: progression"
+    # the EHR withdraws its SSA row: it goes, the board's row stays
+    statements = prefetch["medicationStatements"]["entry"]
+    next(e for e in statements if e["resource"]["id"] == ssa["resource"]["id"])["resource"][
+        "status"
+    ] = "entered-in-error"
+    check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
+    case = env.store.get_case(case_id).case
+    assert [(t.option, t.outcome) for t in case.prior_therapies] == [("everolimus", "progression")]

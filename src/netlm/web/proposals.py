@@ -57,18 +57,18 @@ class FromEhr:
         return {name: s for name, shown in self.proposals.items() for s in shown if s.prefill}
 
 
-def from_ehr(store: Store, case: Case, fields: list[forms.Field], lang: str) -> FromEhr:
+def from_ehr(store: Store, case: Case, fields: list[forms.Field]) -> FromEhr:
     """The proposals and therapy gaps of the case's latest EHR-written version (none when the
     EHR never wrote one), against what the case holds now."""
     for version in reversed(store.case_versions(case.id)):
         facts = ehr_facts(version.comment)
         if facts is not None:
-            return _shown(version.comment, facts, case, fields, lang)
+            return _shown(version.comment, facts, case, fields)
     return FromEhr()
 
 
 def _shown(
-    comment: str, facts: Mapping[str, str], case: Case, fields: list[forms.Field], lang: str
+    comment: str, facts: Mapping[str, str], case: Case, fields: list[forms.Field]
 ) -> FromEhr:
     by_name = {f.name: f for f in fields}
     held = forms.to_form(case)
@@ -92,10 +92,10 @@ def _shown(
                 field=name,
                 label=f.label,
                 text=text,
-                value=_reading(f, text, p.comparator, lang),
+                value=_reading(f, text, p.comparator),
                 quote=p.quote,
                 source=p.source,
-                held=_reading(f, now, None, lang) if now else "",
+                held=_reading(f, now, None) if now else "",
                 was=now,
                 bound=p.comparator is not None,
                 prefill=agreed and p.comparator is None,
@@ -116,12 +116,14 @@ def _text(f: forms.Field, value: object) -> str | None:
     return None
 
 
-def _reading(f: forms.Field, text: str, comparator: str | None, lang: str) -> str:
+def _reading(f: forms.Field, text: str, comparator: str | None) -> str:
     """The value as a reader reads it: a choice's label, or the number with its unit."""
     if f.kind == "enum":
         return next((c.label for c in f.choices if c.value == text), text)
     shown = f"{comparator or ''}{text}"
-    return word("form.proposal.with_unit", lang, value=shown, unit=f.unit) if f.unit else shown
+    if not f.unit:
+        return shown
+    return f"{shown}{'' if f.unit.startswith('/') else ' '}{f.unit}"  # 8 %, 2/2 mm²
 
 
 def settle(submitted: forms.FormData, found: FromEhr) -> tuple[forms.FormData, list[Shown]]:

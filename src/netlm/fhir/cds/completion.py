@@ -10,7 +10,9 @@ The values the import read from report text (proposals, never facts) travel the 
 line `EHR proposals: [{"field", "value", "comparator", "quote", "source", "in_case"}, ...]`, so
 the completion form can show them to the board to confirm; a confirmed one is a board fact.
 So do the therapies the import could not read (`EHR therapy gaps: [...]`): the form then asks
-the board for the treatment history and its outcomes.
+the board for the treatment history and its outcomes. The therapy rows the EHR gave are listed
+(`EHR therapies: ["prior_therapies[ssa:progression]", ...]`), so a therapy the board adds to an
+incomplete history is told from the EHR's own and kept beside them on the next refresh.
 """
 
 import json
@@ -27,6 +29,7 @@ from netlm.model.parse import CaseInputError, parse_case
 FACTS_PREFIX = "EHR facts: "
 PROPOSALS_PREFIX = "EHR proposals: "
 GAPS_PREFIX = "EHR therapy gaps: "
+THERAPIES_PREFIX = "EHR therapies: "
 KEPT_PREFIX = "kept from netlm: "
 _INDEX = re.compile(r"\[\d+\]$")
 _NOT_FACTS = ("schema", "id")
@@ -38,23 +41,22 @@ def fact_path(source_path: str) -> str:
     return _INDEX.sub("", source_path)
 
 
-def version_comment(
-    issuer: str,
-    hook: str,
-    sources: Mapping[str, str],
-    kept: Iterable[str],
-    proposals: Iterable[Proposal] = (),
-    gaps: Iterable[str] = (),
-) -> str:
-    facts = {fact_path(path): source for path, source in sorted(sources.items())}
+def version_comment(issuer: str, hook: str, imported: FhirImport, kept: Iterable[str]) -> str:
+    """The comment of a version the EHR writes: where each fact came from, what the board's
+    completion kept, the therapy rows the EHR gave, and what is left for the board (report-text
+    proposals, therapies not read)."""
+    facts = {fact_path(path): source for path, source in sorted(imported.sources.items())}
     lines = [f"from the EHR ({issuer}) via CDS Hooks {hook}", FACTS_PREFIX + json.dumps(facts)]
     kept = sorted(kept)
     if kept:
         lines.append(KEPT_PREFIX + ", ".join(kept))
-    shown = [p.to_json() for p in proposals]
+    therapies = [_therapy_key(row) for row in _rows(imported.case.to_json_dict())]
+    if therapies:
+        lines.append(THERAPIES_PREFIX + json.dumps(therapies))
+    shown = [p.to_json() for p in imported.proposals]
     if shown:
         lines.append(PROPOSALS_PREFIX + json.dumps(shown, ensure_ascii=False))
-    gaps = list(gaps)
+    gaps = therapy_gaps(imported)
     if gaps:
         lines.append(GAPS_PREFIX + json.dumps(gaps, ensure_ascii=False))
     return "\n".join(lines)
@@ -115,7 +117,10 @@ def with_board_facts(
 ) -> tuple[Case, list[str]]:
     """The EHR's case plus what the board entered that the EHR does not hold, and those paths.
 
-    A board fact that breaks the contract together with the EHR's facts is left out.
+    `last_ehr_facts` is what the last EHR version gave (`ehr_given`). Prior therapies are rows:
+    a therapy the board added to a history the chart left incomplete is kept after the EHR's
+    rows, unless the EHR now gives that therapy itself. A board fact that breaks the contract
+    together with the EHR's facts is left out.
     """
     if stored is None:
         return from_ehr, []
@@ -127,6 +132,9 @@ def with_board_facts(
         for path, value in _leaves(stored.to_json_dict()).items()
         if path not in held and path not in given_before
     }
+    added = _board_therapies(data, stored, given_before)
+    if added:
+        board[PRIOR_THERAPIES] = _rows(data) + added
     while board:
         merged = json.loads(json.dumps(data))
         for path, value in board.items():
@@ -144,6 +152,44 @@ def with_board_facts(
                 break
             board = kept
     return from_ehr, []
+
+
+def _rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A case document's prior-therapy rows."""
+    rows = data.get(PRIOR_THERAPIES)
+    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+
+
+def _therapy_key(row: Mapping[str, Any]) -> str:
+    """A therapy row the EHR gave, as `ehr_given` lists it: `prior_therapies[ssa:progression]`."""
+    return f"{PRIOR_THERAPIES}[{row['option']}:{row['outcome']}]"
+
+
+def _board_therapies(
+    data: Mapping[str, Any], stored: Case, given_before: set[str]
+) -> list[dict[str, Any]]:
+    """The stored therapy rows the board added beside the EHR's: neither given by the last EHR
+    version nor of a therapy the EHR gives now. None when the last version did not list its rows
+    (written before they were recorded): the EHR's history then replaces the stored one."""
+    ehr_rows = _rows(data)
+    listed = any(k.startswith(f"{PRIOR_THERAPIES}[") for k in given_before)
+    if PRIOR_THERAPIES in given_before and not listed:
+        return []
+    if not ehr_rows and PRIOR_THERAPIES not in given_before:
+        return []  # the whole stored history is the board's: a board fact like any other
+    options = {row["option"] for row in ehr_rows}
+    return [
+        row
+        for row in _rows(stored.to_json_dict())
+        if row["option"] not in options and _therapy_key(row) not in given_before
+    ]
+
+
+def ehr_given(comment: str) -> set[str]:
+    """What an EHR-written version gave: its fact paths, and each therapy row it gave."""
+    rows = _recorded(comment, THERAPIES_PREFIX)
+    facts = set(ehr_facts(comment) or {})
+    return facts | ({r for r in rows if isinstance(r, str)} if isinstance(rows, list) else set())
 
 
 def fields_to_complete(assessment: Assessment) -> list[str]:

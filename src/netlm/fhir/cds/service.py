@@ -16,8 +16,8 @@ from netlm.engine import assess
 from netlm.fhir.cds.cards import Assessed, CardWriter, RefusalKind, Refused
 from netlm.fhir.cds.completion import (
     ehr_facts,
+    ehr_given,
     fields_to_complete,
-    therapy_gaps,
     version_comment,
     with_board_facts,
 )
@@ -192,8 +192,7 @@ class CdsService:
             case = case.model_copy(update={"region": self.region})
         english = assess(case, lang="en", kb=self.kb)
         shown = english if self.lang == "en" else assess(case, self.lang, self.kb)
-        comment = version_comment(call.caller.issuer, call.request.hook, imported.sources, kept,
-                                  imported.proposals, therapy_gaps(imported))  # fmt: skip
+        comment = version_comment(call.caller.issuer, call.request.hook, imported, kept)
         saved = self._keep(case, english, comment)
         complete = tuple(fields_to_complete(shown))
         return Assessed(case_id, case, imported, shown, saved, complete, gaps)
@@ -206,9 +205,8 @@ class CdsService:
         except NotFound:
             return None, set()
         for version in reversed(self.store.case_versions(case_id)):
-            facts = ehr_facts(version.comment)
-            if facts is not None:
-                return record.case, set(facts)
+            if ehr_facts(version.comment) is not None:
+                return record.case, ehr_given(version.comment)
         return record.case, set()
 
     def _keep(self, case: Case, assessment: Assessment, comment: str) -> bool:

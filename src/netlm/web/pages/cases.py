@@ -159,7 +159,7 @@ def edit_form(
     fields = _fields(request, lang)
     known = {f.name: f.label for f in fields}
     wanted = [name for name in dict.fromkeys(complete.split(",")) if name in known]
-    found = proposals.from_ehr(state.store(request), record.case, fields, lang)
+    found = proposals.from_ehr(state.store(request), record.case, fields)
     values = forms.to_form(record.case)
     values.update({name: shown.text for name, shown in found.prefilled().items()})
     return _form_page(request, current, values=values, action=f"/cases/{case_id}/edit",
@@ -177,7 +177,7 @@ async def edit_case(request: Request, case_id: str, current: Clinician) -> Respo
     lang = request_lang(request)
     record = state.store(request).get_case(case_id)
     submitted = await _submitted(request)
-    found = proposals.from_ehr(state.store(request), record.case, _fields(request, lang), lang)
+    found = proposals.from_ehr(state.store(request), record.case, _fields(request, lang))
     settled, confirmed = proposals.settle(submitted, found)
     case, values, problems = forms.parse_form(settled, state.kb(request), lang)
     if case is not None and case.id != case_id:
