@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from netlm.fhir.cds.prefetch import BOUNDS, COUNT
+from netlm.fhir.cds import searchset
+from netlm.fhir.cds.prefetch import BOUNDS, COUNT, PATIENT_TOKEN, PREFETCH
 from netlm.fhir.cds.routes import cds_store
 from netlm.fhir.cds.service import case_id_for
 from tests.cds.conftest import BASE, STRATEGY, Cds, check_response, make_env, patient_view
@@ -125,6 +126,12 @@ def test_a_search_with_more_than_its_bound_reads_the_newest_and_says_so(env: Cds
     info, review = check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
     assert f"- laboratory results: only the newest {COUNT} read" in info["detail"]
     assert "1 search(es) incomplete" in review["summary"]
+    everything = searchset.matches(
+        items, PREFETCH["observationsLabs"].replace(PATIENT_TOKEN, "v03")
+    )
+    prefetch["observationsLabs"] = searchset.searchset(everything)  # `_count` ignored: one page
+    info = check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))[0]
+    assert f"- laboratory results: only the newest {COUNT} read" in info["detail"]
     del prefetch["observationsLabs"]
     with serve(FhirServer(items, page_size=30)) as server:
         env.allow(server.base)

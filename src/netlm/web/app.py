@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from netlm import __version__
+from netlm.fhir import units
 from netlm.fhir.cds.routes import add_cors
 from netlm.fhir.cds.routes import router as cds_router
 from netlm.fhir.cds.service import operation_outcome
@@ -97,6 +98,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     openapi.document(app)
     app.add_middleware(AccessAudit)  # inside the guard: what reaches a route
     app.add_middleware(RequestGuard, settings=settings)
+    # The UCUM registry behind FHIR unit conversion takes seconds to build: built now, not by the
+    # first CDS Hooks call or FHIR import, which would otherwise wait for it.
+    units.factor("mg/dL", "g/dL")
     # The knowledge base and the app are long-lived: keep them out of the garbage collector's
     # full passes, which otherwise walk every rule and record and show up as latency spikes.
     gc.freeze()

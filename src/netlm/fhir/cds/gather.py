@@ -14,11 +14,13 @@ and what netlm does with each:
   from `fhirServer` when given; otherwise assessed without it, and the card says what is missing.
 
 A search is read up to its bound (prefetch.BOUNDS): next links are followed until that many
-matches are held, and a search with more is named in the card.
+matches are held, a page with more (an EHR that ignored `_count`) is cut to the newest that many,
+and a search with more is named in the card. Past the bound the FHIR validation of each resource
+dominates: 1,500 labs sent whole took 0.6 s a call, cut to 100 they take what a small chart does.
 """
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,7 +30,7 @@ from netlm.fhir.cds.errors import CdsFailure
 from netlm.fhir.cds.fetch import FetchFailed, FetchRefused, FhirReader
 from netlm.fhir.cds.jwt import Caller
 from netlm.fhir.cds.models import BundlePage, CdsRequest, describe
-from netlm.fhir.cds.prefetch import BOUNDS, PATIENT_TOKEN, PREFETCH
+from netlm.fhir.cds.prefetch import BOUNDS, COUNT, PATIENT_TOKEN, PREFETCH, sort_date
 
 log = logging.getLogger("netlm.cds")
 MAX_PAGES = 50
@@ -144,18 +146,17 @@ class Gatherer:
             self.gaps.append(Gap(key, "unread"))
             return None, False
 
-    def _resources(
-        self, key: str, value: dict[str, Any], fetched: bool
-    ) -> Iterator[dict[str, Any]]:
+    def _resources(self, key: str, value: dict[str, Any], fetched: bool) -> list[dict[str, Any]]:
         if value["resourceType"] != "Bundle":
             if key == "patient" and (
                 value["resourceType"] != "Patient" or value.get("id") != self.patient_id
             ):
                 raise CdsFailure(400, "invalid", "the patient prefetch is not context.patientId")
-            yield value
-            return
-        bound = BOUNDS.get(key, 0)
-        pages = matched = 0
+            return [value]
+        bound = BOUNDS.get(key, MAX_PAGES * COUNT)
+        matched: list[dict[str, Any]] = []
+        included: list[dict[str, Any]] = []
+        pages, more = 0, False
         page: dict[str, Any] | None = value
         while page is not None:
             pages += 1
@@ -165,18 +166,23 @@ class Gatherer:
                     None,
                     "OperationOutcome",
                 ):
-                    matched += not entry.included
-                    yield entry.resource
+                    (included if entry.included else matched).append(entry.resource)
             following = parsed.next_url()
-            if matched >= bound and (following is not None or (parsed.total or 0) > matched):
-                self.gaps.append(Gap(key, "more", bound))
-                return
-            if following is None:
+            if len(matched) >= bound:
+                more = following is not None or (parsed.total or 0) > bound
+                page = None
+            elif following is None:
                 page = None
             elif pages >= MAX_PAGES:
                 raise CdsFailure(412, "too-costly", f"more than {MAX_PAGES} pages for {key}")
             else:
                 page, fetched = self.fetch(following), True
+        if len(matched) > bound:  # an EHR that ignored `_count`: the same bound, applied here
+            matched = sorted(matched, key=sort_date, reverse=True)[:bound]
+            more = True
+        if more:
+            self.gaps.append(Gap(key, "more", bound))
+        return matched + included
 
     def _page(self, key: str, page: dict[str, Any], fetched: bool) -> BundlePage:
         """The Bundle's entries and links: a malformed prefetch is the caller's 400, a malformed

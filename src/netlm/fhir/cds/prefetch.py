@@ -5,8 +5,9 @@ restrictions": reads, type searches on `patient={{context.patientId}}`, token eq
 and `_sort`); its only token is `{{context.patientId}}`. The spec's tokens cannot compute a date
 ("today minus five years" is not a token), so each search is bounded by count: `_count` asks
 for at most that many matches, and `_sort` on the resource's date makes them the most recent.
-netlm follows a paginated answer's next links only until it holds `_count` matches (BOUNDS), on
-prefetch and on its own reads alike, and the card says when a search had more.
+netlm follows a paginated answer's next links only until it holds `_count` matches (BOUNDS), and
+keeps the newest `_count` of an answer that ignored it, on prefetch and on its own reads alike;
+the card says when a search had more.
 
 Observations are searched by the codes netlm reads rather than by category, so an Observation
 filed under vital-signs or under no category at all is found as `netlm fhir import` finds it,
@@ -15,7 +16,7 @@ in place of `category`). Medicine searches include their Medication, report sear
 result Observations (some feeds send those without a subject of their own).
 """
 
-from typing import Final
+from typing import Any, Final
 
 from netlm.fhir import codes
 
@@ -72,3 +73,28 @@ PREFETCH: Final[dict[str, str]] = {
 
 # Matches netlm reads per search key, over all pages (a read has no bound).
 BOUNDS: Final[dict[str, int]] = {key: COUNT for key, query in PREFETCH.items() if "?" in query}
+
+# The element each template's `_sort` date searches (FHIR R4 search parameters `date`,
+# `effective`, `authoredon`, `effective-time`), then what dates a Condition.
+_SORT_DATES: Final = (
+    "effectiveDateTime",
+    "effectiveInstant",
+    "effectivePeriod",
+    "performedDateTime",
+    "performedPeriod",
+    "authoredOn",
+    "issued",
+    "recordedDate",
+    "onsetDateTime",
+)
+
+
+def sort_date(resource: dict[str, Any]) -> str:
+    """The date a template sorts `resource` by, as sent (ISO 8601 sorts as text); "" if none."""
+    for name in _SORT_DATES:
+        value = resource.get(name)
+        if isinstance(value, dict):
+            value = value.get("start")
+        if isinstance(value, str):
+            return value
+    return ""

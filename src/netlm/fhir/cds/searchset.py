@@ -11,32 +11,12 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from netlm.fhir.cds.prefetch import PATIENT_TOKEN, PREFETCH
+from netlm.fhir.cds.prefetch import PATIENT_TOKEN, PREFETCH, sort_date
 
-# The element each `_sort` date of the templates searches (FHIR R4 search parameters).
-_DATES = (
-    "effectiveDateTime",
-    "effectiveInstant",
-    "effectivePeriod",
-    "performedDateTime",
-    "performedPeriod",
-    "authoredOn",
-    "issued",
-)
 _INCLUDES = {
     ":medication": ("medicationReference", "Medication"),
     ":result": ("result", "Observation"),
 }
-
-
-def _date(resource: dict[str, Any]) -> str:
-    for name in _DATES:
-        value = resource.get(name)
-        if isinstance(value, dict):
-            value = value.get("start")
-        if isinstance(value, str):
-            return value
-    return ""
 
 
 def _codes(resource: dict[str, Any]) -> set[str]:
@@ -65,7 +45,7 @@ def matches(resources: list[dict[str, Any]], query: str) -> list[dict[str, Any]]
         and (not wanted or wanted & _codes(r))
     ]
     if (params.get("_sort") or [""])[0].startswith("-"):
-        found.sort(key=_date, reverse=True)
+        found.sort(key=sort_date, reverse=True)
     return found
 
 
