@@ -1,6 +1,10 @@
 """The pages through HTTP: login, list and search, form with inline errors, assessment, what-if,
 decision, history, language switch, printable view."""
 
+from urllib.parse import quote
+
+import pytest
+
 from tests.app.conftest import Env, login
 from tests.conftest import EXAMPLES, load_json
 
@@ -174,3 +178,21 @@ def test_edit_form_highlights_the_findings_a_card_asks_to_complete(env: Env) -> 
     assert 'id="to-complete"' in page
     assert "nope" not in page
     assert "to-complete" not in client.get("/cases/v03/edit").text
+
+
+def test_login_returns_to_the_whole_address_asked_for(env: Env) -> None:
+    """A card's completion link carries its query (`?complete=…`): signing in keeps it."""
+    client = env.client()
+    asked = "/cases/v03/edit?complete=pathology.ki67_percent,liver.pattern"
+    response = client.get(asked, follow_redirects=False)
+    assert response.headers["location"] == "/login?next=" + quote(asked)
+    form = client.get(response.headers["location"])
+    assert f'name="next" value="{asked}"' in form.text
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "/\\evil.example/x", "https://evil.example"]
+)
+def test_login_never_sends_the_user_to_another_site(env: Env, target: str) -> None:
+    form = env.client().get("/login", params={"next": target})
+    assert 'name="next" value="/cases"' in form.text

@@ -3,6 +3,7 @@
 import gc
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import (
@@ -64,7 +65,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             body = errors.error_body([("(request)", str(exc.detail))])
             return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
         if exc.status_code == 401:
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(asked)}", status_code=303)
         if exc.status_code == 403 and exc.detail == MFA_REQUIRED:  # an admin must enrol first
             return RedirectResponse(ENROL_PATHS[0], status_code=303)
         detail = str(exc.detail) if exc.status_code == 422 else None

@@ -32,7 +32,7 @@ from netlm.web import state
 from netlm.web.i18n import request_lang, word
 from netlm.web.oidc_client import Identity, Provider, SsoFailed
 from netlm.web.pages.render import page
-from netlm.web.security import client_address, start_session
+from netlm.web.security import client_address, local_path, start_session
 
 FLOW_COOKIE = "netlm_sso"
 SSO_PATH = "/login/sso"
@@ -60,7 +60,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 def start(request: Request, next: str = "/cases") -> Response:
     """Leave for the provider with a fresh state, nonce and PKCE verifier."""
     secret, nonce, verifier = (secrets.token_urlsafe(n) for n in (32, 32, 48))
-    flow = {"state": secret, "nonce": nonce, "verifier": verifier, "next": _local(next),
+    flow = {"state": secret, "nonce": nonce, "verifier": verifier, "next": local_path(next),
             "exp": int(time.time()) + FLOW_SECONDS}  # fmt: skip
     try:
         target = _provider(request).authorize_url(_redirect_uri(request), secret, nonce, verifier)
@@ -141,11 +141,6 @@ def _redirect_uri(request: Request) -> str:
     public = state.settings(request).public_url
     base = public.rstrip("/") if public else str(request.base_url).rstrip("/")
     return base + CALLBACK_PATH
-
-
-def _local(target: str) -> str:
-    """Only a local path, so that signing in cannot redirect to another site."""
-    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/cases"
 
 
 def sign_flow(settings: Settings, flow: dict[str, Any], purpose: str = "netlm-sso") -> str:

@@ -64,6 +64,8 @@ def set_framed_cookie(
 def login_cookie(settings: Settings) -> str:
     """The pre-session cookie lives on /login only, so it takes the `__Secure-` prefix."""
     return f"__Secure-{LOGIN_COOKIE}" if settings.secure_cookies else LOGIN_COOKIE
+
+
 LOGIN_PATH = "/login"
 ROLES = {"viewer": 0, "clinician": 1, "admin": 2}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -80,6 +82,13 @@ class Session:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def local_path(target: str) -> str:
+    """Only local paths, so a sign-in form cannot redirect to another site: browsers read
+    `//host` and `/\\host` as another host, so no second slash or backslash anywhere."""
+    local = target.startswith("/") and not target.startswith("//")
+    return target if local and "\\" not in target and target.isprintable() else "/cases"
 
 
 def start_session(

@@ -19,6 +19,7 @@ from netlm.web.pages.render import page
 from netlm.web.security import (
     Viewer,
     client_address,
+    local_path,
     login_allowed,
     login_csrf,
     set_login_cookie,
@@ -28,11 +29,6 @@ from netlm.web.security import (
 router = APIRouter()
 CODE_PATH = "/login/code"
 ENROL_PATH = "/account/totp"
-
-
-def safe_next(target: str) -> str:
-    """Only local paths, so a sign-in form cannot redirect to another site."""
-    return target if target.startswith("/") and not target.startswith("//") else "/cases"
 
 
 def finish_password_step(request: Request, user: UserInfo, next: str) -> RedirectResponse:
@@ -67,7 +63,7 @@ def _code_page(request: Request, status: int = 200, **context: Any) -> HTMLRespo
 def code_form(request: Request, next: str = "/cases") -> Response:
     if signin.second_step_user(request) is None:
         return RedirectResponse("/login", status_code=303)
-    return _code_page(request, next=safe_next(next))
+    return _code_page(request, next=local_path(next))
 
 
 @router.post(CODE_PATH)
@@ -77,7 +73,7 @@ def code_step(
     next: Annotated[str, Form(max_length=2000)] = "/cases",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    lang, next = request_lang(request), safe_next(next)
+    lang, next = request_lang(request), local_path(next)
     if not login_allowed(request, csrf_token):
         return _code_page(request, 403, error=word("login.expired", lang), next=next)
     store, user_id = state.store(request), signin.second_step_user(request)

@@ -14,7 +14,6 @@ from netlm.web.i18n import request_lang, word
 from netlm.web.pages import account as own_account
 from netlm.web.pages import cases
 from netlm.web.pages.account import finish_password_step
-from netlm.web.pages.account import safe_next as _safe_next
 from netlm.web.pages.render import page, render_error
 from netlm.web.security import (
     Admin,
@@ -22,6 +21,7 @@ from netlm.web.security import (
     Viewer,
     client_address,
     end_session,
+    local_path,
     login_allowed,
     login_csrf,
     optional_session,
@@ -45,8 +45,8 @@ def home() -> RedirectResponse:
 @router.get("/login")
 def login_form(request: Request, current: OptionalSession, next: str = "/cases") -> Response:
     if current is not None:
-        return RedirectResponse(_safe_next(next), status_code=303)
-    return _login_page(request, next=_safe_next(next))
+        return RedirectResponse(local_path(next), status_code=303)
+    return _login_page(request, next=local_path(next))
 
 
 def _login_page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
@@ -66,7 +66,7 @@ def login(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     lang = request_lang(request)
-    next = _safe_next(next)
+    next = local_path(next)
     if not login_allowed(request, csrf_token):  # checked first: no throttling on others' behalf
         return _login_page(request, 403, error=word("login.expired", lang), next=next)
     device = signin.trusted_device(request, username)
