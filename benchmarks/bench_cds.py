@@ -178,8 +178,10 @@ def main() -> None:
         results["POST /api/v1/assess (peer, v03)"]
     )
     print(f"  patient-view / assess (median, v03): {ratio:.2f}")
-    worst = max(percentile(times, 0.99) for name, times in results.items() if "labs" in name)
-    print(f"  target p99 < 100 ms with {ROUTINE_LABS} labs: {'met' if worst < 100 else 'NOT met'}")
+    for name, times in results.items():
+        if "labs" in name:
+            met = "met" if percentile(times, 0.99) < 100 else "NOT met"
+            print(f"  target p99 < 100 ms, {name.split(', ', 1)[1]}: {met}")
 
 
 if __name__ == "__main__":
