@@ -1,6 +1,8 @@
 """Discovery, patient-view, order-select and feedback over HTTP, as an EHR would call them."""
 
+import copy
 import datetime as dt
+import json
 import logging
 import re
 import socket
@@ -468,3 +470,21 @@ def test_the_hospital_region_completes_charts_that_carry_none(
     cards = _v03_cards(tmp_path, ehr, v03, cds_region="EU")
     assert "region" not in cards[0]["links"][0]["url"]
     assert "surufatinib" not in cards[0]["detail"].lower().split("not proposed")[0]
+
+
+def test_another_fhir_version_and_a_chart_without_liver_metastases_get_cards_saying_so(
+    env: Cds, v03: V03
+) -> None:
+    patient_id, prefetch = v03
+    dstu2 = copy.deepcopy(prefetch)
+    dstu2["patient"]["name"] = [{"family": ["Doe"]}]  # DSTU2: family is a list
+    (card,) = check_response(env.hook(STRATEGY, patient_view(patient_id, dstu2)))
+    assert card["summary"] == "netlm: not assessed: the chart is not FHIR R4"
+    assert "DSTU2" in card["detail"]
+    for key in ("conditions", "observationsNetlm"):
+        prefetch[key]["entry"] = [
+            e for e in prefetch[key]["entry"] if "liver" not in json.dumps(e["resource"]).lower()
+        ]
+    (card,) = check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
+    assert card["summary"] == "netlm: not assessed: no liver metastases recorded in the chart"
+    assert env.counts()["case_versions"] == 0
