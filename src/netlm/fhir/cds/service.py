@@ -155,12 +155,12 @@ class CdsService:
                 cards.append(self.cards.excluded(call.public_url, found, excluded[option], order))
         return self._answer(call, found, ORDER_CHECK, cards)
 
-    # -- pipeline -------------------------------------------------------------------------------
     def open_chart(self, call: Call) -> Assessed | Refused:
         """The chart read, mapped, assessed and kept as patient-view does, without cards: a
         SMART launch (netlm.web.smart) opens the same case `ehr-<issuer tag>-<patientId>`."""
         return self._assess(call)
 
+    # -- pipeline -------------------------------------------------------------------------------
 
     def _assess(self, call: Call) -> Assessed | Refused:
         patient_id = call.request.context.get("patientId")
