@@ -17,29 +17,34 @@ frames an app. Run as `python -m tests.smart_server PORT`.
 """
 
 import json
-import os
 import secrets
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode
 
-import httpx2
-from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Request, grants
-from authlib.oauth2.rfc7636 import CodeChallenge
-from authlib.oidc.core.grants import OpenIDCode
+from authlib.oauth2.rfc6749 import OAuth2Request, grants
 from flask import Flask, Response, jsonify, request
-from joserfc import jwt
-from joserfc.jwk import RSAKey
 
 from netlm.fhir.cds import searchset
+from netlm.fhir.cds.store import CdsStore
+from netlm.store.repository import Store
+from netlm.store.sso import SsoStore
+from tests.authorization_server import (
+    AuthCode,
+    IdToken,
+    LoopbackClient,
+    SigningKey,
+    authorization_server,
+    code_grant,
+    started,
+)
+from tests.cds.ehr import EHR_ISSUER, Ehr
 
 ROOT = Path(__file__).resolve().parents[1]
 CHARTS = sorted((ROOT / "examples" / "fhir").glob("*.json"))
@@ -73,112 +78,33 @@ def chart_resources() -> list[dict[str, Any]]:
     ]
 
 
-@dataclass
-class Client(ClientMixin):  # type: ignore[misc]
-    """netlm, registered with its callback on any loopback port."""
-
-    client_id: str = CLIENT_ID
-
-    def get_client_id(self) -> str:
-        return self.client_id
-
-    def get_default_redirect_uri(self) -> None:
-        return None
-
-    def get_allowed_scope(self, scope: str) -> str:
-        return " ".join(s for s in scope.split() if s in SCOPES)
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        parts = urlsplit(redirect_uri)
-        return parts.scheme == "http" and parts.hostname == "127.0.0.1" and parts.path == CALLBACK
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        return client_secret == CLIENT_SECRET
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method == "client_secret_basic"
-
-    def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type == "authorization_code"
+CLIENT = LoopbackClient(CLIENT_ID, CLIENT_SECRET, SCOPES, CALLBACK)
 
 
-@dataclass
-class Code:
-    code: str
-    redirect_uri: str
-    scope: str
-    user: dict[str, str]
-    patient: str
-    nonce: str
-    code_challenge: str
-    code_challenge_method: str
-    auth_time: int = field(default_factory=lambda: int(time.time()))
-
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return self.auth_time
-
-    def get_acr(self) -> None:
-        return None
-
-    def get_amr(self) -> None:
-        return None
+@dataclass(kw_only=True)
+class Code(AuthCode):
+    patient: str  # the launch's patient, for the token response
 
 
 def create_app(base: str) -> Flask:
     fhir = f"{base}/fhir"
-    key = RSAKey.generate_key(2048)
-    kid = key.thumbprint()
+    key = SigningKey()
     codes: dict[str, Code] = {}
     launches: dict[str, tuple[str, str]] = {}  # launch id -> (user, patient)
     tokens: dict[str, str] = {}  # access token -> patient
     resources = chart_resources() + OTHER_CHART
     patients = {r["id"] for r in resources if r["resourceType"] == "Patient"}
 
-    class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
-        TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic",)
+    def new_code(code: str, req: OAuth2Request) -> Code:
+        return Code.issued(code, req, req.user["claims"], patient=req.user["patient"])
 
-        def save_authorization_code(self, code: str, req: OAuth2Request) -> None:
-            data = req.payload.data
-            codes[code] = Code(code, data["redirect_uri"], req.scope, req.user["claims"],
-                               req.user["patient"], data.get("nonce", ""),
-                               data.get("code_challenge", ""),
-                               data.get("code_challenge_method", ""))  # fmt: skip
-
-        def query_authorization_code(self, code: str, client: Client) -> Code | None:
-            found = codes.get(code)
-            return found if found and time.time() - found.auth_time < 60 else None
-
-        def delete_authorization_code(self, code: Code) -> None:
-            codes.pop(code.code, None)
-
-        def authenticate_user(self, code: Code) -> dict[str, str]:
-            return code.user
-
-    class IdToken(OpenIDCode):  # type: ignore[misc]
-        def exists_nonce(self, nonce: str, req: OAuth2Request) -> bool:
-            return any(c.nonce == nonce for c in codes.values())
-
-        def generate_user_info(self, user: dict[str, str], scope: str) -> dict[str, str]:
-            return dict(user)
-
+    class EhrIdToken(IdToken):
         def encode_id_token(self, token: dict[str, Any], req: OAuth2Request) -> str:
             code: Code = req.authorization_code
             now = int(time.time())
             claims = {"iss": base, "aud": [CLIENT_ID], "iat": now, "exp": now + 300,
                       "auth_time": code.auth_time, "nonce": code.nonce, **code.user}  # fmt: skip
-            return jwt.encode({"alg": "RS256", "kid": kid}, claims, key)
+            return key.sign(claims)
 
     class LaunchContext:
         """SMART's launch context in the token response: the patient the EHR had open."""
@@ -193,12 +119,8 @@ def create_app(base: str) -> Flask:
             tokens[token["access_token"]] = code.patient
 
     app = Flask(__name__)
-    server = AuthorizationServer(
-        app, query_client=lambda cid: Client() if cid == CLIENT_ID else None,
-        save_token=lambda *_: None,
-    )  # fmt: skip
-    server.register_grant(
-        CodeGrant, [CodeChallenge(required=True), IdToken(require_nonce=True), LaunchContext()]
+    server = authorization_server(
+        app, CLIENT, code_grant(codes, new_code), EhrIdToken(codes), LaunchContext()
     )
 
     def new_launch() -> tuple[str, str] | None:
@@ -255,7 +177,7 @@ def create_app(base: str) -> Flask:
 
     @app.get("/jwks")
     def jwks() -> dict[str, Any]:
-        return {"keys": [key.as_dict(private=False, kid=kid, use="sig", alg="RS256")]}
+        return key.jwks()
 
     @app.get("/auth/authorize")
     def authorize() -> Any:
@@ -319,32 +241,20 @@ def _outcome(code: str) -> Response:
 @contextmanager
 def smart_ehr(log_dir: Path) -> Iterator[str]:
     """The test EHR's base URL once it answers (FHIR base: `<base>/fhir`); stopped when done."""
-    from tests.app.server import free_port
+    with started(
+        "tests.smart_server", "/fhir/.well-known/smart-configuration", log_dir / "smart-ehr.log",
+        "EHR",
+    ) as base:  # fmt: skip
+        yield base
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "AUTHLIB_INSECURE_TRANSPORT": "1"}  # plain HTTP on loopback
-    log_path = log_dir / "smart-ehr.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.smart_server", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    url = f"{base}/fhir/.well-known/smart-configuration"
-                    if httpx2.get(url, timeout=1).status_code == 200:
-                        break
-                except httpx2.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"EHR did not start: {log_path.read_text()!r}") from None
-                    time.sleep(0.2)
-            yield base
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+
+def register_smart_ehr(store: Store, ehr: str) -> None:
+    """netlm's side of the test EHR at `ehr`: a CDS Hooks client (EHR_ISSUER, the tag of its
+    case ids) vouching for its FHIR server, and Dr Li linked to its user alice."""
+    CdsStore(store.engine).add_client(
+        EHR_ISSUER, "Test EHR", Ehr().jwks(), [], fhir_servers=[f"{ehr}/fhir"], allow_http=True
+    )
+    SsoStore(store.engine).link_sso("dr.li", ehr, USERS["alice"]["sub"])
 
 
 if __name__ == "__main__":

@@ -12,11 +12,24 @@ from pathlib import Path
 
 import httpx2
 
+from netlm.store.db import create_db_engine, upgrade
+from netlm.store.repository import Store
+
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def database_with_dr_li(data: Path) -> tuple[str, Store]:
+    """A migrated SQLite database in `data`, its URL and a store on it, holding Dr Li: a
+    clinician who signs in with her hospital account (her password is never used)."""
+    url = f"sqlite:///{data / 'netlm.db'}"
+    upgrade(url)
+    store = Store(create_db_engine(url))
+    store.add_user("dr.li", "a password she never uses", "clinician", display_name="Dr Li")
+    return url, store
 
 
 @contextmanager

@@ -49,6 +49,16 @@ def _rows_since(env: Env, seq: int) -> list[dict[str, Any]]:
         return [dict(r) for r in found.mappings()]
 
 
+def _read_by_the_clinician(env: Env, before: int, path: str) -> list[dict[str, Any]]:
+    """The rows written since `before`, for the read of `path`: there must be some, each with
+    the clinician's name, role and ADDRESS."""
+    rows = _rows_since(env, before)
+    assert rows, f"{path} was read unrecorded"
+    for row in rows:
+        assert (row["username"], row["role"], row["address"]) == ("clinician", "clinician", ADDRESS)
+    return rows
+
+
 API_READS = [
     ("/api/v1/cases", "/api/v1/cases", ""),
     (f"/api/v1/cases/{CASE}", "/api/v1/cases/{case_id}", CASE),
@@ -68,10 +78,7 @@ def test_api_reads_are_recorded_with_user_role_and_address(
     before = _head(env)
     response = env.client(ADDRESS).get(path, headers=env.auth("clinician"))
     assert response.status_code == 200, response.text
-    rows = _rows_since(env, before)
-    assert rows, f"{path} was read unrecorded"
-    for row in rows:
-        assert (row["username"], row["role"], row["address"]) == ("clinician", "clinician", ADDRESS)
+    for row in _read_by_the_clinician(env, before, path):
         assert (row["via"], row["outcome"], row["entity_id"]) == (f"GET {route}", "ok", entity_id)
 
 
@@ -90,10 +97,7 @@ def test_page_reads_are_recorded_with_user_role_and_address(
 ) -> None:
     before = _head(env)
     assert browser.get(path).status_code == 200
-    rows = _rows_since(env, before)
-    assert rows, f"{path} was read unrecorded"
-    for row in rows:
-        assert (row["username"], row["role"], row["address"]) == ("clinician", "clinician", ADDRESS)
+    for row in _read_by_the_clinician(env, before, path):
         assert (row["via"], row["entity_id"]) == (f"GET {route}", entity_id)
 
 

@@ -1,23 +1,22 @@
 """End to end in a real headless Chromium: log in, enter a case through the form, read the
 recommendations, record a decision, switch to Chinese, download both PDF reports."""
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from netlm import parse_case
 from netlm.knowledge.load import load_knowledge_base
 from netlm.store.db import create_db_engine, upgrade
 from netlm.store.repository import Store
 from netlm.web.service import Board
+from tests.app.browser import chromium_page
 from tests.app.server import served
 from tests.conftest import EXAMPLES, load_json
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "browser test password"
 
 
@@ -37,16 +36,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def page(server: str) -> Iterator[Page]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required (scripts/system-deps.sh test)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        context = browser.new_context(base_url=server, locale="en-GB")
-        yield context.new_page()
-        browser.close()
+    with chromium_page(server) as page:
+        yield page
 
 
 def test_a_case_from_entry_to_reports(page: Page, tmp_path: Path) -> None:

@@ -5,30 +5,19 @@ The EHR page is addressed as `localhost` and netlm as `127.0.0.1`: two sites, so
 cross-site context, as in a hospital, where only SameSite=None cookies reach netlm, and only
 partitioned ones (CHIPS) where the browser blocks third-party cookies, as this one does."""
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx2
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from netlm.fhir.cds.service import case_id_for
-from netlm.fhir.cds.store import CdsStore
-from netlm.store.db import create_db_engine, upgrade
-from netlm.store.repository import Store
-from netlm.store.sso import SsoStore
-from tests.app.server import served
-from tests.cds.ehr import Ehr
-from tests.smart_server import CLIENT_ID, CLIENT_SECRET, USERS, smart_ehr
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# As in test_browser_sso.py: no sandbox (root in CI), nothing fetched from the internet.
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-EHR_ISSUER = "https://ehr.example.org"
+from tests.app.browser import chromium_page
+from tests.app.server import database_with_dr_li, served
+from tests.cds.ehr import EHR_ISSUER
+from tests.smart_server import CLIENT_ID, CLIENT_SECRET, register_smart_ehr, smart_ehr
 
 
 @dataclass(frozen=True)
@@ -40,15 +29,9 @@ class Sites:
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     data = tmp_path_factory.mktemp("browser-smart")
-    url = f"sqlite:///{data / 'netlm.db'}"
-    upgrade(url)
-    store = Store(create_db_engine(url))
-    store.add_user("dr.li", "a password she never uses", "clinician", display_name="Dr Li")
+    url, store = database_with_dr_li(data)
     with smart_ehr(data) as ehr:
-        CdsStore(store.engine).add_client(
-            EHR_ISSUER, "Test EHR", Ehr().jwks(), [], fhir_servers=[f"{ehr}/fhir"], allow_http=True
-        )
-        SsoStore(store.engine).link_sso("dr.li", ehr, USERS["alice"]["sub"])
+        register_smart_ehr(store, ehr)
         ehr_page = ehr.replace("127.0.0.1", "localhost")
         extra = {"NETLM_SMART_CLIENT_ID": CLIENT_ID, "NETLM_SMART_CLIENT_SECRET": CLIENT_SECRET,
                  "NETLM_SMART_FRAME_ORIGINS": ehr_page}  # fmt: skip
@@ -58,12 +41,8 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
 
 @pytest.fixture(scope="module")
 def page(sites: Sites) -> Iterator[Page]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required (scripts/system-deps.sh test)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(locale="en-GB")
-        yield context.new_page()
-        browser.close()
+    with chromium_page() as page:
+        yield page
 
 
 def test_only_the_ehr_may_frame_netlm(sites: Sites) -> None:

@@ -1,32 +1,21 @@
 """Single sign-on in a real headless Chromium: the login page's button, the hospital's sign-in
 page (tests/oidc_provider.py, its own process), and back on the cases, signed in."""
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from netlm.store.db import create_db_engine, upgrade
-from netlm.store.repository import Store
 from netlm.store.sso import SsoStore
-from tests.app.server import served
+from tests.app.browser import chromium_page
+from tests.app.server import database_with_dr_li, served
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, USERS, provider
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# As in test_browser.py: no sandbox (root in CI), nothing fetched from the internet.
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("browser-sso")
-    url = f"sqlite:///{data / 'netlm.db'}"
-    upgrade(url)
-    store = Store(create_db_engine(url))
-    store.add_user("dr.li", "a password she never uses", "clinician", display_name="Dr Li")
+    url, store = database_with_dr_li(data)
     with provider(data) as issuer:
         SsoStore(store.engine).link_sso("dr.li", issuer, USERS["alice"]["sub"])
         extra = {"NETLM_OIDC_ISSUER": issuer, "NETLM_OIDC_CLIENT_ID": CLIENT_ID,
@@ -37,12 +26,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def page(server: str) -> Iterator[Page]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required (scripts/system-deps.sh test)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(base_url=server, locale="en-GB")
-        yield context.new_page()
-        browser.close()
+    with chromium_page(server) as page:
+        yield page
 
 
 def test_sign_in_with_the_hospital_account(page: Page, server: str) -> None:

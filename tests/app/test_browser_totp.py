@@ -2,20 +2,18 @@
 URI shown), logs out, signs in with the password and then the current code; a wrong code is
 refused and leaves the browser signed out."""
 
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pyotp
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from netlm.store.db import create_db_engine, upgrade
 from netlm.store.repository import Store
+from tests.app.browser import chromium_page
 from tests.app.server import served
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "browser test password"
 
 
@@ -33,16 +31,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def page(server: str) -> Iterator[Page]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required (scripts/system-deps.sh test)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        context = browser.new_context(base_url=server, locale="en-GB")
-        yield context.new_page()
-        browser.close()
+    with chromium_page(server) as page:
+        yield page
 
 
 def sign_in_with_password(page: Page) -> None:

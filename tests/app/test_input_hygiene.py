@@ -89,6 +89,15 @@ def _decision(**changes: Any) -> dict[str, Any]:
     }
 
 
+def _post_decision(app: App, **changes: Any) -> Response:
+    """A clinician's decision on the example case: `_decision(**changes)`."""
+    return app.client.post(
+        f"/api/v1/cases/{CASE_ID}/decisions",
+        json=_decision(**changes),
+        headers=app.auth("clinician"),
+    )
+
+
 def _hook(app: App, aud: str | list[str] = HOOK, **claims: Any) -> Response:
     headers = claims.pop("headers", None)
     token = app.ehr.token(aud, headers=headers, **claims)
@@ -130,27 +139,15 @@ PROBES: dict[str, tuple[Probe, str]] = {
         "id",
     ),
     "decision notes": (
-        lambda a: a.client.post(
-            f"/api/v1/cases/{CASE_ID}/decisions",
-            json=_decision(notes=NUL),
-            headers=a.auth("clinician"),
-        ),
+        lambda a: _post_decision(a, notes=NUL),
         "notes",
     ),
     "decision participant": (
-        lambda a: a.client.post(
-            f"/api/v1/cases/{CASE_ID}/decisions",
-            json=_decision(participants=["Dr A", NUL]),
-            headers=a.auth("clinician"),
-        ),
+        lambda a: _post_decision(a, participants=["Dr A", NUL]),
         "participants[1]",
     ),
     "override reason": (
-        lambda a: a.client.post(
-            f"/api/v1/cases/{CASE_ID}/decisions",
-            json=_decision(override_reason=NUL),
-            headers=a.auth("clinician"),
-        ),
+        lambda a: _post_decision(a, override_reason=NUL),
         "override_reason",
     ),
     "token label": (
@@ -225,11 +222,7 @@ def test_a_nul_is_a_400_naming_the_field(app: App, name: str) -> None:
     ids=["SOH", "ESC", "DEL", "NEL", "APC", "VT", "FF"],
 )
 def test_other_control_characters_are_refused_too(app: App, value: str) -> None:
-    answer = app.client.post(
-        f"/api/v1/cases/{CASE_ID}/decisions",
-        json=_decision(notes=f"see {value} here"),
-        headers=app.auth("clinician"),
-    )
+    answer = _post_decision(app, notes=f"see {value} here")
     assert answer.status_code == 400
     assert answer.json()["errors"][0]["field"] == "notes"
 
@@ -263,11 +256,7 @@ def test_a_multipart_form_field_is_named(app: App) -> None:
 def test_a_large_body_is_checked_in_full(app: App) -> None:
     """Past 16 kB the guard checks in a worker thread; the field is still named."""
     people = [f"Dr {i}" for i in range(5000)] + [NUL]
-    answer = app.client.post(
-        f"/api/v1/cases/{CASE_ID}/decisions",
-        json=_decision(participants=people),
-        headers=app.auth("clinician"),
-    )
+    answer = _post_decision(app, participants=people)
     assert answer.status_code == 400
     assert answer.json()["errors"][0]["field"] == "participants[5000]"
 
@@ -293,11 +282,7 @@ def test_line_breaks_are_refused_in_the_query_and_in_names(app: App, value: str)
 
 def test_free_text_keeps_tabs_line_breaks_and_joiners(app: App) -> None:
     notes = "first line\r\nsecond\tline; family 👨\u200d👩\u200d👧; ﻻ\u200c"
-    answer = app.client.post(
-        f"/api/v1/cases/{CASE_ID}/decisions",
-        json=_decision(notes=notes, participants=["Dr \u05d0 \u200f(RLM)"]),
-        headers=app.auth("clinician"),
-    )
+    answer = _post_decision(app, notes=notes, participants=["Dr \u05d0 \u200f(RLM)"])
     assert answer.status_code == 201, answer.text
     assert answer.json()["notes"] == notes
 
@@ -317,11 +302,7 @@ def test_bidi_and_zero_width_characters_are_refused_in_decisions(
     app: App, field: str, char: str
 ) -> None:
     value = f"abc{char}def"
-    answer = app.client.post(
-        f"/api/v1/cases/{CASE_ID}/decisions",
-        json=_decision(**{field: [value] if field == "participants" else value}),
-        headers=app.auth("clinician"),
-    )
+    answer = _post_decision(app, **{field: [value] if field == "participants" else value})
     assert answer.status_code == 422, answer.text
     (error,) = answer.json()["errors"]
     assert error["field"].split(".")[0] == field
@@ -412,11 +393,7 @@ def test_the_cds_audience_is_checked_for_control_characters(app: App) -> None:
     ],
 )
 def test_decision_dates_must_be_plausible(app: App, day: str, message: str) -> None:
-    answer = app.client.post(
-        f"/api/v1/cases/{CASE_ID}/decisions",
-        json=_decision(decided_on=day),
-        headers=app.auth("clinician"),
-    )
+    answer = _post_decision(app, decided_on=day)
     assert answer.status_code == 422
     (error,) = answer.json()["errors"]
     assert error["field"] == "decided_on"
@@ -425,11 +402,7 @@ def test_decision_dates_must_be_plausible(app: App, day: str, message: str) -> N
 
 def test_a_decision_dated_tomorrow_is_clock_skew_and_accepted(app: App) -> None:
     tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).date().isoformat()
-    answer = app.client.post(
-        f"/api/v1/cases/{CASE_ID}/decisions",
-        json=_decision(decided_on=tomorrow),
-        headers=app.auth("clinician"),
-    )
+    answer = _post_decision(app, decided_on=tomorrow)
     assert answer.status_code == 201, answer.text
 
 

@@ -18,18 +18,22 @@ from netlm.fhir.cds.service import case_id_for
 from netlm.fhir.cds.store import CdsStore
 from netlm.model.parse import parse_case
 from netlm.settings import Settings
-from netlm.store.db import create_db_engine, upgrade
 from netlm.store.errors import NotFound
 from netlm.store.repository import Store
-from netlm.store.sso import SsoStore
 from netlm.web.i18n import word
 from netlm.web.smart_client import SmartConfiguration
-from tests.app.server import free_port, served
-from tests.cds.ehr import Ehr
-from tests.smart_server import CHARTS, CLIENT_ID, CLIENT_SECRET, NO_NET, USERS, smart_ehr
+from tests.app.server import database_with_dr_li, free_port, served
+from tests.cds.ehr import EHR_ISSUER, Ehr
+from tests.smart_server import (
+    CHARTS,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    NO_NET,
+    USERS,
+    register_smart_ehr,
+    smart_ehr,
+)
 from tests.web.pagetext import visible_texts
-
-EHR_ISSUER = "https://ehr.example.org"  # the EHR as a CDS Hooks client: the case ids' tag
 
 
 @dataclass(frozen=True)
@@ -46,15 +50,9 @@ class Sites:
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     data = tmp_path_factory.mktemp("smart")
-    url = f"sqlite:///{data / 'netlm.db'}"
-    upgrade(url)
-    store = Store(create_db_engine(url))
-    store.add_user("dr.li", "a password she never uses", "clinician", display_name="Dr Li")
+    url, store = database_with_dr_li(data)
     with smart_ehr(data) as ehr:
-        CdsStore(store.engine).add_client(
-            EHR_ISSUER, "Test EHR", Ehr().jwks(), [], fhir_servers=[f"{ehr}/fhir"], allow_http=True
-        )
-        SsoStore(store.engine).link_sso("dr.li", ehr, USERS["alice"]["sub"])
+        register_smart_ehr(store, ehr)
         extra = {"NETLM_SMART_CLIENT_ID": CLIENT_ID, "NETLM_SMART_CLIENT_SECRET": CLIENT_SECRET}
         with served(data, url, extra) as base:
             yield Sites(base, ehr, store)

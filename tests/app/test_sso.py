@@ -19,7 +19,7 @@ from netlm.store.sso import SsoStore
 from netlm.web.app import create_app
 from netlm.web.i18n import word
 from netlm.web.oidc_client import Provider, SsoFailed, second_factor
-from tests.app.server import served
+from tests.app.server import database_with_dr_li, served
 from tests.oidc_provider import AMR, CLIENT_ID, CLIENT_SECRET, MODES, USERS, provider
 from tests.web.pagetext import half_width_punctuation, visible_texts
 
@@ -35,10 +35,7 @@ class Sites:
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     data = tmp_path_factory.mktemp("sso")
-    url = f"sqlite:///{data / 'netlm.db'}"
-    upgrade(url)
-    store = Store(create_db_engine(url))
-    store.add_user("dr.li", "a password she never uses", "clinician", display_name="Dr Li")
+    url, store = database_with_dr_li(data)
     store.add_user("dr.wu", "a password she never uses", "admin", display_name="Dr Wu")
     (data / "strict").mkdir()
     with provider(data) as issuer:

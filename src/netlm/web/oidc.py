@@ -119,15 +119,23 @@ def _refused(
     request: Request, status: int, key: str, reason: str, identity: Identity | None = None
 ) -> HTMLResponse:
     """The refusal page, in the reader's language; the reason itself goes to the audit trail."""
-    detail: dict[str, Any] = {"ip": client_address(request), "method": "sso", "reason": reason}
-    if identity is not None:
-        detail |= {"issuer": identity.issuer, "subject": identity.subject}
-    who = identity.subject if identity is not None else "(sso)"
-    state.store(request).audit(None, "login_failed", "session", who[:200], detail)
+    audit_refusal(request, "sso", reason, identity)
     message = word(key, request_lang(request))
     response = page(request, "sso_refused.html", None, status=status, message=message)
     response.delete_cookie(FLOW_COOKIE, path=SSO_PATH)
     return response
+
+
+def audit_refusal(
+    request: Request, method: str, reason: str, identity: Identity | None = None
+) -> None:
+    """A refused sign-in (`method`: sso or smart) in the audit trail, under the identity's
+    subject when one was verified, else under `(method)`."""
+    detail: dict[str, Any] = {"ip": client_address(request), "method": method, "reason": reason}
+    if identity is not None:
+        detail |= {"issuer": identity.issuer, "subject": identity.subject}
+    who = identity.subject if identity is not None else f"({method})"
+    state.store(request).audit(None, "login_failed", "session", who[:200], detail)
 
 
 def _provider(request: Request) -> Provider:

@@ -18,7 +18,7 @@ single sign-on (`netlm user link-sso`); no one else is signed in, and the admin 
 import secrets
 import time
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -37,7 +37,7 @@ from netlm.store.identity import UserInfo
 from netlm.store.sso import SsoStore
 from netlm.web import state
 from netlm.web.i18n import request_lang, word
-from netlm.web.oidc import sign_flow, unsign_flow
+from netlm.web.oidc import audit_refusal, sign_flow, unsign_flow
 from netlm.web.oidc_client import Identity, SsoFailed
 from netlm.web.pages.render import page
 from netlm.web.security import client_address, set_framed_cookie, start_session
@@ -191,11 +191,7 @@ def _refused(
     request: Request, status: int, key: str, reason: str, identity: Identity | None = None
 ) -> HTMLResponse:
     """The refusal page, in the reader's language; the reason itself goes to the audit trail."""
-    detail: dict[str, Any] = {"ip": client_address(request), "method": "smart", "reason": reason}
-    if identity is not None:
-        detail |= {"issuer": identity.issuer, "subject": identity.subject}
-    who = identity.subject if identity is not None else "(smart)"
-    state.store(request).audit(None, "login_failed", "session", who[:200], detail)
+    audit_refusal(request, "smart", reason, identity)
     response = _message(request, None, key, status)
     _forget_flow(request, response)
     return response
