@@ -3,7 +3,9 @@
 # configured. Usage:
 #   scripts/system-deps.sh install GROUP...   as root: apt-get install what is missing;
 #                                             otherwise: one message naming what is missing, exit 1
-#   scripts/system-deps.sh advise GROUP...    as install when root; otherwise only a note (exit 0)
+#   scripts/system-deps.sh advise GROUP...    as install when root, but never fails: when the
+#                                             packages cannot be installed (not root, apt busy,
+#                                             offline), a note names them and it exits 0
 #   scripts/system-deps.sh check GROUP...     exit 1 naming what is missing; changes nothing
 #   scripts/system-deps.sh list GROUP...      print the packages
 #
@@ -11,6 +13,12 @@
 # table in the README's Quick start. `a|b*` means: a, or any installed package matching b*
 # (e.g. Debian's versioned postgresql-client-15 instead of the postgresql-client metapackage);
 # the first name is the one installed.
+#
+# apt and dpkg allow one user at a time (unattended-upgrades often holds their locks on a fresh
+# machine), so installing waits for the locks first, up to NETLM_APT_LOCK_TIMEOUT seconds (300),
+# naming the process that holds them every few seconds. apt-get's own DPkg::Lock::Timeout covers
+# dpkg's locks but not `apt-get update`'s (apt 2.6), hence the wait here. NETLM_APT_LOCKS
+# (space-separated paths) replaces the lock files watched, for the tests.
 set -euo pipefail
 
 declare -A GROUP=(
@@ -62,11 +70,58 @@ if [ "$action" = check ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/nu
   exit 1
 fi
 
+LOCK_TIMEOUT=${NETLM_APT_LOCK_TIMEOUT:-300}
+read -r -a LOCKS <<<"${NETLM_APT_LOCKS:-/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock}"
+
+lock_holder() {  # "PID (NAME)" of a process holding a POSIX lock on file $1, as /proc/locks shows it
+  local dev inode id pid
+  [ -e "$1" ] || return 1
+  dev=$((16#$(stat -c %D "$1"))) inode=$(stat -c %i "$1")
+  id=$(printf '%02x:%02x:%d' $(((dev >> 8) & 0xfff)) $(((dev & 0xff) | ((dev >> 12) & 0xfff00))) "$inode")
+  pid=$(awk -v id="$id" '$2 == "POSIX" && $6 == id {print $5; exit} $2 == "->" && $3 == "POSIX" && $7 == id {print $6; exit}' /proc/locks)
+  [ -n "$pid" ] || return 1
+  echo "$pid ($(cat "/proc/$pid/comm" 2>/dev/null || echo 'ended'))"
+}
+
+wait_for_locks() {  # 0 once no lock is held; 1 (saying who holds it) after LOCK_TIMEOUT seconds
+  local start=$SECONDS said=-5 lock holder
+  while :; do
+    holder=""
+    for lock in "${LOCKS[@]}"; do
+      holder=$(lock_holder "$lock") && break
+    done
+    [ -z "$holder" ] && return 0
+    if ((SECONDS - start >= LOCK_TIMEOUT)); then
+      echo "apt is still busy after ${LOCK_TIMEOUT} s: $lock is held by process $holder." >&2
+      echo "Let it finish (unattended-upgrades does, within minutes), then run this again; or wait longer with NETLM_APT_LOCK_TIMEOUT=SECONDS." >&2
+      return 1
+    fi
+    if ((SECONDS - said >= 5)); then
+      echo "waiting for apt: $lock is held by process $holder ($((SECONDS - start)) s of at most ${LOCK_TIMEOUT} s)" >&2
+      said=$SECONDS
+    fi
+    sleep 1
+  done
+}
+
+install_missing() {  # apt-get update and install, each after waiting for apt's locks
+  echo "installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  wait_for_locks || return 1
+  apt-get update -q >&2 || return 1
+  wait_for_locks || return 1
+  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout="$LOCK_TIMEOUT" "${missing[@]}" >&2
+}
+
 online_before=$(pg_lsclusters --no-header 2>/dev/null | awk '$4 ~ /^online/ {print $1 "/" $2}' || true)
-echo "installing Debian packages: ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >&2
-apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+if ! install_missing; then
+  if [ "$action" = advise ]; then
+    echo "note: the PDF report's Debian packages were not installed (${missing[*]}); netlm starts without them and the PDF report names what is missing. Install them later: scripts/system-deps.sh install pdf" >&2
+    exit 0
+  fi
+  echo "could not install the Debian packages ${missing[*]}: the reason is above" >&2
+  exit 1
+fi
 
 # Debian's postgresql package creates a "main" cluster and starts it. The tests use a private
 # cluster of their own, so stop any cluster this install started: nothing is left running.

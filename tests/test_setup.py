@@ -4,6 +4,8 @@ and the tests' private PostgreSQL cluster (started and stopped, nothing left beh
 import os
 import re
 import subprocess
+import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -54,6 +56,87 @@ def test_without_root_make_run_only_advises_about_the_pdf_packages(tmp_path: Pat
         "note: the PDF report will need the Debian packages: libpango-1.0-0 libpangoft2-1.0-0 "
         "fonts-noto-cjk (the rest works without them)\n"
     )
+
+
+def _root_with_busy_apt(tmp_path: Path, timeout: int) -> tuple[dict[str, str], Path, Path]:
+    """Root on a machine missing every package, whose apt-get only records its arguments, and a
+    lock file standing for dpkg's; returns the environment, the lock and apt-get's record."""
+    env = _without_packages(tmp_path)
+    fake, lock, record = tmp_path / "bin", tmp_path / "lock-frontend", tmp_path / "apt-get.log"
+    (fake / "id").write_text("#!/bin/sh\necho 0\n")
+    (fake / "apt-get").write_text(f'#!/bin/sh\necho "$*" >> {record}\n')
+    (fake / "apt-get").chmod(0o755)
+    lock.touch()
+    env |= {"NETLM_APT_LOCKS": str(lock), "NETLM_APT_LOCK_TIMEOUT": str(timeout)}
+    return env, lock, record
+
+
+def _hold(lock: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding a POSIX lock on the file as dpkg does, for a while."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
+         "fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(float(sys.argv[2]))",
+         str(lock), str(seconds)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None
+    assert holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_install_waits_for_apt_then_proceeds(tmp_path: Path) -> None:
+    env, lock, record = _root_with_busy_apt(tmp_path, timeout=60)
+    holder = _hold(lock, 2)
+    name = Path(f"/proc/{holder.pid}/comm").read_text().strip()
+    started = time.monotonic()
+    result = subprocess.run([str(SCRIPT), "install", "bench"], capture_output=True, text=True,
+                            env=env, timeout=60)  # fmt: skip
+    holder.wait()
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started >= 1.5, "it waited for the lock"
+    assert f"waiting for apt: {lock} is held by process {holder.pid} ({name})" in result.stderr
+    assert record.read_text().splitlines() == [
+        "update -q",
+        "install -y -q --no-install-recommends -o DPkg::Lock::Timeout=60 wrk",
+    ]
+
+
+def test_install_names_the_process_when_apt_stays_busy(tmp_path: Path) -> None:
+    env, lock, record = _root_with_busy_apt(tmp_path, timeout=1)
+    holder = _hold(lock, 30)
+    try:
+        result = subprocess.run([str(SCRIPT), "install", "bench"], capture_output=True,
+                                text=True, env=env, timeout=30)  # fmt: skip
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1
+    assert f"apt is still busy after 1 s: {lock} is held by process {holder.pid}" in result.stderr
+    assert "NETLM_APT_LOCK_TIMEOUT" in result.stderr
+    assert not record.exists(), "nothing was installed"
+
+
+def test_make_run_starts_when_the_pdf_packages_cannot_be_installed(tmp_path: Path) -> None:
+    env, lock, _record = _root_with_busy_apt(tmp_path, timeout=1)
+    holder = _hold(lock, 30)
+    try:
+        busy = subprocess.run([str(SCRIPT), "advise", "pdf"], capture_output=True, text=True,
+                              env=env, timeout=30)  # fmt: skip
+    finally:
+        holder.kill()
+        holder.wait()
+    (tmp_path / "bin" / "apt-get").write_text(
+        "#!/bin/sh\necho 'E: Unable to locate package' >&2\nexit 100\n"
+    )
+    failing = subprocess.run([str(SCRIPT), "advise", "pdf"], capture_output=True, text=True,
+                             env=env, timeout=30)  # fmt: skip
+    for result in (busy, failing):
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.splitlines()[-1] == (
+            "note: the PDF report's Debian packages were not installed (libpango-1.0-0 "
+            "libpangoft2-1.0-0 fonts-noto-cjk); netlm starts without them and the PDF report "
+            "names what is missing. Install them later: scripts/system-deps.sh install pdf"
+        )
 
 
 def test_unknown_group_is_refused() -> None:
