@@ -16,6 +16,7 @@ from netlm.engine.ranking import place
 from netlm.knowledge.conditions import Truth, explain, leaves
 from netlm.knowledge.load import OUTCOME_FACT_PREFIX, KnowledgeBase, load_knowledge_base
 from netlm.knowledge.phrasing import Phraser
+from netlm.knowledge.schema import Evidence
 from netlm.model.assessment import (
     Assessment,
     Branch,
@@ -115,14 +116,14 @@ class _Assessor:
     # -- assembly ------------------------------------------------------------------------------
     def evidence_ref(self, evidence_id: str) -> EvidenceRef:
         record = self.kb.evidence[evidence_id]
-        identifier = f"doi:{record.doi}" if record.doi else f"PMID {record.pmid}"
+        identifier = citable_identifier(record)
         summary = self.say.text(
             "evidence.summary",
             name=record.short_name,
             design=self.say.text(f"design.{record.design}"),
             n=self.say.text("evidence.n", n=record.n) if record.n else "",
             result=record.key_result(self.lang),
-            citation=f"{record.citation} {identifier}",
+            citation=f"{record.citation} {identifier}".rstrip(),
         )
         return EvidenceRef(id=evidence_id, summary=summary)
 
@@ -357,6 +358,16 @@ class _Assessor:
 
 
 _READS: dict[int, tuple[KnowledgeBase, dict[str, frozenset[str]]]] = {}
+
+
+def citable_identifier(record: Evidence) -> str:
+    """What a reader can look the source up by: DOI, else PMID, else the URL a label or web
+    document was read at; empty when the citation (title, journal) is all there is."""
+    if record.doi:
+        return f"doi:{record.doi}"
+    if record.pmid:
+        return f"PMID {record.pmid}"
+    return record.url or ""
 
 
 def facts_read(kb: KnowledgeBase) -> dict[str, frozenset[str]]:
