@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml $(LOCK)
 ## `make run PORT=8080 HOST=0.0.0.0` to listen elsewhere
 run: $(STAMP)
 	scripts/system-deps.sh advise pdf
+	@echo "netlm's command line is in the venv: $(BIN)/netlm --help, or '. $(BIN)/activate' and then netlm --help"
 	NETLM_PUBLIC_URL="$${NETLM_PUBLIC_URL:-http://$(HOST):$(PORT)}" \
 	  $(BIN)/netlm serve --demo --host $(HOST) --port $(PORT)
 

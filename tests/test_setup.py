@@ -1,10 +1,13 @@
 """The set-up a newcomer runs: the system-package script, the lock file, the Makefile's options
 and the tests' private PostgreSQL cluster (started and stopped, nothing left behind)."""
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 import tomllib
 from pathlib import Path
@@ -171,6 +174,57 @@ def test_make_run_takes_port_and_host() -> None:
     assert result.returncode == 0, result.stderr
     assert "netlm serve --demo --host 0.0.0.0 --port 8123" in result.stdout
     assert "http://0.0.0.0:8123" in result.stdout
+
+
+def test_make_run_says_how_to_run_netlm() -> None:
+    result = subprocess.run(["make", "-n", "run"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert ".venv/bin/netlm --help, or '. .venv/bin/activate' and then netlm --help" in (
+        result.stdout
+    )
+
+
+def test_a_wheel_installs_netlm_on_its_own(tmp_path: Path) -> None:
+    """What `pipx install .` and `uv tool install .` do: build a wheel from the source and install
+    it in a venv of its own, where `netlm` runs from any folder. The dependencies are taken from
+    .venv (a .pth file) instead of installed again, which would take minutes; the wheel is
+    built from a copy so that the build leaves nothing in the checkout. About 20 s (pip fetches
+    setuptools for the isolated build)."""
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source)
+    pip = [sys.executable, "-m", "pip", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--wheel-dir", tmp_path / "dist", source],
+                   check=True)  # fmt: skip
+    (wheel,) = (tmp_path / "dist").glob("netlm-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([*pip, "--python", python, "install", "--no-deps", wheel], check=True)
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    (Path(site) / "netlm-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+
+    def netlm(*args: str) -> str:
+        run = subprocess.run([venv / "bin" / "netlm", *args], capture_output=True, text=True,
+                             cwd=tmp_path, env={**os.environ, "PATH": "/usr/bin:/bin"})  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    assert netlm("--version").startswith("netlm 0.2.0 (knowledge base ")
+    where = subprocess.run([python, "-c", "import netlm; print(netlm.__file__)"],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert where.startswith(site), "the wheel's netlm, not the checkout's"
+    example = json.loads(
+        netlm(
+            "assess",
+            str(ROOT / "examples" / "01-ileal-g1-type1-resectable.json"),
+            "--format",
+            "json",
+        )
+    )
+    assert example["schema"] == "netlm.assessment/1", "the knowledge base travels in the wheel"
 
 
 def test_the_private_cluster_leaves_nothing_behind() -> None:
