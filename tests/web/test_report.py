@@ -228,3 +228,45 @@ def test_no_code_path_or_enum_value_in_any_report(kb: KnowledgeBase, lang: Langu
         if hits:
             found[path.name] = hits
     assert found == {}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_page_one_leads_with_the_first_tier_and_names_both_versions(
+    lang: Language, reports: dict[tuple[str, str], tuple[bytes, float]], kb: KnowledgeBase,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """The summary card is on page 1 with the first choice; every footer names the software
+    release and the knowledge base, which are versioned apart."""
+    for case_id in CASES:
+        pdf = reports[case_id, lang][0]
+        first_page = squeeze(poppler("pdftotext", pdf, tmp_path, "-f", "1", "-l", "1"))
+        assessment = netlm.assess(netlm.parse_case(load_json(CASES[case_id])), lang=lang)
+        first = [r.name for r in assessment.recommendations if r.tier == 1]
+        assert first, case_id
+        assert all(squeeze(name) in first_page for name in first), case_id
+        title = "结论概要" if lang == "zh" else "The answer at a glance"
+        assert squeeze(title) in first_page
+        versions = "知识库" if lang == "zh" else "knowledge base"
+        footer = squeeze(f"netlm {netlm.__version__} · {versions} {kb.manifest.version}")
+        pages = int(re.search(r"Pages:\s+(\d+)", poppler("pdfinfo", pdf, tmp_path))[1])  # type: ignore[index]
+        assert squeeze(poppler("pdftotext", pdf, tmp_path)).count(footer) == pages
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_classification_field_is_split_across_pages(
+    lang: Language, reports: dict[tuple[str, str], tuple[bytes, float]], tmp_path: Path
+) -> None:
+    """Each classification row (resectability with its reasons, the longest) on one page."""
+    for case_id in CASES:
+        pdf = reports[case_id, lang][0]
+        pages = int(re.search(r"Pages:\s+(\d+)", poppler("pdfinfo", pdf, tmp_path))[1])  # type: ignore[index]
+        texts = [
+            squeeze(poppler("pdftotext", pdf, tmp_path, "-f", str(n), "-l", str(n)))
+            for n in range(1, pages + 1)
+        ]
+        reasons = netlm.assess(
+            netlm.parse_case(load_json(CASES[case_id])), lang=lang
+        ).classification.resectability_reasons
+        for reason in reasons:
+            start, end = squeeze(reason)[:25], squeeze(reason)[-25:]
+            assert [t for t in texts if start in t and end in t], (case_id, reason)

@@ -15,7 +15,7 @@ from netlm.model.assessment import Assessment
 from netlm.model.codes import Language
 from netlm.model.decision import DecisionIn
 from netlm.store.errors import Conflict, ValidationFailed
-from netlm.web import casesheet, forms, history, proposals, state
+from netlm.web import casesheet, forms, history, lead, proposals, state
 from netlm.web.i18n import request_lang, word
 from netlm.web.pages.render import page
 from netlm.web.report.forest import forest_rows, forest_svg
@@ -133,8 +133,9 @@ def _sheet(view: CaseView, kb: KnowledgeBase, lang: Language) -> dict[str, Any]:
         "forest": forest_svg(rows, lang) if rows else "",
         "forest_table": casesheet.forest_table(rows),
         "missing": casesheet.missing_findings(a, kb, lang),
-        "flag_name": lambda code: casesheet.flag_name(code, lang),
         "decision_sheets": casesheet.decision_sheets(view.decisions, kb, lang),
+        "lead": lead.lead(a, kb, lang), "excluded_groups": lead.excluded_groups(a, kb, lang),
+        "caution_list": lambda rec: lead.cautions(rec, kb, lang),
     }  # fmt: skip
 
 

@@ -13,13 +13,14 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup
 
-from netlm.engine.branches import provisional_rows
+import netlm
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.assessment import Assessment
 from netlm.model.case import Case
 from netlm.model.decision import Decision
 from netlm.web import casesheet
 from netlm.web.i18n import word as web_word
+from netlm.web.lead import cautions, excluded_groups, lead
 from netlm.web.report.forest import forest_rows, forest_svg
 from netlm.web.report.system import check_fonts, weasyprint
 from netlm.web.report.words import ReportWords, word
@@ -107,15 +108,23 @@ def render_report_html(
         options=[casesheet.option_sheet(rec, kb, lang) for rec in assessment.recommendations],
         forest=Markup(forest_svg(forest_rows(assessment, kb, lang), lang, width=CONTENT_WIDTH_PX)),
         missing=casesheet.missing_findings(assessment, kb, lang),
-        provisional=assessment.completeness == "provisional",
-        branches=[(label, text) for label, _, text in provisional_rows(assessment, kb)],
+        lead=lead(assessment, kb, lang),
+        excluded_groups=excluded_groups(assessment, kb, lang),
+        caution_list=lambda rec: cautions(rec, kb, lang),
         decisions=decisions_shown,
         t=lambda key, **values: web_word(key, lang, **values),
-        flag_name=lambda code: casesheet.flag_name(code, lang),
         disclaimer=kb.manifest.disclaimer(lang),
         header_title=css_string(words("title")),
         header_case=css_string(f"{words('ui.case')} {case.id}"),
         page_counter=_page_counter(lang),
+        footer_versions=css_string(
+            web_word(
+                "report.versions",
+                lang,
+                software=netlm.__version__,
+                kb=assessment.knowledge_base.version,
+            )
+        ),
     )
 
 
