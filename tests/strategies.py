@@ -22,6 +22,14 @@ def _num(lo: float, hi: float) -> st.SearchStrategy[float]:
     return st.one_of(st.sampled_from(boundaries), finite) if boundaries else finite
 
 
+# Ki-67 as a value, as an upper bound a report gave instead ("<3", "≤2"), or not recorded.
+_ki67 = st.one_of(
+    st.just({}),
+    _num(0, 100).map(lambda v: {"ki67_percent": v}),
+    _num(0, 100).filter(lambda v: v > 0).map(lambda v: {"ki67_below_percent": v}),
+    _num(0, 100).map(lambda v: {"ki67_at_most_percent": v}),
+)
+
 cases = st.fixed_dictionaries(
     {
         "schema": st.just("netlm.case/1"),
@@ -48,11 +56,14 @@ cases = st.fixed_dictionaries(
     optional={
         "region": _of(codes.Region),
         "patient": _opt(age_years=_num(0, 120), sex=_of(codes.Sex), ecog=st.integers(0, 4)),
-        "pathology": _opt(
-            differentiation=_of(codes.Differentiation),
-            ki67_percent=_num(0, 100),
-            mitoses_per_2mm2=_num(0, 80),
-            morphology=_of(codes.Morphology),
+        "pathology": st.builds(
+            lambda rest, ki67: {**rest, **ki67},
+            _opt(
+                differentiation=_of(codes.Differentiation),
+                mitoses_per_2mm2=_num(0, 80),
+                morphology=_of(codes.Morphology),
+            ),
+            _ki67,
         ),
         "extrahepatic": _opt(
             sites=st.lists(_of(codes.ExtrahepaticSite), max_size=3, unique=True),

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from netlm.engine.assess import assess
 from netlm.fhir import codes as c
 from netlm.fhir.mapping.quantities import bound_decides
 from netlm.knowledge.conditions import Leaf
@@ -39,17 +40,32 @@ def test_a_bound_between_two_thresholds_stays_unknown() -> None:
 @pytest.mark.parametrize(
     "value", [{"valueQuantity": bounded(3, "%", "<")}, {"valueString": "<3 %"}]
 )
-def test_ki67_under_3_decides_g1(value: dict[str, Any]) -> None:
-    """Every Ki-67 under 3 % is G1 and answers every other Ki-67 threshold alike (all are at or
-    above 3), so a value just under 3 is recorded and the note says what was reported."""
+def test_ki67_under_3_is_recorded_as_the_bound(value: dict[str, Any]) -> None:
+    """A Ki-67 "<3 %" is kept as the bound it is, never as a number nobody measured (2.9)."""
     result = mapped(obs("k", c.LOINC, c.KI67, **value))
-    assert result.case.pathology.ki67_percent == pytest.approx(2.9)
-    assert "reported <3" in result.sources["pathology.ki67_percent"]
+    assert result.case.pathology.ki67_percent is None
+    assert result.case.pathology.ki67_below_percent == 3
+    assert "recorded as a bound" in result.sources["pathology.ki67_below_percent"]
+    assert assess(result.case).classification.grade == "G1"
 
 
-def test_ki67_under_12_stays_unknown() -> None:
+def test_ki67_at_most_2_is_an_inclusive_bound() -> None:
+    result = mapped(obs("k", c.LOINC, c.KI67, valueQuantity=bounded(2, "%", "<=")))
+    assert result.case.pathology.ki67_at_most_percent == 2
+    assert result.case.pathology.ki67_below_percent is None
+
+
+def test_ki67_under_12_is_kept_and_decides_no_grade() -> None:
     result = mapped(obs("k", c.LOINC, c.KI67, valueQuantity=bounded(12, "%", "<")))
-    assert result.case.pathology.ki67_percent is None  # G1 or G2, and under or over 10
+    assert result.case.pathology.ki67_below_percent == 12
+    assessment = assess(result.case)  # G1 or G2, and under or over 10: asked for
+    assert assessment.classification.grade == "unknown"
+    assert "pathology.ki67_percent" in {m.field for m in assessment.missing_data}
+
+
+def test_a_ki67_lower_bound_stays_unknown() -> None:
+    result = mapped(obs("k", c.LOINC, c.KI67, valueQuantity=bounded(20, "%", ">")))
+    assert result.case.pathology.ki67_percent is None
     assert reasons(result, "pathology.ki67_percent")
 
 

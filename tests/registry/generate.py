@@ -22,6 +22,8 @@ RANGES = {
     "labs.creatinine_clearance_ml_min": (0, 200), "labs.platelets_10e9_per_l": (0, 600),
     "labs.hemoglobin_g_dl": (0, 20), "labs.neutrophils_10e9_per_l": (0, 20),
 }  # fmt: skip
+# Some cases give Ki-67 as an upper bound ("<3", "≤20"), chosen by case number (no draw moves).
+KI67_AS_BOUND = {3: "pathology.ki67_below_percent", 5: "pathology.ki67_at_most_percent"}
 INTEGERS = {
     "patient.ecog": (0, 4),
     "liver.lesion_count": (1, 60),
@@ -103,6 +105,9 @@ class CaseGenerator:
                 if path == "liver.largest_lesion_cm" and value <= 0:
                     value = 0.1
                 put(path, value)
+        ki67 = data.get("pathology", {}).get("ki67_percent")
+        if ki67 and index % 7 in KI67_AS_BOUND:  # reported as a bound, on the thresholds too
+            put(KI67_AS_BOUND[index % 7], data["pathology"].pop("ki67_percent"))
         for path, (lo, hi) in INTEGERS.items():
             if self._maybe():
                 put(path, rng.randint(lo, hi))

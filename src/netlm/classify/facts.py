@@ -8,7 +8,7 @@ columns for registry-wide evaluation.
 from dataclasses import dataclass
 from typing import Any
 
-from netlm.classify.grade import GradeResult, who_grade
+from netlm.classify.grade import GradeResult, ki67_value, who_grade
 from netlm.classify.liver_pattern import PatternResultWithBasis, liver_pattern
 from netlm.classify.resectability import ResectabilityResult, resectability
 from netlm.knowledge.conditions import OneOf
@@ -39,6 +39,8 @@ def _flatten(prefix: str, data: dict[str, Any], out: dict[str, Any]) -> None:
 def case_facts(case: Case, kb: KnowledgeBase) -> dict[str, Any]:
     facts: dict[str, Any] = {}
     _flatten("", case.model_dump(exclude={"schema_", "id", "prior_therapies"}), facts)
+    # A Ki-67 reported as a bound is the Ki-67 fact, narrowed: rules decide only where it decides.
+    facts["pathology.ki67_percent"] = ki67_value(case.pathology)
     judgement = case.liver.resectable
     facts["liver.surgeon_judgement"] = (
         "not_stated" if judgement is None else ("resectable" if judgement else "unresectable")
@@ -98,7 +100,11 @@ def derive(case: Case, kb: KnowledgeBase) -> Derived:
         "grade": ("pathology.differentiation",)
         if grade.undecided
         else (grade_inputs if grade.grade == "unknown" else ()),
-        "grade_discordant": tuple(f for f in grade_inputs if facts.get(f) is None),
+        "grade_discordant": tuple(
+            f
+            for f, index in zip(grade_inputs, (grade.ki67_grade, grade.mitotic_grade), strict=True)
+            if index is None
+        ),
         "liver_pattern": pattern.missing,
         "resectability": resect.missing if resect.value == "undetermined" else (),
     }

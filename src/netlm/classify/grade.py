@@ -4,11 +4,14 @@ Thresholds come from the knowledge base (classification.yaml); this module only 
 each index gives a grade, the higher of the two decides, and poorly differentiated or NEC
 morphology is NEC whatever the indices say. Above the G3 thresholds WHO separates NET G3 from
 NEC by morphology, not by numbers: without a recorded differentiation the result is G3 with
-NET versus NEC undecided, and nothing pretends to know which.
+NET versus NEC undecided, and nothing pretends to know which. A Ki-67 reported only as a bound
+("<3 %") grades only when every value under it gives the same grade; otherwise it counts as not
+recorded.
 """
 
 from dataclasses import dataclass
 
+from netlm.knowledge.conditions import UpTo
 from netlm.knowledge.schema import GradeThresholds, Grading
 from netlm.model.case import Pathology
 from netlm.model.codes import Grade, GradeBasis
@@ -40,8 +43,28 @@ def grade_by(value: float | None, thresholds: GradeThresholds) -> Grade | None:
     return "G2" if value <= thresholds.g3_above else "G3"
 
 
+def ki67_value(pathology: Pathology) -> float | UpTo | None:
+    """Ki-67 as recorded: the value, the upper bound a report gave instead ("<3 %"), or None."""
+    if pathology.ki67_percent is not None:
+        return pathology.ki67_percent
+    if pathology.ki67_below_percent is not None:
+        return UpTo(pathology.ki67_below_percent, inclusive=False)
+    if pathology.ki67_at_most_percent is not None:
+        return UpTo(pathology.ki67_at_most_percent, inclusive=True)
+    return None
+
+
+def grade_by_bound(value: UpTo, thresholds: GradeThresholds) -> Grade | None:
+    """G1 when every value under the bound is G1 ("<3"); an upper bound decides no other grade."""
+    return "G1" if value.decides("lt", thresholds.g2_from) else None
+
+
 def who_grade(pathology: Pathology, grading: Grading) -> GradeResult:
-    ki67 = grade_by(pathology.ki67_percent, grading.ki67_percent)
+    recorded = ki67_value(pathology)
+    if isinstance(recorded, UpTo):
+        ki67 = grade_by_bound(recorded, grading.ki67_percent)
+    else:
+        ki67 = grade_by(recorded, grading.ki67_percent)
     mitoses = grade_by(pathology.mitoses_per_2mm2, grading.mitoses_per_2mm2)
     if pathology.differentiation == "poor" or pathology.morphology in NEC_MORPHOLOGIES:
         return GradeResult("NEC", "differentiation", ki67, mitoses)

@@ -13,7 +13,7 @@ from netlm.classify import Derived, derive
 from netlm.engine.branches import FieldBranches, Interval, Members, explore
 from netlm.engine.decide import STRENGTH_ORDER, Decision, MissingLog, OptionDecider
 from netlm.engine.ranking import place
-from netlm.knowledge.conditions import Truth, explain, leaves
+from netlm.knowledge.conditions import Truth, UpTo, explain, leaves
 from netlm.knowledge.load import OUTCOME_FACT_PREFIX, KnowledgeBase, load_knowledge_base
 from netlm.knowledge.phrasing import Phraser
 from netlm.knowledge.schema import Evidence
@@ -271,8 +271,23 @@ class _Assessor:
         def first_tier(case: Case) -> tuple[tuple[str, str], ...] | None:
             return _Assessor(case, self.kb, self.lang, terse=True).first_tier(self, allowed)
 
-        found = explore(self.case, fields, base, first_tier, self.kb, field_bounds)
+        found = explore(self.case, fields, base, first_tier, self.kb, self.bounds)
         return [self.branch(b) for b in found]
+
+    def bounds(self, field: str) -> tuple[float, float]:
+        """The range a field's branches may take: its schema range, narrowed by a recorded
+        bound (a Ki-67 "<25 %" is explored only up to 25)."""
+        lo, hi = field_bounds(field)
+        recorded = self.derived.facts.get(field)
+        return (lo, min(hi, recorded.bound)) if isinstance(recorded, UpTo) else (lo, hi)
+
+    def said_bounds(self, field: str) -> tuple[float, float]:
+        """The limits a branch's words leave out: a strict bound ("<25") goes without saying;
+        an inclusive one ("≤3") is said, or "≤ 3" would read as the bare range "3"."""
+        recorded = self.derived.facts.get(field)
+        if isinstance(recorded, UpTo) and recorded.inclusive:
+            return field_bounds(field)
+        return self.bounds(field)
 
     def branch(self, found: FieldBranches) -> Branch:
         say = self.say
@@ -283,7 +298,7 @@ class _Assessor:
             value = outcome.value
             if isinstance(value, Interval):
                 integer = spec is not None and spec.type == "integer"
-                words = value.words(unit, integer, field_bounds(found.field))
+                words = value.words(unit, integer, self.said_bounds(found.field))
             elif isinstance(value, Members):
                 words = say.join([say.value(found.field, v) for v in value.values], "word.or")
             elif isinstance(value, tuple):

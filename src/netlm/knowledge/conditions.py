@@ -11,8 +11,9 @@ behind its threshold) and `says` ({en, zh}: how to phrase the requirement in wor
 
 Evaluation uses Kleene's three-valued logic: a leaf over an unrecorded fact is UNKNOWN, and an
 UNKNOWN result records which facts would decide it. A fact may also be *narrowed but
-undecided* (`OneOf`: e.g. the grade is G3 or NEC until differentiation is recorded): a leaf is
-then TRUE or FALSE only when every remaining possibility agrees, and UNKNOWN otherwise. That
+undecided* (`OneOf`: e.g. the grade is G3 or NEC until differentiation is recorded; `UpTo`: a
+Ki-67 reported as "<3 %"): a leaf is then TRUE or FALSE only when every remaining possibility
+agrees, and UNKNOWN otherwise. That
 is what lets the engine report only the missing findings that would change the answer. The
 same tree is explained clause by clause in words ("why not") and, being data, can be compiled
 to SQL for registry-wide evaluation.
@@ -76,6 +77,40 @@ class ConditionSyntaxError(ValueError):
 
 class OneOf(tuple[Any, ...]):
     """A fact known to be one of these values, but not which (e.g. NET G3 or NEC)."""
+
+
+@dataclass(frozen=True)
+class UpTo:
+    """A number known only by an upper bound (Ki-67 "<3 %": in [0, 3); "≤2 %": in [0, 2]).
+
+    A comparison is decided only when every value the bound allows agrees; otherwise UNKNOWN,
+    so the exact value is asked for. Values are never negative (percentages).
+    """
+
+    bound: float
+    inclusive: bool
+
+    def decides(self, op: str, t: float) -> bool | None:
+        """The truth of `value op t` for every allowed value, or None when they differ."""
+        below_t = self.bound < t or (self.bound == t and not self.inclusive)  # all < t
+        at_most_t = self.bound <= t  # all <= t
+        table = {
+            "lt": (below_t, t <= 0),
+            "le": (at_most_t, t < 0),
+            "gt": (t < 0, at_most_t),
+            "ge": (t <= 0, below_t),
+        }
+        if op in table:
+            every, none = table[op]
+        elif op in ("eq", "ne"):
+            outside = t < 0 or t > self.bound or (t == self.bound and not self.inclusive)
+            every, none = (False, outside) if op == "eq" else (outside, False)
+        else:
+            return None
+        return True if every else (False if none else None)
+
+    def __str__(self) -> str:
+        return f"{'≤' if self.inclusive else '<'}{self.bound:g}"
 
 
 def parse(data: Any, where: str = "condition") -> Condition:
@@ -170,6 +205,9 @@ def _decided(leaf: Leaf, value: Any) -> bool | None:
     if isinstance(value, OneOf):
         results = {holds(leaf, v) for v in value}
         return results.pop() if len(results) == 1 else None
+    if isinstance(value, UpTo):
+        numeric = isinstance(leaf.value, int | float) and not isinstance(leaf.value, bool)
+        return value.decides(leaf.op, float(leaf.value)) if numeric else None
     return holds(leaf, value)
 
 

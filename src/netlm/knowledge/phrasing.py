@@ -6,7 +6,7 @@ user-facing is spelled out in code, so a new language is a data change.
 
 from typing import Any
 
-from netlm.knowledge.conditions import Leaf, OneOf
+from netlm.knowledge.conditions import Leaf, OneOf, UpTo
 from netlm.knowledge.load import KnowledgeBase
 from netlm.knowledge.schema import FactSpec
 
@@ -57,6 +57,8 @@ class Phraser:
         if isinstance(value, OneOf):
             values = self.join([self.value(fact, v) for v in value], "word.or")
             return self.text("word.undecided", values=values)
+        if isinstance(value, UpTo):  # "<3%", "≤2 %": the bound as the report gave it
+            return ("≤" if value.inclusive else "<") + self.value(fact, value.bound)
         if isinstance(value, list | tuple):
             if not value:
                 return self.text("word.none")

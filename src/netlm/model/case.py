@@ -67,11 +67,30 @@ class Primary(_Strict):
     )
 
 
+KI67_FIELDS = ("ki67_percent", "ki67_below_percent", "ki67_at_most_percent")
+# The Ki-67 upper bounds a report can give instead of a value: field -> whether the bound belongs.
+KI67_BOUNDS = {"pathology.ki67_below_percent": False, "pathology.ki67_at_most_percent": True}
+
+
 class Pathology(_Strict):
     differentiation: Differentiation | None = None
     ki67_percent: Percent | None = None
+    ki67_below_percent: Annotated[float, Field(gt=0, le=100)] | None = Field(
+        None, description='Ki-67 reported only as a bound, e.g. "<3 %" (the value is below it).'
+    )
+    ki67_at_most_percent: Annotated[float, Field(ge=0, le=100)] | None = Field(
+        None, description='Ki-67 reported only as a bound, e.g. "≤2 %" (the value is at most it).'
+    )
     mitoses_per_2mm2: Annotated[float, Field(ge=0, le=1000)] | None = None
     morphology: Morphology | None = None
+
+    @model_validator(mode="after")
+    def _one_ki67(self) -> "Pathology":
+        """A report gives Ki-67 as a value or as a bound, never both: which one would count?"""
+        given = [n for n in KI67_FIELDS if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError(f"record one of {' or '.join(given)}, not both")
+        return self
 
 
 class Liver(_Strict):

@@ -51,6 +51,8 @@ class Scope:
     columns: Mapping[str, str]
     undecided: Mapping[str, tuple[str, tuple[Any, ...]]] = field(default_factory=dict)
     defined: Mapping[str, str] = field(default_factory=dict)  # definition -> its column
+    # fact -> ((column of an upper bound reported instead, whether the bound belongs), ...)
+    bounded: Mapping[str, tuple[tuple[str, bool], ...]] = field(default_factory=dict)
 
     def with_facts(self, more: Mapping[str, str]) -> "Scope":
         return replace(self, columns={**self.columns, **more})
@@ -59,12 +61,33 @@ class Scope:
         return replace(self, defined={**self.defined, **more})
 
 
+def _by_bound(op: str, t: float, bound: str, inclusive: bool) -> str:
+    """SQL for `UpTo.decides`: TRUE when every value up to the bound column holds `value op t`,
+    FALSE when none does, NULL when they differ (the bound is read per row)."""
+    below_t = f"({bound} < {t!r})" if inclusive else f"({bound} <= {t!r})"
+    at_most_t = f"({bound} <= {t!r})"
+    table = {
+        "lt": (below_t, literal(t <= 0)),
+        "le": (at_most_t, literal(t < 0)),
+        "gt": (literal(t < 0), at_most_t),
+        "ge": (literal(t <= 0), below_t),
+    }
+    if op in table:
+        every, none = table[op]
+    else:  # eq, ne: a value outside the allowed range
+        outside = "TRUE" if t < 0 else below_t
+        every, none = ("FALSE", outside) if op == "eq" else (outside, "FALSE")
+    return f"CASE WHEN {every} THEN TRUE WHEN {none} THEN FALSE ELSE {NULL_BOOL} END"
+
+
 def _leaf(leaf: Leaf, scope: Scope) -> str:
     column = scope.columns.get(leaf.fact)
+    bounds = scope.bounded.get(leaf.fact, ())
     if leaf.op == "known":
         if column is None:
             return "FALSE" if leaf.value else "TRUE"
-        return f"({column} IS {'NOT ' if leaf.value else ''}NULL)"
+        recorded = " OR ".join(f"{c} IS NOT NULL" for c in (column, *(b for b, _ in bounds)))
+        return f"({recorded})" if leaf.value else f"(NOT ({recorded}))"
     if column is None:
         return NULL_BOOL
     op, value = leaf.op, leaf.value
@@ -76,6 +99,15 @@ def _leaf(leaf: Leaf, scope: Scope) -> str:
     else:
         symbol = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "is": "="}
         sql = f"({column} {symbol[op]} {literal(value)})"
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if bounds and numeric and op in ("eq", "ne", "lt", "le", "gt", "ge"):
+        whens = " ".join(
+            f"WHEN {b} IS NOT NULL THEN {_by_bound(op, float(value), b, incl)}"
+            for b, incl in bounds
+        )
+        sql = f"(CASE WHEN {column} IS NOT NULL THEN {sql} {whens} ELSE {NULL_BOOL} END)"
+    elif bounds:
+        sql = f"(CASE WHEN {column} IS NOT NULL THEN {sql} ELSE {NULL_BOOL} END)"
     narrowed = scope.undecided.get(leaf.fact)
     if narrowed is None:
         return sql

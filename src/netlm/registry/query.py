@@ -27,6 +27,7 @@ from netlm.engine.decide import STRENGTH_ORDER
 from netlm.knowledge.conditions import leaves
 from netlm.knowledge.load import OUTCOME_FACT_PREFIX, Compiled, CompiledOption, KnowledgeBase
 from netlm.knowledge.schema import GradeThresholds
+from netlm.model.case import KI67_BOUNDS
 from netlm.model.codes import OPTION_CODES, REGIONS, Region
 from netlm.registry.conditions import Scope, first_true, is_true, literal, truth, unmet
 from netlm.registry.dialect import Dialect
@@ -41,6 +42,8 @@ from netlm.registry.render import (
     scoped,
 )
 from netlm.registry.validate import ROW, column_id
+
+KI67 = "pathology.ki67_percent"
 
 # The engine narrows an undecided G3 to "G3 or NEC" (netlm.classify.facts).
 UNDECIDED_GRADES = ("G3", "NEC")
@@ -67,7 +70,8 @@ class AssessmentQuery:
             if c.case_field and c.kind not in ("therapies",)
         }
         facts["extrahepatic.sites"] = "f_extrahepatic_sites"
-        self.scope = Scope(dialect, kb.definitions, facts)
+        bounded = tuple((column_id(path), incl) for path, incl in KI67_BOUNDS.items())
+        self.scope = Scope(dialect, kb.definitions, facts, bounded={KI67: bounded})
         self.stages: list[_Stage] = []
         self.codes = Codes(kb, dialect)
         self.catalogue = self.codes.catalogue
@@ -151,9 +155,18 @@ class AssessmentQuery:
             f"WHEN {value} <= {t.g3_above} THEN 'G2' ELSE 'G3' END)"
         )
 
+    def _ki67_grade(self, t: GradeThresholds) -> str:
+        """`grade_by`, or G1 from an upper bound reported instead when it decides G1 ("<3")."""
+        decides = " OR ".join(
+            f"{column_id(path)} {'<' if inclusive else '<='} {t.g2_from}"
+            for path, inclusive in KI67_BOUNDS.items()
+        )
+        by_bound = f"(CASE WHEN {decides} THEN 'G1' END)"
+        return f"coalesce({self._index_grade(column_id(KI67), t)}, {by_bound})"
+
     def _grade(self) -> None:
         grading = self.kb.classification.grading
-        ki67 = self._index_grade(column_id("pathology.ki67_percent"), grading.ki67_percent)
+        ki67 = self._ki67_grade(grading.ki67_percent)
         mitoses = self._index_grade(
             column_id("pathology.mitoses_per_2mm2"), grading.mitoses_per_2mm2
         )
@@ -190,6 +203,7 @@ class AssessmentQuery:
             self.kb.definitions,
             self.scope.columns,
             {"grade": ("f_grade_undecided", UNDECIDED_GRADES)},
+            bounded=self.scope.bounded,
         )
 
     def _pattern(self) -> None:

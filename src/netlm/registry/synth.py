@@ -168,6 +168,7 @@ def _chunk(rng: np.random.Generator, start: int, n: int) -> dict[str, list[Any]]
     }  # fmt: skip
     for name, (mean, sd) in labs.items():
         cols[name] = _blank(rng, np.round(rng.normal(mean, sd, n).clip(0.05, None), 2), 0.3)
+    _ki67_bounds(cols, start)
     given = _treatment(rng, cols, grade)
     cols["treatment_given"] = given.tolist()
     year = rng.integers(2010, 2025, n)
@@ -188,6 +189,29 @@ def _chunk(rng: np.random.Generator, start: int, n: int) -> dict[str, list[Any]]
     cols["center"] = centre.tolist()
     cols["diagnosis_year"] = year.tolist()
     return cols
+
+
+def _ki67_bounds(cols: dict[str, Any], start: int) -> None:
+    """Some reports give Ki-67 only as an upper bound (ILLUSTRATIVE shares, by row number so no
+    draw moves): every 10th G1 row "<3" (decides G1), every 40th row under 25 % "<25" (decides no
+    grade), every 60th G1 row "≤2". Applied before the care is drawn, which follows the
+    report as recorded (as the audit reads it)."""
+    below: list[float | None] = [None] * len(cols["id"])
+    at_most: list[float | None] = [None] * len(cols["id"])
+    values = cols["pathology.ki67_percent"]
+    g2_from = float(load_knowledge_base().classification.grading.ki67_percent.g2_from)
+    for i, value in enumerate(values):
+        row = start + i
+        if value is None:
+            continue
+        if value < g2_from and row % 10 == 0:
+            below[i], values[i] = g2_from, None
+        elif value < 25 and row % 40 == 1:
+            below[i], values[i] = 25.0, None
+        elif value <= 2 and row % 60 == 2:
+            at_most[i], values[i] = 2.0, None
+    cols["pathology.ki67_below_percent"] = below
+    cols["pathology.ki67_at_most_percent"] = at_most
 
 
 def arrow_schema() -> pa.Schema:

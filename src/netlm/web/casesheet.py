@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from netlm.classify.grade import ki67_value
 from netlm.knowledge.load import KnowledgeBase
 from netlm.knowledge.phrasing import Phraser, format_number
 from netlm.model.assessment import Assessment, Recommendation
@@ -122,6 +123,8 @@ def findings(case: Case, kb: KnowledgeBase, lang: str) -> list[Section]:
         pairs = []
         for fact, always in facts:
             value = _lookup(document, fact)
+            if fact == "pathology.ki67_percent":  # a value or the bound reported instead ("<3%")
+                value = ki67_value(case.pathology)
             if fact == "extrahepatic.sites" and value == []:
                 pairs.append((_capitalised(say.label(fact)), word("summary.no_extrahepatic", lang)))
             elif value is not None:
@@ -155,10 +158,9 @@ def summary_line(case: Case, assessment: Assessment, kb: KnowledgeBase, lang: st
     if who:
         parts.append(w("sep").join(who))
     tumour = [say.value("primary.site", case.primary.site), assessment.classification.who_category]
-    if case.pathology.ki67_percent is not None:
-        tumour.append(
-            w("ki67", value=say.value("pathology.ki67_percent", case.pathology.ki67_percent))
-        )
+    ki67 = ki67_value(case.pathology)
+    if ki67 is not None:
+        tumour.append(w("ki67", value=say.value("pathology.ki67_percent", ki67)))
     parts.append(w("tumour", site=tumour[0], rest=w("sep").join(tumour[1:])))
     parts.append(_liver(case, say, w))
     sites = case.extrahepatic.sites if case.extrahepatic is not None else None

@@ -13,7 +13,7 @@ from typing import Any, get_args
 
 from netlm.knowledge.load import KnowledgeBase
 from netlm.knowledge.phrasing import Phraser, format_number
-from netlm.model.case import Case
+from netlm.model.case import KI67_BOUNDS, Case
 from netlm.model.codes import OPTION_CODES, BestResponse
 from netlm.model.parse import CaseInputError, parse_case
 from netlm.model.schema_paths import allowed_values, leaf_fields
@@ -58,8 +58,8 @@ def sections(kb: KnowledgeBase, lang: str) -> list[Section]:
     out: dict[str, Section] = {}
     required = {"id", "primary.site"}
     for path, node in leaf_fields().items():
-        if path == "schema" or path.startswith("prior_therapies"):
-            continue
+        if path == "schema" or path.startswith("prior_therapies") or path in KI67_BOUNDS:
+            continue  # a Ki-67 bound is written in the Ki-67 field itself ("<3")
         key = path.split(".")[0] if "." in path else "case"
         section = out.setdefault(key, Section(key, word(f"form.section.{key}", lang)))
         values = allowed_values(node)
@@ -124,6 +124,8 @@ def to_form(case: Case) -> FormData:
                 out[path] = [str(v) for v in value] or [NONE]
             elif isinstance(value, bool):
                 out[path] = "true" if value else "false"
+            elif path in KI67_BOUNDS:
+                out[KI67] = ("≤" if KI67_BOUNDS[path] else "<") + number_text(float(value))
             elif isinstance(value, float):
                 out[path] = number_text(value)
             elif path != "schema":
@@ -170,6 +172,9 @@ def parse_form(
                     problems[f.name] = word("form.problem.required", lang)
                 continue
             try:
+                if f.name == KI67:
+                    _put(document, *_ki67(f, text, lang))
+                    continue
                 _put(document, f.name, _convert(f, text, lang))
             except ValueError as exc:
                 problems[f.name] = str(exc)
@@ -227,6 +232,24 @@ def _number(f: Field, text: str, lang: str) -> float:
     return number
 
 
+def _ki67(f: Field, text: str, lang: str) -> tuple[str, float]:
+    """Ki-67 as a report writes it: "12", "12,5", "8 %", or a bound "<1", "< 3", "≤2". A bound
+    is not a value: it goes to its own field (where it decides only what it decides)."""
+    sign = _BOUND_SIGN.match(text)
+    rest = text[sign.end() if sign else 0 :].strip().removesuffix("%").strip()
+    try:
+        number = _number(f, rest, lang)
+    except ValueError:
+        raise ValueError(word("form.problem.ki67", lang, got=text)) from None
+    _check_range(f, number, text, lang)
+    if sign is None:
+        return f.name, number
+    inclusive = sign.group() in ("≤", "<=")
+    if number == 0 and not inclusive:  # "<0": no Ki-67 is below zero
+        raise ValueError(word("form.problem.ki67", lang, got=text))
+    return next(p for p, incl in KI67_BOUNDS.items() if incl == inclusive), number
+
+
 def _check_range(f: Field, number: float, text: str, lang: str) -> None:
     lo, hi = f.minimum, f.maximum
     low_ok = lo is None or (number > lo if f.exclusive_minimum else number >= lo)
@@ -267,6 +290,8 @@ _PRIOR = re.compile(
 )
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
+KI67 = "pathology.ki67_percent"
+_BOUND_SIGN = re.compile(r"<=|≤|<")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 
 

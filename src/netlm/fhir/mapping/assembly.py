@@ -6,7 +6,8 @@ from typing import Any, get_args
 from netlm.fhir.mapping.builder import Builder
 from netlm.fhir.mapping.result import FhirImport, FhirMappingError, Proposal
 from netlm.fhir.mapping.therapies import prior_therapies
-from netlm.model.case import Case
+from netlm.knowledge.conditions import UpTo
+from netlm.model.case import KI67_BOUNDS, Case
 from netlm.model.codes import ExtrahepaticSite
 from netlm.model.parse import CaseInputError, Problem, parse_case
 
@@ -70,7 +71,11 @@ def assemble(b: Builder, case_id: str) -> FhirImport:
         sources["liver"] = liver.source
     _assemble_extrahepatic(b, data, sources)
     for path, held in sorted(b.values.items()):
-        _set(data, path, held.value)
+        if isinstance(held.value, UpTo):  # a Ki-67 bound goes to its own field, "<3" or "≤2"
+            path = next(p for p, incl in KI67_BOUNDS.items() if incl == held.value.inclusive)
+            _set(data, path, held.value.bound)
+        else:
+            _set(data, path, held.value)
         sources[path] = held.source
     therapies = prior_therapies(b)
     if therapies:

@@ -12,9 +12,11 @@ from netlm.fhir.mapping.conditions import (
     primary_site,
 )
 from netlm.fhir.mapping.elements import allowed, codes, codings, describe, observation_date
-from netlm.fhir.mapping.quantities import cuts, quantity_in_text, representative
+from netlm.fhir.mapping.quantities import BELOW, cuts, quantity_in_text, representative
 from netlm.fhir.units import UnitError, convert
+from netlm.knowledge.conditions import UpTo
 
+KI67_PATH = "pathology.ki67_percent"
 _OBSERVATION_OK = {"final", "amended", "corrected", "preliminary"}
 _QUANTITY_TARGETS = {
     "percent": "%",
@@ -152,6 +154,11 @@ def _read_quantity(
         b.offer(path, value, entry, when, tier=tier, note=note)
         return
     shown = f"{comparator}{quantity['value']}" + (f" {unit}" if unit else "")
+    if path == KI67_PATH and comparator in BELOW and (value > 0 or comparator == "<="):
+        # The case holds a Ki-67 upper bound as such: it decides what it decides ("<3" is G1).
+        note += f" (reported {shown}: recorded as a bound, not a value)"
+        b.offer(path, UpTo(value, inclusive=comparator == "<="), entry, when, tier=tier, note=note)
+        return
     comparisons = b.thresholds.get(path, ())
     recorded = representative(comparator, value, comparisons, whole=kind == "integer")
     if recorded == value:
