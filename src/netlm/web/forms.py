@@ -22,6 +22,8 @@ from netlm.web.i18n import word
 PRIOR_ROWS = 4
 OUTCOMES = ("progression", "intolerance", "ongoing", "completed")
 NONE = "none"  # the "no extrahepatic disease" box of the sites list
+# Graded scales chosen from their grades with the meaning of each in words, never typed.
+SCALES = {"patient.ecog": "ecog", "sstr_imaging.krenning_score": "krenning"}
 
 # A submitted form: one text per field, a list for fields with several boxes.
 FormData = dict[str, str | list[str]]
@@ -69,6 +71,8 @@ def sections(kb: KnowledgeBase, lang: str) -> list[Section]:
         if values:
             kind = "multi" if path == "extrahepatic.sites" else "enum"
         choices = tuple(Choice(str(v), say.value(path, v)) for v in values)
+        if path in SCALES:
+            kind, choices = "enum", _grades(path, node, lang)
         spec = kb.facts.get(path)
         section.fields.append(
             Field(
@@ -84,6 +88,11 @@ def sections(kb: KnowledgeBase, lang: str) -> list[Section]:
             )
         )
     return list(out.values())
+
+
+def _grades(path: str, node: Mapping[str, Any], lang: str) -> tuple[Choice, ...]:
+    grades = range(int(node["minimum"]), int(node["maximum"]) + 1)
+    return tuple(Choice(str(g), word(f"form.scale.{SCALES[path]}.{g}", lang)) for g in grades)
 
 
 def _capitalised(label: str) -> str:
@@ -215,7 +224,7 @@ def _convert(f: Field, text: str, lang: str) -> Any:
     if f.kind == "enum":
         if text not in {c.value for c in f.choices}:
             raise ValueError(word("form.problem.choose", lang))
-        return text
+        return int(text) if f.name in SCALES else text
     if f.name == "id" and not _ID.fullmatch(text):
         raise ValueError(word("form.problem.id", lang, got=text))
     return text
@@ -223,10 +232,15 @@ def _convert(f: Field, text: str, lang: str) -> Any:
 
 def _number(f: Field, text: str, lang: str) -> float:
     pattern = _INTEGER if f.kind == "integer" else _NUMBER
-    if not pattern.fullmatch(text):
+    written = text
+    if f.kind == "number" and "," in text:  # a decimal comma, 12,5, is 12.5; 12,500 is unclear
+        if _THOUSANDS.fullmatch(text):
+            raise ValueError(word("form.problem.ambiguous_comma", lang, got=text))
+        written = _DECIMAL_COMMA.sub(".", text)
+    if not pattern.fullmatch(written):
         key = "form.problem.whole_number" if f.kind == "integer" else "form.problem.number"
         raise ValueError(word(key, lang, got=text))
-    number = int(text) if f.kind == "integer" else float(text)
+    number = int(written) if f.kind == "integer" else float(written)
     if not math.isfinite(number):
         raise ValueError(word("form.problem.number", lang, got=text))
     return number
@@ -292,6 +306,8 @@ _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
 KI67 = "pathology.ki67_percent"
 _BOUND_SIGN = re.compile(r"<=|≤|<")
+_THOUSANDS = re.compile(r"[+-]?[1-9][0-9]{0,2},[0-9]{3}")
+_DECIMAL_COMMA = re.compile(r"(?<=[0-9]),(?=[0-9]+$)")  # one comma before the last digits
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 
 

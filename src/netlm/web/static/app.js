@@ -14,3 +14,38 @@ document.addEventListener("DOMContentLoaded", () => {
   form.addEventListener("change", update);
   update();
 });
+
+// After a failed save the error summary takes the focus, so a screen reader reads it first and
+// the keyboard starts at its links to the fields.
+document.addEventListener("DOMContentLoaded", () => {
+  const summary = document.getElementById("form-problems");
+  if (summary) summary.focus();
+});
+
+// A table wider than the screen scrolls inside its wrapper: a keyboard can reach that wrapper
+// and a screen reader names it after its table (the details' summary, its caption or the heading).
+const nameOf = (wrap) => {
+  const summary = wrap.closest("details")?.querySelector("summary");
+  if (summary) return summary.textContent;
+  const caption = wrap.querySelector("caption");
+  if (caption) return caption.textContent;
+  const node = wrap.closest("section, .card, .study, .option") || wrap.parentElement;
+  const heading = node?.querySelector("h1, h2, h3, h4");
+  return heading ? heading.textContent : document.title;
+};
+const markScrolling = () => {
+  document.querySelectorAll(".table-wrap").forEach((wrap) => {
+    if (wrap.scrollWidth > wrap.clientWidth) {
+      wrap.tabIndex = 0;
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-label", nameOf(wrap).trim().replace(/\s+/g, " "));
+    } else if (wrap.getAttribute("role") === "region") {
+      wrap.removeAttribute("tabindex");
+      wrap.removeAttribute("role");
+      wrap.removeAttribute("aria-label");
+    }
+  });
+};
+document.addEventListener("DOMContentLoaded", markScrolling);
+document.addEventListener("htmx:afterSettle", markScrolling);
+window.addEventListener("resize", markScrolling);
