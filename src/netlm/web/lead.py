@@ -78,14 +78,19 @@ def _written_by(text: str, key: str, kb: KnowledgeBase) -> bool:
     return any(_pattern(kb.messages[key](lang)).fullmatch(text) for lang in ("en", "zh"))
 
 
-def caution_kind(text: str, option: str, kb: KnowledgeBase, lang: str) -> CautionKind:
-    """A caution's kind; one the knowledge base cannot place is shown as a safety gate."""
+def written_kind(text: str, option: str, kb: KnowledgeBase, lang: str) -> CautionKind | None:
+    """The kind of the rule or message that wrote a caution; None when none did."""
     if text in {c.rule.text(lang) for c in kb.options[option].cautions}:
         return "note"
     for key, kind in CAUTION_MESSAGES:
         if _written_by(text, key, kb):
             return kind
-    return "gate"
+    return None
+
+
+def caution_kind(text: str, option: str, kb: KnowledgeBase, lang: str) -> CautionKind:
+    """A caution's kind; one the knowledge base cannot place is shown as a safety gate."""
+    return written_kind(text, option, kb, lang) or "gate"
 
 
 def cautions(rec: Recommendation, kb: KnowledgeBase, lang: str) -> list[Caution]:
