@@ -143,3 +143,24 @@ def test_a_therapy_the_board_adds_to_an_incomplete_history_stays_beside_the_ehrs
     check_response(env.hook(STRATEGY, patient_view(patient_id, prefetch)))
     case = env.store.get_case(case_id).case
     assert [(t.option, t.outcome) for t in case.prior_therapies] == [("everolimus", "progression")]
+
+
+def test_a_changed_report_text_alone_makes_a_new_version_with_its_proposals(env: Cds) -> None:
+    """The coded chart is unchanged; only the pathology report's conclusion was amended. The
+    completion form must show the new sentence, so the patient-view writes a new version (with
+    its assessment in the same transaction) instead of keeping the stale proposal."""
+    chart = narrative_ki67_chart()
+    case_id, _, _ = viewed(env, chart)
+    amended = copy.deepcopy(chart)
+    for entry in amended["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "DiagnosticReport":
+            resource["conclusion"] = resource["conclusion"].replace("Ki-67 8%", "Ki-67 12%")
+    viewed(env, amended)
+    versions = env.store.case_versions(case_id)
+    assert len(versions) == 2
+    latest = {p.field: p.value for p in ehr_proposals(versions[-1].comment)}
+    assert latest[KI67] == 12
+    assert [a.case_version for a in env.store.list_assessments(case_id)] == [1, 2]
+    viewed(env, amended)  # the same chart again: nothing new
+    assert len(env.store.case_versions(case_id)) == 2

@@ -17,6 +17,8 @@ from netlm.fhir.cds.cards import Assessed, CardWriter, RefusalKind, Refused
 from netlm.fhir.cds.completion import (
     ehr_facts,
     ehr_given,
+    ehr_proposals,
+    ehr_therapy_gaps,
     fields_to_complete,
     version_comment,
     with_board_facts,
@@ -210,36 +212,36 @@ class CdsService:
         return record.case, set()
 
     def _keep(self, case: Case, assessment: Assessment, comment: str) -> bool:
-        """Store the case (a new version only if it changed) and its assessment.
+        """Store the case and its assessment in one transaction: a new version only if the case
+        or what the chart's text proposes changed, else a new assessment only if the knowledge
+        base did.
 
         False when the id belongs to a case deleted in netlm: the EHR does not resurrect it.
         """
         by = self.account()
         for _attempt in range(3):
-            record: CaseRecord
             try:
                 record = self.store.get_case(case.id)
             except NotFound:
                 try:
-                    record = self.store.create_case(case, by, comment=comment)
+                    self.store.create_case(case, by, comment=comment, assessment=assessment)
+                    return True
                 except Conflict:
                     continue  # created meanwhile by another worker, or deleted: look again
-            else:
-                if record.case.to_json_dict() == case.to_json_dict():
-                    latest = self.store.latest_assessment(case.id)
-                    current = assessment.knowledge_base.version
-                    if latest is not None and latest[1].knowledge_base.version == current:
-                        return True
-                else:
-                    try:
-                        record = self.store.update_case(
-                            case.id, case, by, expected_version=record.current_version,
-                            comment=comment,
-                        )  # fmt: skip
-                    except Conflict:
-                        continue
-            self.store.save_assessment(case.id, record.version, assessment, by)
-            return True
+            if _same_version(record, case, comment):
+                latest = self.store.latest_assessment(case.id)
+                current = assessment.knowledge_base.version
+                if latest is None or latest[1].knowledge_base.version != current:
+                    self.store.save_assessment(case.id, record.version, assessment, by)
+                return True
+            try:
+                self.store.update_case(
+                    case.id, case, by, expected_version=record.current_version,
+                    comment=comment, assessment=assessment,
+                )  # fmt: skip
+                return True
+            except Conflict:
+                continue
         return False
 
     def _answer(self, call: Call, found: Assessed, service: str, cards: list[Card]) -> CdsResponse:
@@ -247,6 +249,17 @@ class CdsService:
             issued = [IssuedCard(c.uuid, c.indicator, c.summary) for c in cards]
             self.cds.record_cards(issued, found.case_id, service, call.caller.issuer)
         return CdsResponse(cards=cards)
+
+
+def _same_version(record: CaseRecord, case: Case, comment: str) -> bool:
+    """The stored version says all the chart says: the same case, and the same values proposed
+    by its report text and therapies it could not read (a changed report text alone makes a new
+    version, so the completion form never shows a stale proposal)."""
+    return (
+        record.case.to_json_dict() == case.to_json_dict()
+        and ehr_proposals(record.comment) == ehr_proposals(comment)
+        and ehr_therapy_gaps(record.comment) == ehr_therapy_gaps(comment)
+    )
 
 
 def _refusal_kind(exc: FhirMappingError) -> RefusalKind:
