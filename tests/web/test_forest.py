@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 
 import netlm
+from netlm.knowledge.effects import effect_estimates, indication_problems, record_problems
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.assessment import Assessment
 from netlm.model.codes import Language
-from netlm.web.report.forest import ForestRow, forest_rows, forest_svg, format_ratio
+from netlm.web.report.forest import ForestRow, forest_rows, forest_svg, format_ratio, wrap
 from tests.conftest import ROOT, load_json
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -29,7 +30,8 @@ def texts(svg: str) -> list[str]:
 
 BASE_ROW = ForestRow(
     option="prrt", option_name="PRRT", option_short="PRRT", evidence_id="netter1",
-    trial="NETTER-1", endpoint="OS", hr=0.84, ci_low=0.6, ci_high=1.17, verified=True,
+    trial="NETTER-1", comparison="177Lu-DOTATATE vs octreotide", endpoint="OS", primary=False,
+    hr=0.84, ci=(0.6, 1.17), verified=True,
 )  # fmt: skip
 
 
@@ -42,13 +44,21 @@ def test_rows_carry_the_knowledge_base_hazard_ratios(kb: KnowledgeBase) -> None:
     rows = forest_rows(a, kb, "en")
     netter1 = [r for r in rows if r.trial == "NETTER-1"]
     assert netter1, "NETTER-1 is cited for PRRT after SSA progression"
-    assert (netter1[0].hr, netter1[0].ci_low, netter1[0].ci_high) == (0.84, 0.6, 1.17)
-    assert netter1[0].verified
-    assert netter1[0].option_name == a.recommendations[0].name
+    primary, overall = netter1
+    assert (primary.endpoint, primary.primary, primary.hr, primary.ci) == (
+        "Median PFS",
+        True,
+        0.21,
+        None,
+    ), "the primary endpoint comes first, without a CI the source as read does not give"
+    assert (overall.hr, overall.ci) == (0.84, (0.6, 1.17))
+    assert primary.verified
+    assert primary.option_name == a.recommendations[0].name
+    assert primary.comparison == ("177Lu-DOTATATE + octreotide vs high-dose octreotide")
     # Every row is an endpoint of the cited record, with its hazard ratio and 95% CI.
     for r in rows:
         endpoints = kb.evidence[r.evidence_id].endpoints
-        assert any(e.hr == r.hr and e.hr_ci == (r.ci_low, r.ci_high) for e in endpoints)
+        assert any(e.hr == r.hr and e.hr_ci == r.ci for e in endpoints)
     ranks = {rec.option: rec.rank for rec in a.recommendations}
     assert [ranks[r.option] for r in rows] == sorted(ranks[r.option] for r in rows)
     assert {r.trial: r.verified for r in rows}["COMPETE"] is False
@@ -64,6 +74,9 @@ def test_svg_parses_and_shows_each_hazard_ratio(kb: KnowledgeBase) -> None:
     shown = texts(svg)
     assert "HR 0.84 (0.60–1.17)" in shown
     assert "HR 0.48 (0.35–0.67)" in shown
+    assert "HR 0.21" in shown, "NETTER-1's primary endpoint is drawn without a CI"
+    assert "Median PFS · primary endpoint · no 95% CI in the source as read" in shown
+    assert "177Lu-DOTATATE + octreotide vs high-dose octreotide" in shown
     assert any("COMPETE †" in t for t in shown), "unverified evidence is marked"
     assert {"0.1", "0.2", "0.5", "1", "2"} <= set(shown)
     assert "favours treatment ← HR → favours control" in shown
@@ -78,7 +91,7 @@ def test_svg_in_chinese(kb: KnowledgeBase) -> None:
 
 
 def test_axis_extends_to_hazard_ratios_above_two() -> None:
-    shown = texts(forest_svg([row(hr=7.4, ci_low=2.4, ci_high=23.0)], "en"))
+    shown = texts(forest_svg([row(hr=7.4, ci=(2.4, 23.0))], "en"))
     assert {"0.1", "1", "2", "5", "10", "20", "50"} <= set(shown)
     assert "HR 7.40 (2.40–23.0)" in shown
 
@@ -90,7 +103,7 @@ def test_labels_are_escaped() -> None:
     assert "<script>" not in svg
     shown = texts(svg)
     assert any(t.startswith('A<&>B — T"<&>') for t in shown)
-    assert "(<script>x</script>)" in shown
+    assert "<script>x</script>" in shown
 
 
 @pytest.mark.parametrize(("lang", "message"), [("en", "No hazard ratios"), ("zh", "风险比")])
@@ -106,3 +119,62 @@ def test_empty_rows(lang: Language, message: str) -> None:
 )
 def test_format_ratio(value: float, text: str) -> None:
     assert format_ratio(value) == text
+
+
+def test_text_is_at_least_11_px_and_labels_wrap_uncut(kb: KnowledgeBase) -> None:
+    for lang in ("en", "zh"):
+        svg = forest_svg(forest_rows(assessment(lang), kb, lang), lang)
+        sizes = {float(t.attrib["font-size"]) for t in ET.fromstring(svg).iter(f"{SVG}text")}
+        assert min(sizes) >= 11
+        assert not any("…" in t for t in texts(svg)), "no label is cut"
+    long = "Median OS, final analysis (Strosberg 2021; n=231; 36% of controls crossed over)"
+    lines = wrap(long, 11, 200)
+    assert len(lines) > 1
+    assert " ".join(lines) == long
+    assert "".join(wrap("最终分析中位总生存期（对照组交叉至PRRT）", 11, 60)) == (
+        "最终分析中位总生存期（对照组交叉至PRRT）"
+    )
+
+
+def test_no_row_credits_a_control_arm(kb: KnowledgeBase) -> None:
+    """Over every evidence record and every option: an estimate is shown only for an option of
+    the experimental arm, never for one the trial used as its control (NETTER-2's HR is PRRT's,
+    not SSA's), and never a prognostic hazard ratio."""
+    shown = 0
+    for record in kb.evidence.values():
+        for option in kb.options:
+            estimates = effect_estimates(record, option)
+            shown += len(estimates)
+            if estimates:
+                assert record.comparison is not None
+                assert option in record.comparison.experimental
+                assert option not in record.comparison.control
+                assert not any(e.endpoint.prognostic for e in estimates)
+    assert shown >= 20
+    assert effect_estimates(kb.evidence["netter2"], "ssa") == []
+    assert [e.hr for e in effect_estimates(kb.evidence["netter2"], "prrt")] == [0.276]
+    assert effect_estimates(kb.evidence["mayo2010"], "curative_resection") == []
+
+
+def test_every_case_plot_names_only_experimental_arms(kb: KnowledgeBase) -> None:
+    """The rows of every bundled example, in both languages, through the page's own path."""
+    for path in sorted((ROOT / "examples").glob("*.json")):
+        a = netlm.assess(netlm.parse_case(load_json(path)), lang="en")
+        for r in forest_rows(a, kb, "en"):
+            comparison = kb.evidence[r.evidence_id].comparison
+            assert comparison is not None
+            assert r.option in comparison.experimental, (path.name, r)
+            assert r.option not in comparison.control, (path.name, r)
+
+
+def test_a_stored_comparison_problem_is_reported(kb: KnowledgeBase) -> None:
+    netter2 = kb.evidence["netter2"]
+    assert netter2.comparison is not None
+    both = netter2.model_copy(
+        update={"comparison": netter2.comparison.model_copy(update={"control": ["prrt", "ssa"]})}
+    )
+    assert any("both the experimental and control arm" in p for p in record_problems(both))
+    assert any("cites netter2" in p for p in indication_problems("ssa", "x", [netter2]))
+    bare = netter2.model_copy(update={"comparison": None})
+    assert any("names no comparison" in p for p in record_problems(bare))
+    assert not record_problems(netter2)

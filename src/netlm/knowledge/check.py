@@ -10,6 +10,7 @@ over unknown facts or impossible values.
 from collections.abc import Iterator
 from typing import Any
 
+from netlm.knowledge import effects
 from netlm.knowledge.conditions import All, Condition, Leaf, leaves, refs
 from netlm.knowledge.load import OUTCOME_FACT_PREFIX, Compiled, KnowledgeBase
 from netlm.knowledge.schema import DOCUMENT_DESIGNS, DRUG_CATEGORIES
@@ -86,6 +87,7 @@ def check(kb: KnowledgeBase) -> list[str]:
     problems: list[str] = []
     for record in kb.evidence.values():
         problems += _identifier_problems(record)
+        problems += effects.record_problems(record)
     for where, ids in _citations(kb):
         problems += [f"{where}: cites missing evidence {e!r}" for e in ids if e not in kb.evidence]
 
@@ -113,6 +115,8 @@ def check(kb: KnowledgeBase) -> list[str]:
     for code, entry in kb.options.items():
         for ind in entry.indications:
             problems += _unverified_driver(kb, f"rules:{code}.indication.{ind.rule.id}", ind)
+            records = [kb.evidence[e] for e in ind.rule.evidence]
+            problems += effects.indication_problems(code, ind.rule.id, records)
         known = {ind.rule.id for ind in entry.indications}
         for rule in entry.eligibility:
             problems += [

@@ -57,7 +57,40 @@ class Endpoint(_Data):
         description="Which arm's hazard the reported HR puts over the other's (as published).",
     )
     p: str | None = None
+    primary: bool = Field(False, description="The trial's primary endpoint: always shown.")
+    prognostic: bool = Field(
+        False,
+        description="How patients fared by a feature of the disease (a prognostic factor or "
+        "threshold), not what a treatment did: shown apart from the treatment effects.",
+    )
+    not_reached: list[int] = Field(
+        default_factory=list,
+        description="Indices of the arms whose median was not reached (their value is null): "
+        'shown as "not reached", never as "not given".',
+    )
     status: Status
+
+
+class Comparison(_Data):
+    """What a trial compared, so an effect estimate is credited to the arm it describes.
+
+    A hazard ratio is the experimental arm's hazard against the control arm's: it speaks for
+    the options of the experimental arm only, never for an option that was the control.
+    """
+
+    experimental: list[OptionCode] = Field(
+        min_length=1,
+        description="The options whose effect the trial tested (what the experimental arm "
+        "adds: NETTER-1's octreotide, given in both arms, is no experimental option).",
+    )
+    control: list[OptionCode] = Field(
+        default_factory=list,
+        description="The catalogue options given in the control arm (none: placebo, or a "
+        "treatment outside the catalogue).",
+    )
+    label: Text = Field(
+        description='In words, e.g. "177Lu-DOTATATE + octreotide vs high-dose octreotide".'
+    )
 
 
 class Section(_Data):
@@ -119,6 +152,9 @@ class Evidence(_Data):
     n: int | None = None
     arms: list[Text] = Field(default_factory=list)
     endpoints: list[Endpoint] = Field(default_factory=list)
+    comparison: Comparison | None = Field(
+        None, description="The arms compared: required when an endpoint has a hazard ratio."
+    )
     key_result: Text
     status: Status
     verification: NonEmpty

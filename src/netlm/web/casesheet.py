@@ -11,12 +11,12 @@ from typing import Any
 
 from netlm.classify.grade import ki67_value
 from netlm.knowledge.load import KnowledgeBase
-from netlm.knowledge.phrasing import Phraser, format_number
+from netlm.knowledge.phrasing import Phraser
 from netlm.model.assessment import Assessment, Recommendation
 from netlm.model.case import Case
 from netlm.model.decision import Decision
 from netlm.web.i18n import word
-from netlm.web.report.forest import ForestRow
+from netlm.web.outcomes import StudyOutcomes, study_outcomes
 
 # (section, ((fact, shown even when not recorded), ...)): core findings always appear, so a gap
 # is visible as "not recorded" instead of silently missing.
@@ -73,25 +73,12 @@ class EvidenceView:
 
 
 @dataclass(frozen=True)
-class StudyOutcomes:
-    """The reported results of one cited study, as a small table: endpoints by arm."""
-
-    study: str
-    design: str
-    population: str
-    n: int | None
-    arms: list[str]
-    rows: list[tuple[str, list[str]]]
-    verified: bool
-    has_hr: bool
-
-
-@dataclass(frozen=True)
 class OptionSheet:
     rec: Recommendation
     availability: list[tuple[str, str, str]]  # (region name, status code, status in words)
     evidence: list[EvidenceView]
     outcomes: list[StudyOutcomes]
+    prognostic: list[StudyOutcomes]  # prognostic factors and thresholds, shown apart
 
 
 @dataclass(frozen=True)
@@ -217,44 +204,6 @@ def evidence_view(evidence_id: str, kb: KnowledgeBase, lang: str) -> EvidenceVie
     )  # fmt: skip
 
 
-def study_outcomes(evidence_id: str, kb: KnowledgeBase, lang: str) -> StudyOutcomes | None:
-    """The endpoints of a cited study exactly as its record gives them (None: it gives none)."""
-    say = Phraser(kb, lang)
-    record = kb.evidence[evidence_id]
-    if not record.endpoints:
-        return None
-    arms = [arm(lang) for arm in record.arms] or [word("sheet.cohort", lang)]
-    has_hr = any(e.hr is not None for e in record.endpoints)
-    rows = []
-    for endpoint in record.endpoints:
-        cells = [_figure(v, endpoint.unit, lang) for v in endpoint.values]
-        cells += [""] * (len(arms) - len(cells))
-        if has_hr:
-            hr = format_number(endpoint.hr) if endpoint.hr is not None else ""
-            if endpoint.hr is not None and endpoint.hr_ci is not None:
-                low, high = endpoint.hr_ci
-                interval = f"{word('sheet.ci', lang)} {format_number(low)}–{format_number(high)}"
-                hr += " " + word("form.paren", lang, text=interval)
-            cells.append(hr)
-        rows.append((endpoint.name(lang), cells))
-    return StudyOutcomes(
-        study=record.short_name, design=say.text(f"design.{record.design}"),
-        population=record.population(lang), n=record.n, arms=arms, rows=rows,
-        verified=record.verified, has_hr=has_hr,
-    )  # fmt: skip
-
-
-def _figure(value: float | None, unit: str, lang: str) -> str:
-    if value is None:
-        return word("sheet.not_given", lang)
-    number = format_number(value)
-    if unit == "percent":
-        return f"{number}%"
-    if unit == "none":
-        return number
-    return word(f"sheet.unit.{unit}", lang, value=number)
-
-
 def option_sheet(rec: Recommendation, kb: KnowledgeBase, lang: str) -> OptionSheet:
     say = Phraser(kb, lang)
     category = kb.options[rec.option].option.category
@@ -264,9 +213,11 @@ def option_sheet(rec: Recommendation, kb: KnowledgeBase, lang: str) -> OptionShe
             (say.value("region", region), status, say.text(f"availability.{status}"))
             for region, status in rec.availability.items()
         ]
-    outcomes = [o for ref in rec.evidence if (o := study_outcomes(ref.id, kb, lang))]
-    evidence = [evidence_view(ref.id, kb, lang) for ref in rec.evidence]
-    return OptionSheet(rec, availability, evidence, outcomes)
+    ids = [ref.id for ref in rec.evidence]
+    outcomes = [o for e in ids if (o := study_outcomes(e, kb, lang, rec.option))]
+    prognostic = [o for e in ids if (o := study_outcomes(e, kb, lang, prognostic=True))]
+    evidence = [evidence_view(e, kb, lang) for e in ids]
+    return OptionSheet(rec, availability, evidence, outcomes, prognostic)
 
 
 def decision_sheets(decisions: list[Decision], kb: KnowledgeBase, lang: str) -> list[DecisionSheet]:
@@ -290,26 +241,6 @@ def missing_findings(assessment: Assessment, kb: KnowledgeBase, lang: str) -> li
         (_capitalised(say.label(m.field)) if m.field in kb.facts else m.field, m.why)
         for m in assessment.missing_data
     ]
-
-
-@dataclass(frozen=True)
-class ForestLine:
-    option_short: str
-    trial: str
-    endpoint: str
-    hr: str
-    ci_low: str
-    ci_high: str
-    verified: bool
-
-
-def forest_table(rows: list[ForestRow]) -> list[ForestLine]:
-    """The numbers of the forest plot as a table: its text alternative."""
-    return [
-        ForestLine(r.option_short, r.trial, r.endpoint, format_number(r.hr),
-                   format_number(r.ci_low), format_number(r.ci_high), r.verified)
-        for r in rows
-    ]  # fmt: skip
 
 
 def flag_name(code: str, lang: str) -> str:

@@ -15,7 +15,7 @@ from netlm.model.assessment import Assessment
 from netlm.model.codes import Language
 from netlm.model.decision import DecisionIn
 from netlm.store.errors import Conflict, ValidationFailed
-from netlm.web import casesheet, forms, history, lead, proposals, state
+from netlm.web import casesheet, forms, history, lead, outcomes, proposals, state
 from netlm.web.i18n import request_lang, word
 from netlm.web.pages.render import page
 from netlm.web.report.forest import forest_rows, forest_svg
@@ -131,7 +131,7 @@ def _sheet(view: CaseView, kb: KnowledgeBase, lang: Language) -> dict[str, Any]:
         "findings": casesheet.findings(case, kb, lang),
         "sheets": [casesheet.option_sheet(r, kb, lang) for r in a.recommendations],
         "forest": forest_svg(rows, lang) if rows else "",
-        "forest_table": casesheet.forest_table(rows),
+        "forest_table": outcomes.forest_table(rows, lang),
         "missing": casesheet.missing_findings(a, kb, lang),
         "decision_sheets": casesheet.decision_sheets(view.decisions, kb, lang),
         "lead": lead.lead(a, kb, lang), "excluded_groups": lead.excluded_groups(a, kb, lang),

@@ -34,6 +34,8 @@ WORDS: dict[str, dict[str, str]] = {
         "zh": "推荐方案的引用证据中无可用的风险比（HR）。",
     },
     "hr_ci_header": {"en": "HR (95% CI)", "zh": "HR（95% CI）"},
+    "forest_primary": {"en": " · primary endpoint", "zh": "（主要终点）"},
+    "forest_no_ci": {"en": " · no 95% CI in the source as read", "zh": "（所读原文未给出95% CI）"},
     "forest_unverified": {
         "en": "† grey, hatched: evidence not verified",
         "zh": "† 灰色斜线：证据未核实",
