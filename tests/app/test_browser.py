@@ -82,6 +82,15 @@ def test_a_case_from_entry_to_reports(page: Page, tmp_path: Path) -> None:
     assert "177Lu-DOTATATE" in first.inner_text()
     assert "NETTER-1" in page.inner_text("#recommendations")
     assert page.locator("#forest svg").count() == 1
+    # The plot is drawn at its own size (never scaled down): every text at least 11 px on screen.
+    scale = page.eval_on_selector(
+        "#forest svg", "s => s.getBoundingClientRect().width / s.viewBox.baseVal.width"
+    )
+    sizes = page.eval_on_selector_all(
+        "#forest svg text", "ts => ts.map(t => parseFloat(t.getAttribute('font-size')))"
+    )
+    assert min(sizes) * scale >= 11
+    assert "SSA" not in page.inner_text("#forest table"), "SSA was NETTER's control arm"
 
     page.select_option("#whatif select[name='sstr_imaging.all_lesions_positive']", "false")
     page.wait_for_selector("#whatif-result table")
@@ -246,7 +255,7 @@ PAGES = ["/cases", "/cases/v03", "/cases/v05", "/cases/new", "/cases/v03/edit",
 WIDTHS = (1280, 420)
 
 # Measured in the page: a word broken over two lines ("supportiv e") in `root`, and table cells
-# narrower than three characters (Chinese set one character a line) in the evidence tables.
+# narrower than four characters (Chinese set one character a line) in the evidence tables.
 BROKEN_WORDS = """root => {
   const broken = [];
   const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
@@ -261,10 +270,10 @@ BROKEN_WORDS = """root => {
   }
   return broken;
 }"""
-SQUEEZED_CELLS = """() => [...document.querySelectorAll('.table-wrap td, .table-wrap th')]
-  .filter((c) => c.textContent.trim().length > 2 && c.getBoundingClientRect().width > 0
-    && c.getBoundingClientRect().width < 3 * parseFloat(getComputedStyle(c).fontSize))
-  .map((c) => c.textContent.trim().slice(0, 20))"""
+SQUEEZED_CELLS = """() => { document.querySelectorAll('details').forEach((d) => { d.open = true; });
+  return [...document.querySelectorAll('.table-wrap td, .table-wrap th')].filter((c) => c.textContent.trim().length > 2 && c.getBoundingClientRect().width > 0
+    && c.getBoundingClientRect().width < 4 * parseFloat(getComputedStyle(c).fontSize))
+  .map((c) => c.textContent.trim().slice(0, 20)); }"""
 WRAPPED_BADGES = """() => [...document.querySelectorAll('.badge, .avail')]
   .filter((b) => b.getClientRects().length > 1).map((b) => b.textContent)"""
 
