@@ -27,6 +27,7 @@ declare -A GROUP=(
   [postgres-server]="postgresql|postgresql-[0-9]*"          # initdb/pg_ctl for the tests' private cluster
   [spark]="openjdk-17-jre-headless"                         # Spark's JVM (registry, survival --engine spark)
   [bench]="wrk"                                             # HTTP load generator
+  [build]="python3 python3-venv python3-pip make"           # the venv and make (.ci/run, bare machine)
 )
 
 action=${1:-}

@@ -142,6 +142,34 @@ def test_make_run_starts_when_the_pdf_packages_cannot_be_installed(tmp_path: Pat
         )
 
 
+def test_ci_installs_python_and_make_on_a_bare_machine_through_the_lock_wait(
+    tmp_path: Path,
+) -> None:
+    """.ci/run on a machine without Python or make, apt busy for a moment: it waits, installs the
+    build group, then runs make test (apt-get and make only record what they were asked)."""
+    env, lock, record = _root_with_busy_apt(tmp_path, timeout=60)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for tool in ("bash", "dirname", "grep", "awk", "stat", "cat", "sleep"):
+        (bare / tool).symlink_to(shutil.which(tool) or tool)
+    for tool in ("dpkg-query", "id", "apt-get"):
+        (bare / tool).symlink_to(tmp_path / "bin" / tool)
+    (bare / "make").write_text(f'#!/bin/sh\necho "make $*" >> {record}\n')
+    (bare / "make").chmod(0o755)
+    holder = _hold(lock, 2)
+    result = subprocess.run(["/bin/sh", "-c", f"exec {ROOT / '.ci' / 'run'}"], capture_output=True,
+                            text=True, env={**env, "PATH": str(bare)}, timeout=60)  # fmt: skip
+    holder.wait()
+    assert result.returncode == 0, result.stderr
+    assert f"waiting for apt: {lock} is held by process {holder.pid}" in result.stderr
+    assert record.read_text().splitlines() == [
+        "update -q",
+        "install -y -q --no-install-recommends -o DPkg::Lock::Timeout=60 python3 python3-venv "
+        "python3-pip make",
+        "make test",
+    ]
+
+
 def test_unknown_group_is_refused() -> None:
     result = subprocess.run([str(SCRIPT), "check", "nonsense"], capture_output=True, text=True)
     assert result.returncode == 2
