@@ -39,18 +39,21 @@ class _DecisionFields(BaseModel):
     participants: list[Participant] = Field(min_length=1)
     notes: Notes = ""
     override_reason: Reason | None = None
+    # A board member's disagreement, kept apart from the notes so it is never lost among them.
+    dissent: Reason | None = None
 
 
 class DecisionIn(_DecisionFields):
     """An MDT decision as entered; `override_reason` is required when it chooses an option
     outside netlm's first tier. Its text is checked as entered (`netlm.model.text`: no control,
-    bidirectional or zero-width characters; line breaks in notes and reason) and its date must
-    be plausible; stored decisions are read back as they were written."""
+    bidirectional or zero-width characters; line breaks in notes, reason and dissent) and its
+    date must be plausible; stored decisions are read back as they were written."""
 
     decided_on: Annotated[dt.date, AfterValidator(_plausible_day)]
     participants: list[Annotated[Participant, SingleLine]] = Field(min_length=1)
     notes: Annotated[Notes, FreeText] = ""
     override_reason: Annotated[Reason, FreeText] | None = None
+    dissent: Annotated[Reason, FreeText] | None = None
 
 
 class Decision(_DecisionFields):
@@ -63,3 +66,5 @@ class Decision(_DecisionFields):
     concordant: bool
     created_at: dt.datetime
     created_by: str
+    # The recorder's display name ("Dr Li"), or None for an account no longer on record.
+    created_by_name: str | None = None

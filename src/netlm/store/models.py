@@ -190,6 +190,7 @@ class DecisionRow(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     concordant: Mapped[bool] = mapped_column(Boolean)
     override_reason: Mapped[str | None] = mapped_column(Text)
+    dissent: Mapped[str | None] = mapped_column(Text)  # migration 0008
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(64))
 

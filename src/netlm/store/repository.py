@@ -32,6 +32,7 @@ from netlm.store.models import (
     CaseRow,
     CaseVersionRow,
     DecisionRow,
+    UserRow,
 )
 
 MAX_LIST_LIMIT = 1000
@@ -73,6 +74,7 @@ class VersionInfo:
     created_at: dt.datetime
     created_by: str
     comment: str
+    created_by_name: str | None = None  # the display name, when the account is on record
 
 
 @dataclass(frozen=True)
@@ -256,12 +258,16 @@ class Store(Accounts):
     def case_versions(self, case_id: str) -> list[VersionInfo]:
         with self._reads.begin() as s:
             _live_case(s, case_id)
-            rows = s.scalars(
-                select(CaseVersionRow)
+            rows = s.execute(
+                select(CaseVersionRow, UserRow.display_name)
+                .outerjoin(UserRow, UserRow.username == CaseVersionRow.created_by)
                 .where(CaseVersionRow.case_id == case_id)
                 .order_by(CaseVersionRow.version)
             )
-            return [VersionInfo(r.version, r.created_at, r.created_by, r.comment) for r in rows]
+            return [
+                VersionInfo(r.version, r.created_at, r.created_by, r.comment, name)
+                for r, name in rows
+            ]
 
     def delete_case(self, case_id: str, by: UserInfo, reason: str) -> None:
         """Hide a case (soft delete): its versions, assessments and decisions stay on record."""
@@ -373,6 +379,7 @@ class Store(Accounts):
         """
         now = self._clock()
         reason = (decision.override_reason or "").strip() or None
+        dissent = (decision.dissent or "").strip() or None
         with self._sessions.begin() as s:
             row = _live_case(s, case_id, lock=True)
             if assessment_id is None:
@@ -414,6 +421,7 @@ class Store(Accounts):
                 notes=decision.notes,
                 concordant=concordant,
                 override_reason=reason,
+                dissent=dissent,
                 created_at=now,
                 created_by=by.username,
             )
@@ -426,17 +434,23 @@ class Store(Accounts):
                 "decision_id": saved.id,
                 "chosen_options": saved.chosen_options,
                 "concordant": concordant,
+                "dissent": dissent is not None,
             }
             self._audit(s, by, "decide", "case", case_id, detail)
-            return _decision(saved)
+            return _decision(saved, by.display_name)
 
     def list_decisions(self, case_id: str) -> list[Decision]:
+        """Every decision on the case, each with the version it was made on and the display name
+        of whoever recorded it (a page names "Dr Li", not the account "li")."""
         with self._reads.begin() as s:
             _live_case(s, case_id)
-            rows = s.scalars(
-                select(DecisionRow).where(DecisionRow.case_id == case_id).order_by(DecisionRow.id)
+            rows = s.execute(
+                select(DecisionRow, UserRow.display_name)
+                .outerjoin(UserRow, UserRow.username == DecisionRow.created_by)
+                .where(DecisionRow.case_id == case_id)
+                .order_by(DecisionRow.id)
             )
-            return [_decision(row) for row in rows]
+            return [_decision(row, name) for row, name in rows]
 
     # --- audit ---------------------------------------------------------------------------------
 
@@ -533,7 +547,7 @@ def _summary(row: CaseRow) -> CaseSummary:
     )
 
 
-def _decision(row: DecisionRow) -> Decision:
+def _decision(row: DecisionRow, display_name: str | None) -> Decision:
     return Decision.model_validate(
         {
             "id": row.id,
@@ -545,8 +559,10 @@ def _decision(row: DecisionRow) -> Decision:
             "participants": row.participants,
             "notes": row.notes,
             "override_reason": row.override_reason,
+            "dissent": row.dissent,
             "concordant": row.concordant,
             "created_at": row.created_at,
             "created_by": row.created_by,
+            "created_by_name": display_name,
         }
     )

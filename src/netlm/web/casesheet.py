@@ -86,6 +86,9 @@ class DecisionSheet:
     decision: Decision
     chosen: list[str]
     concordant: str
+    reason_label: str  # never "departing" beside "concordant"
+    recorded_by: str  # the display name where the account is on record
+    made_on: str  # "made on version 3" when the case has moved on since, else ""
 
 
 def _lookup(document: dict[str, Any], path: str) -> Any:
@@ -220,15 +223,26 @@ def option_sheet(rec: Recommendation, kb: KnowledgeBase, lang: str) -> OptionShe
     return OptionSheet(rec, availability, evidence, outcomes, prognostic)
 
 
-def decision_sheets(decisions: list[Decision], kb: KnowledgeBase, lang: str) -> list[DecisionSheet]:
-    """Every decision, newest first, with option names in words."""
+def decision_sheets(
+    decisions: list[Decision], kb: KnowledgeBase, lang: str, current_version: int | None = None
+) -> list[DecisionSheet]:
+    """Every decision, newest first, with option names in words; one made on a version older than
+    `current_version` says so, since the findings it weighed have changed since."""
     say = Phraser(kb, lang)
     ordered = sorted(decisions, key=lambda d: (d.decided_on, d.created_at, d.id), reverse=True)
+    older = current_version is not None
     return [
         DecisionSheet(
             d,
             chosen=[say.option_name(code) for code in d.chosen_options],
             concordant=word("decision.concordant" if d.concordant else "decision.discordant", lang),
+            reason_label=word(
+                "decision.reason_given" if d.concordant else "decision.override_short", lang
+            ),
+            recorded_by=d.created_by_name or d.created_by,
+            made_on=word("decision.made_on", lang, version=d.case_version)
+            if older and d.case_version != current_version
+            else "",
         )
         for d in ordered
     ]

@@ -386,10 +386,10 @@ def whatif_form(stored: Case, posted: Mapping[str, list[str]]) -> FormData:
 
 
 def whatif_fields() -> Iterable[str]:
-    """The findings offered in the what-if panel: those that most often change the answer."""
-    return (
-        "pathology.ki67_percent", "pathology.mitoses_per_2mm2", "pathology.differentiation",
-        "sstr_imaging.krenning_score", "sstr_imaging.all_lesions_positive", "liver.lesion_count",
-        "liver.distribution", "liver.pattern", "liver.resectable", "liver.tumor_burden_percent",
-        "extrahepatic.sites", "course.status", "patient.ecog", "region",
-    )  # fmt: skip
+    """Every finding of the case form but its id, laboratory values included: a board may ask
+    about any of them ("what if creatinine clearance were 25?")."""
+    return [
+        path
+        for path in leaf_fields()
+        if path not in ("schema", "id", *KI67_BOUNDS) and not path.startswith("prior_therapies")
+    ]

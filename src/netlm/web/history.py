@@ -3,10 +3,11 @@
 from dataclasses import dataclass
 from typing import Any
 
+from netlm.fhir.cds import completion
 from netlm.knowledge.load import KnowledgeBase
 from netlm.knowledge.phrasing import Phraser
 from netlm.model.case import Case
-from netlm.store.repository import AuditEntry
+from netlm.store.repository import AuditEntry, VersionInfo
 from netlm.web import forms
 from netlm.web.i18n import word
 
@@ -19,6 +20,13 @@ class Change:
     label: str
     before: str
     after: str
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    info: VersionInfo
+    note: str  # the comment in words (an EHR version's provenance lines left out)
+    changes: list[Change]  # empty for the first version and for one that changed nothing
 
 
 def action_name(action: str, lang: str) -> str:
@@ -37,7 +45,9 @@ def audit_text(entry: AuditEntry, kb: KnowledgeBase, lang: str) -> str:
     if entry.action == "decide":
         names = [say.option_name(c) for c in d.get("chosen_options", []) if c in kb.options]
         agree = word("decision.concordant" if d.get("concordant") else "decision.discordant", lang)
-        return word("audit.text.decide", lang, options=say.join(names), agreement=agree)
+        text = word("audit.text.decide", lang, options=say.join(names), agreement=agree,
+                    version=version)  # fmt: skip
+        return text + (word("audit.text.dissent", lang) if d.get("dissent") else "")
     if entry.action == "delete":
         return word("audit.text.delete", lang, reason=d.get("reason", ""))
     if entry.action == "report":
@@ -50,11 +60,52 @@ def audit_text(entry: AuditEntry, kb: KnowledgeBase, lang: str) -> str:
     return ""
 
 
+# Lines of an EHR version's comment that are netlm's own bookkeeping (JSON), not words for readers.
+_EHR_LINES = (
+    completion.FACTS_PREFIX,
+    completion.PROPOSALS_PREFIX,
+    completion.GAPS_PREFIX,
+    completion.THERAPIES_PREFIX,
+    completion.KEPT_PREFIX,
+)
+
+
+def comment_text(comment: str, kb: KnowledgeBase, lang: str) -> str:
+    """A version comment as readers see it: an EHR version's provenance JSON is left out (what
+    it changed is shown in clinical words beside it), the findings it kept from netlm named."""
+    lines = [line for line in comment.splitlines() if not line.startswith(_EHR_LINES)]
+    kept = next((ln for ln in comment.splitlines() if ln.startswith(completion.KEPT_PREFIX)), "")
+    if kept:
+        labels = _labels(kb, lang)
+        paths = kept.removeprefix(completion.KEPT_PREFIX).split(", ")
+        named = [labels.get(p, word("form.prior", lang)) for p in paths if p]
+        lines.append(word("history.kept", lang, findings=Phraser(kb, lang).join(named)))
+    return "\n".join(lines)
+
+
+def version_rows(
+    versions: list[tuple[VersionInfo, Case]], kb: KnowledgeBase, lang: str
+) -> list[VersionRow]:
+    """Each version with what changed from the one before, in the findings' own labels, whether
+    a clinician saved it or the EHR wrote it."""
+    out: list[VersionRow] = []
+    previous: Case | None = None
+    for info, case in versions:
+        found: list[Change] = changes(previous, case, kb, lang) if previous is not None else []
+        out.append(VersionRow(info, comment_text(info.comment, kb, lang), found))
+        previous = case
+    return out
+
+
+def _labels(kb: KnowledgeBase, lang: str) -> dict[str, str]:
+    return {f.name: f.label for s in forms.sections(kb, lang) for f in s.fields}
+
+
 def changes(before: Case | None, after: Case, kb: KnowledgeBase, lang: str) -> list[Change]:
     """Each finding that differs between two versions, in words (all of them for the first)."""
     old = forms.to_form(before) if before is not None else {}
     new = forms.to_form(after)
-    labels = {f.name: f.label for s in forms.sections(kb, lang) for f in s.fields}
+    labels = _labels(kb, lang)
     say = Phraser(kb, lang)
     out = []
     for name, label in labels.items():

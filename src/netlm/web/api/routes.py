@@ -220,7 +220,7 @@ def report(request: Request, case_id: str, current: Viewer, lang: Lang = "en") -
     try:
         pdf = render_report_pdf(
             view.record.case, view.assessment, view.decisions, state.kb(request), lang,
-            dt.datetime.now(dt.UTC),
+            dt.datetime.now(dt.UTC), view.record.current_version,
         )  # fmt: skip
     except PdfUnavailable as exc:
         raise ApiError(503, "(server)", str(exc)) from None

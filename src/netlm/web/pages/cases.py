@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from netlm.engine import assess
 from netlm.fhir.cds.routes import cds_store
 from netlm.knowledge.load import KnowledgeBase
+from netlm.knowledge.phrasing import Phraser
 from netlm.model.assessment import Assessment
 from netlm.model.codes import Language
 from netlm.model.decision import DecisionIn
@@ -21,6 +22,7 @@ from netlm.web.pages.render import page
 from netlm.web.report.forest import forest_rows, forest_svg
 from netlm.web.security import Clinician, Session, Viewer
 from netlm.web.service import CaseView
+from netlm.web.whatif import moved_options
 
 router = APIRouter()
 
@@ -113,7 +115,7 @@ def _case_page(
     values = forms.to_form(view.record.case)
     return page(
         request, "case.html", current, status=status, **_sheet(view, kb, lang),
-        whatif=_whatif_fields(request, lang), values=values,
+        whatif=_whatif_sections(request, lang), values=values,
         prior_rows=forms.prior_rows(values), prior_options=forms.prior_choices(kb, lang)[0],
         prior_outcomes=forms.prior_choices(kb, lang)[1],
         prior_responses=forms.response_choices(lang),
@@ -133,7 +135,8 @@ def _sheet(view: CaseView, kb: KnowledgeBase, lang: Language) -> dict[str, Any]:
         "forest": forest_svg(rows, lang) if rows else "",
         "forest_table": outcomes.forest_table(rows, lang),
         "missing": casesheet.missing_findings(a, kb, lang),
-        "decision_sheets": casesheet.decision_sheets(view.decisions, kb, lang),
+        "decision_sheets": casesheet.decision_sheets(
+            view.decisions, kb, lang, view.record.current_version),
         "lead": lead.lead(a, kb, lang), "excluded_groups": lead.excluded_groups(a, kb, lang),
         "caution_list": lambda rec: lead.cautions(rec, kb, lang),
     }  # fmt: skip
@@ -143,9 +146,15 @@ def _option_names(kb: KnowledgeBase, lang: str) -> list[tuple[str, str]]:
     return [(code, entry.option.name(lang)) for code, entry in kb.options.items()]
 
 
-def _whatif_fields(request: Request, lang: str) -> list[forms.Field]:
-    by_name = {f.name: f for s in forms.sections(state.kb(request), lang) for f in s.fields}
-    return [by_name[name] for name in forms.whatif_fields()]
+def _whatif_sections(request: Request, lang: str) -> list[forms.Section]:
+    """The case form's sections with the what-if's fields: every finding, laboratory included."""
+    wanted = set(forms.whatif_fields())
+    out = []
+    for s in forms.sections(state.kb(request), lang):
+        fields = [f for f in s.fields if f.name in wanted]
+        if fields:
+            out.append(forms.Section(s.key, s.title, fields))
+    return out
 
 
 @router.get("/cases/{case_id}/edit")
@@ -210,10 +219,13 @@ async def whatif(request: Request, case_id: str, current: Viewer) -> HTMLRespons
     case, _, problems = forms.parse_form(data, kb, lang)
     before = assess(record.case, lang=lang, kb=kb)
     after = assess(case, lang=lang, kb=kb) if case else None
-    labels = {f.name: f.label for f in _whatif_fields(request, lang)}
+    labels = {f.name: f.label for s in _whatif_sections(request, lang) for f in s.fields}
     shown = [(labels.get(k, word("form.prior", lang)), v) for k, v in problems.items()]
+    inputs = history.changes(record.case, case, kb, lang) if case else []
+    moved = moved_options(before, after, Phraser(kb, lang)) if after else []
     return page(request, "_whatif.html", current, before=before, after=after, problems=shown,
-                same=after is not None and _same_advice(before, after))  # fmt: skip
+                same=after is not None and _same_advice(before, after), inputs=inputs,
+                moved=moved)  # fmt: skip
 
 
 def _same_advice(before: Assessment, after: Assessment) -> bool:
@@ -230,11 +242,13 @@ async def record_decision(request: Request, case_id: str, current: Clinician) ->
     lang = request_lang(request)
     form = await request.form()
     text = {name: str(form.get(name) or "")
-            for name in ("decided_on", "participants", "notes", "override_reason")}  # fmt: skip
+            for name in _DECISION_FIELDS}  # fmt: skip
     chosen = [str(v) for v in form.getlist("chosen_options")]
     people = [p.strip() for p in text["participants"].splitlines() if p.strip()]
     reason = text["override_reason"].strip() or None
-    raw = {**text, "chosen_options": chosen, "override_reason": reason, "participants": people}
+    dissent = text["dissent"].strip() or None
+    raw = {**text, "chosen_options": chosen, "override_reason": reason, "dissent": dissent,
+           "participants": people}  # fmt: skip
     board = state.board(request)
     problems: dict[str, str] = {}
     try:
@@ -255,10 +269,13 @@ async def record_decision(request: Request, case_id: str, current: Clinician) ->
     return RedirectResponse(f"/cases/{case_id}#decision", status_code=303)
 
 
+_DECISION_FIELDS = ("decided_on", "participants", "notes", "override_reason", "dissent")
+
+
 def _decision_problem(name: str, lang: str, limit: int | None = None) -> str:
     if limit is not None:
         return word("decision.problem.too_long", lang, max=limit)
-    known = name in ("decided_on", "chosen_options", "participants", "notes", "override_reason")
+    known = name in (*_DECISION_FIELDS, "chosen_options")
     return word(f"decision.problem.{name}" if known else "form.problem.invalid", lang)
 
 
@@ -292,10 +309,14 @@ def history_page(
         audit = [(e, history.action_name(e.action, lang), history.audit_text(e, kb, lang))
                  for e in events]  # fmt: skip
     actions = [(a, history.action_name(a, lang)) for a in history.CASE_ACTIONS]
+    versions = [(v, store.get_case(case_id, version=v.version).case)
+                for v in store.case_versions(case_id)]  # fmt: skip
     return page(
-        request, "history.html", current, record=record, versions=store.case_versions(case_id),
+        request, "history.html", current, record=record,
+        versions=history.version_rows(versions, kb, lang),
         assessments=store.list_assessments(case_id),
-        decision_sheets=casesheet.decision_sheets(store.list_decisions(case_id), kb, lang),
+        decision_sheets=casesheet.decision_sheets(
+            store.list_decisions(case_id), kb, lang, record.current_version),
         audit=audit, actions=actions, filters={"action": action, "reads": reads},
     )  # fmt: skip
 
@@ -313,6 +334,7 @@ def version_page(request: Request, case_id: str, version: int, current: Viewer) 
     return page(
         request, "version.html", current, record=record, info=info,
         changes=history.changes(previous, record.case, kb, lang),
+        note=history.comment_text(info.comment, kb, lang) if info else "",
         findings=casesheet.findings(record.case, kb, lang),
     )  # fmt: skip
 

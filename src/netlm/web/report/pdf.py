@@ -80,11 +80,12 @@ def render_report_html(
     kb: KnowledgeBase,
     lang: str,
     generated_at: dt.datetime,
+    current_version: int | None = None,
 ) -> str:
     """The report as a standalone HTML document (also what the PDF is printed from)."""
     words = ReportWords(kb, lang)
     classification = assessment.classification
-    decisions_shown = casesheet.decision_sheets(decisions, kb, lang)
+    decisions_shown = casesheet.decision_sheets(decisions, kb, lang, current_version)
     return _template().render(
         lang="zh-Hans" if lang == "zh" else "en",
         w=words,
@@ -135,6 +136,7 @@ def render_report_pdf(
     kb: KnowledgeBase,
     lang: str,
     generated_at: dt.datetime,
+    current_version: int | None = None,
 ) -> bytes:
     """The report as PDF bytes; every resource is inline and any URL is refused, not fetched.
 
@@ -142,7 +144,7 @@ def render_report_pdf(
     """
     printer = weasyprint()
     check_fonts(lang)
-    html = render_report_html(case, assessment, decisions, kb, lang, generated_at)
+    html = render_report_html(case, assessment, decisions, kb, lang, generated_at, current_version)
     offline = printer.urls.URLFetcher(allowed_protocols=())
     pdf: bytes = printer.HTML(string=html, base_url=None, url_fetcher=offline).write_pdf()
     return pdf

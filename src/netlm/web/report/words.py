@@ -46,7 +46,7 @@ WORDS: dict[str, dict[str, str]] = {
     "participants": {"en": "Participants", "zh": "参会人员"},
     "chosen": {"en": "Chosen options", "zh": "选定方案"},
     "concordant": {"en": "Concordant with netlm", "zh": "与netlm建议一致"},
-    "override_reason": {"en": "Reason for departing", "zh": "偏离建议的理由"},
+    "dissent": {"en": "Dissent", "zh": "不同意见"},
     "notes": {"en": "Notes", "zh": "备注"},
     "recorded_by": {"en": "Recorded by", "zh": "记录人"},
     "colon": {"en": ": ", "zh": "："},
