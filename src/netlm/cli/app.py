@@ -10,12 +10,13 @@ from typing import Annotated, Any
 
 import typer
 import typer.main
+from rich.cells import cell_len
 
 import netlm
 from netlm.cli.admin import db_app, token_app, user_app
 from netlm.cli.audit import audit_app
 from netlm.cli.cds import cds_app
-from netlm.cli.common import Lang, SourceError, fail, plain_help, read_source, source_name
+from netlm.cli.common import Lang, SourceError, fail, pad, plain_help, read_source, source_name
 from netlm.cli.fhir import fhir_app
 from netlm.cli.registry import registry_app
 from netlm.cli.render import render_markdown, render_text
@@ -231,9 +232,9 @@ def _catalogue(kb: KnowledgeBase, lang: str) -> str:
     ]
     lines: list[str] = []
     for heading, rows in sections:
-        width = max(len(key) for key, _ in rows)
+        width = max(cell_len(key) for key, _ in rows)
         lines += [f"{heading} ({len(rows)}):"]
-        lines += [f"  {key.ljust(width)}  {title}".rstrip() for key, title in sorted(rows)]
+        lines += [f"  {pad(key, width)}  {title}".rstrip() for key, title in sorted(rows)]
         lines.append("")
     return "\n".join(lines).rstrip()
 

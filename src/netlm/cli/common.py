@@ -6,6 +6,8 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from rich.cells import cell_len
+from rich.table import Table
 from typer._click import Command, Context
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
@@ -36,13 +38,17 @@ def source_name(source: str) -> str:
 def read_source(source: str) -> bytes:
     """The bytes of a file argument (`-` is stdin); a problem names the file."""
     if source == STDIN:
-        return sys.stdin.buffer.read()
-    try:
-        return Path(source).read_bytes()
-    except IsADirectoryError:
-        raise SourceError(f"{source}: is a directory, not a JSON file") from None
-    except OSError as exc:
-        raise SourceError(f"{source}: cannot read: {exc.strerror}") from None
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except IsADirectoryError:
+            raise SourceError(f"{source}: is a directory, not a JSON file") from None
+        except OSError as exc:
+            raise SourceError(f"{source}: cannot read: {exc.strerror}") from None
+    if not data.strip():  # said as such: "malformed JSON at line 1" would send one hunting
+        raise SourceError(f"{source_name(source)}: is empty (expected a JSON document)")
+    return data
 
 
 def _choices(param: TyperOption | TyperArgument, ctx: Context) -> str | None:
@@ -95,3 +101,34 @@ def plain_help(command: Command) -> None:
     if isinstance(command, TyperGroup):
         for sub in command.commands.values():
             plain_help(sub)
+
+
+def word_table(
+    title: str, headers: list[str], rows: list[list[str]], width: int, breaks: str = ""
+) -> Table:
+    """A rich table that wraps its cells at spaces rather than cut a word ("recommen…"): when
+    the cells on one line would not fit `width`, each column is as wide as its longest word,
+    and a label (first column) may also break after a character in `breaks` (e.g. after "."
+    and "=" in `primary.site=rectum`)."""
+    natural = sum(max(map(len, column)) for column in zip(headers, *rows, strict=True))
+    narrow = natural + 3 * len(headers) + 1 > width
+    if narrow:
+        for mark in breaks:
+            rows = [[row[0].replace(mark, mark + "\n"), *row[1:]] for row in rows]
+    table = Table(title=title)
+    for i, column in enumerate(zip(headers, *rows, strict=True)):
+        longest_word = max(len(w) for text in column for w in text.split() or [""])
+        table.add_column(
+            column[0],
+            justify="left" if i == 0 else "right",
+            width=longest_word if narrow else None,
+        )
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def pad(text: str, width: int) -> str:
+    """`text` padded to `width` terminal cells: a Chinese character takes two, so `ljust`
+    (which counts characters) misaligns Chinese columns."""
+    return text + " " * max(0, width - cell_len(text))

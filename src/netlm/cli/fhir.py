@@ -43,6 +43,22 @@ def _print(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+def _tidy(case: dict[str, Any]) -> dict[str, Any]:
+    """The case as a person would write it: 71, not 71.0 (the same JSON number), and no empty
+    optional section ({} says nothing a reader needs to see)."""
+
+    def whole(value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, dict):
+            return {k: whole(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [whole(v) for v in value]
+        return value
+
+    return {k: whole(v) for k, v in case.items() if v != {}}
+
+
 @fhir_app.command("import")
 def import_command(
     bundle: Annotated[str, typer.Argument(help="FHIR R4 Bundle (JSON); - for stdin.")],
@@ -72,7 +88,7 @@ def import_command(
         result = bundle_to_case(data, patient_id=patient, on=on)
     except FhirMappingError as exc:
         raise fail([f"{source_name(bundle)}: {p}" for p in exc.problems]) from None
-    _print(result.case.to_json_dict())
+    _print(_tidy(result.case.to_json_dict()))
     for item in result.unmapped:
         typer.echo(f"unmapped: {item.field}: {item.reason}", err=True)
     for p in result.proposals:

@@ -3,7 +3,7 @@
 The heavy lifting happens in an SQL engine (DuckDB in-process by default, Spark with
 `--engine spark`); the command line only shows progress and results. Bad registry data exits 2
 with one line per problem (row, column, value) unless `--skip-bad`, which assesses the other
-rows and lists the skipped ones (also written to `<out>.rejected.csv`).
+rows and lists the skipped ones (also written to `<out stem>.rejected.csv`).
 """
 
 import json
@@ -11,14 +11,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from netlm.cli.common import fail
+from netlm.cli.common import fail, word_table
+
+if TYPE_CHECKING:
+    from netlm.registry.audit import Audit
 
 registry_app = typer.Typer(
     help="Registry analytics: synthetic data, batch assessment, concordance audit.",
@@ -51,7 +53,13 @@ MasterOption = Annotated[
     str, typer.Option("--spark-master", help="Spark master URL (with --engine spark)")
 ]
 SkipOption = Annotated[
-    bool, typer.Option("--skip-bad", help="Skip rows with bad data (listed, never silent).")
+    bool,
+    typer.Option(
+        "--skip-bad",
+        help="Skip rows with bad data: listed on stderr, and every problem written to "
+        "NAME.rejected.csv, NAME being the output's (assess: --out; audit: --html, else --csv, "
+        "else the source) without its extension.",
+    ),
 ]
 
 
@@ -102,7 +110,8 @@ def _report_skipped(skipped: list[tuple[int, str]], where: Path) -> None:
         typer.echo(f"… and {len(lines) - SHOWN_PROBLEMS} more problem lines", err=True)
     rows = ", ".join(str(r) for r, _ in skipped[:20]) + (", …" if len(skipped) > 20 else "")
     write_rejected(skipped, where)
-    typer.echo(f"skipped {len(skipped)} rows with bad data (rows {rows}); every problem is "
+    which = "row" if len(skipped) == 1 else "rows"
+    typer.echo(f"skipped {len(skipped)} {which} with bad data ({which} {rows}); every problem is "
                f"listed in {where}", err=True)  # fmt: skip
 
 
@@ -127,7 +136,11 @@ def synth_command(
             update(done)
 
         synthesise(n, seed, out, step)
-    typer.echo(f"wrote {n} patients to {out}")
+    typer.echo(f"wrote {_patients(n)} to {out}")
+
+
+def _patients(n: int) -> str:
+    return f"{n} patient" if n == 1 else f"{n} patients"
 
 
 def _check_output(path: Path, option: str = "") -> None:
@@ -153,7 +166,7 @@ def assess_command(
         with _progress(f"assessing on {engine.value}") as update:
             batch.write_assessment(opened, out, progress=update)
         _report_skipped(checked.skipped, out.with_suffix(".rejected.csv"))
-    typer.echo(f"assessed {checked.rows} patients into {out}")
+    typer.echo(f"assessed {_patients(checked.rows)} into {out}")
 
 
 @registry_app.command("audit")
@@ -176,7 +189,7 @@ def audit_command(
     skip_bad: SkipOption = False,
 ) -> None:
     """Was the treatment given recommended, considered or excluded by netlm?"""
-    from netlm.registry.audit import CATEGORIES, run_audit, write_csv, write_html, write_patients
+    from netlm.registry.audit import run_audit, write_csv, write_html, write_patients
     from netlm.registry.batch import check
 
     if patients is not None:
@@ -196,14 +209,34 @@ def audit_command(
     if output is AuditFormat.json:
         typer.echo(json.dumps(result.to_json_dict(), ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"Concordance by {by.value} ({result.discordant_total} discordant)")
-    table.add_column(by.value)
-    table.add_column("patients", justify="right")
-    for c in CATEGORIES:
-        table.add_column(c.replace("_", " "), justify="right")
-    table.add_column("top reasons (discordant)")
-    for g in result.groups:
-        reasons = ", ".join(f"{o}:{r} ({n})" for o, r, n in g.reasons[:3])
-        shares = [f"{g.counts[c]} ({100 * g.share(c):.1f}%)" for c in CATEGORIES]
-        table.add_row(g.group, str(g.patients), *shares, reasons)
-    Console().print(table)
+    _print_audit(result, by.value)
+
+
+def _print_audit(result: "Audit", by: str) -> None:
+    """The audit as a table that cuts no word at 80 columns, the reasons as lines below it
+    (rule names are long words a table column would cut)."""
+    from netlm.registry.audit import CATEGORIES
+
+    rows = [
+        [
+            g.group,
+            str(g.patients),
+            *(f"{g.counts[c]} ({100 * g.share(c):.1f}%)" for c in CATEGORIES),
+        ]
+        for g in result.groups
+    ]
+    headers = [by, "patients", *(c.replace("_", " ") for c in CATEGORIES)]
+    console = Console()
+    title = f"Concordance by {by} ({result.discordant_total} discordant)"
+    table = word_table(title, headers, rows, console.width)
+    console = Console()
+    console.print(table)
+    reasons = [
+        f"{g.group}: " + "; ".join(f"{o} {r} ({n})" for o, r, n in g.reasons[:3])
+        for g in result.groups
+        if g.reasons
+    ]
+    if reasons:
+        console.print("Top reasons for discordant care (option, rule, patients):")
+        for line in reasons:
+            console.print(f"  {line}", highlight=False)

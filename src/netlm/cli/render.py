@@ -4,6 +4,9 @@ The wording of headings comes from the knowledge base's message catalogue, so `-
 changes every line, not only the clinical content.
 """
 
+from rich.cells import cell_len
+
+from netlm.cli.common import pad
 from netlm.engine.branches import provisional_lines
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.assessment import Assessment, Recommendation
@@ -55,8 +58,8 @@ def render_text(a: Assessment, kb: KnowledgeBase) -> str:
         ),
         (w("ui.intent"), w(f"intent.{c.intent}")),
     ]
-    width = max(len(label) for label, _ in rows)
-    lines += [f"  {label.ljust(width)}  {value}" for label, value in rows]
+    width = max(cell_len(label) for label, _ in rows)
+    lines += [f"  {pad(label, width)}  {value}" for label, value in rows]
     lines += ["", w("ui.recommendations")]
     for rec in a.recommendations:
         tier = f"{w('ui.tier')} {rec.tier}"

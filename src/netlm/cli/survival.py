@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from netlm.cli.common import fail
+from netlm.cli.common import fail, word_table
 from netlm.survival.errors import SurvivalInputError
 from netlm.survival.options import ConfType, Ties
 
@@ -59,7 +59,11 @@ MasterOption = Annotated[
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 SkipOption = Annotated[
     bool,
-    typer.Option("--skip-bad", help="Leave out rows with bad values (reported on stderr)."),
+    typer.Option(
+        "--skip-bad",
+        help="Leave out rows with bad or empty values (counted and listed on stderr; nothing "
+        "is written).",
+    ),
 ]
 PlotOption = Annotated[
     Path | None, typer.Option("--plot", help="Write the Kaplan–Meier plot (.png or .svg).")
@@ -200,19 +204,21 @@ def cox_command(
         _echo_json(model.to_json_dict())
         return
     stratified = f", stratified by {', '.join(model.strata)}" if model.strata else ""
-    table = Table(title=f"Cox proportional hazards ({ties.value} ties{stratified})")
-    for column in ("covariate", "coef", "se", "HR", "95 % CI", "p"):
-        table.add_column(column, justify="left" if column == "covariate" else "right")
-    for c in model.coefficients:
-        table.add_row(
+    rows = [
+        [
             c.name,
             f"{c.coef:.4g}",
             f"{c.se:.4g}",
             f"{c.hr:.4g}",
             f"{c.hr_lower:.4g}–{c.hr_upper:.4g}",
-            f"{c.p:.3g}",
-        )
+            _p_value(c.p),
+        ]
+        for c in model.coefficients
+    ]
+    headers = ["covariate", "coef", "se", "HR", "95 % CI", "p"]
     console = Console()
+    title = f"Cox proportional hazards ({ties.value} ties{stratified})"
+    table = word_table(title, headers, rows, console.width, breaks=".=")
     console.print(table)
     console.print(
         f"n = {model.n}, events = {model.events}, concordance = {model.concordance:.4f}, "
@@ -253,7 +259,7 @@ def _session(
                 note(f"Spark session ready in {sql.startup_seconds:.1f} s")
             yield sql, note
     except SurvivalInputError as exc:
-        raise fail(exc.problems) from None
+        raise fail([*exc.problems, *([SKIP_HINT] if exc.skippable else [])]) from None
     finally:
         if sql is not None:
             sql.close()
@@ -330,6 +336,17 @@ def _km_table(km: "KaplanMeier", data: "SurvivalData") -> None:
                 _num(curve.upper[i], ".4f"),
             )
         console.print(steps)
+
+
+SKIP_HINT = (
+    "run again with --skip-bad to analyse the other rows (the rows left out are counted and "
+    "listed on stderr; nothing is written)"
+)
+
+
+def _p_value(p: float) -> str:
+    """A p-value as a reader takes it: never "0" (a p below what doubles hold underflows)."""
+    return "<0.001" if p < 0.001 else f"{p:.3g}"
 
 
 def _num(value: float | None, spec: str = "g") -> str:

@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from netlm.knowledge.load import load_knowledge_base
+from netlm.registry.care import assign_care
 from netlm.registry.format import registry_columns
 
 CHUNK = 200_000
@@ -71,37 +72,6 @@ def _ki67(rng: np.random.Generator, grade: np.ndarray) -> np.ndarray:
     lo = np.vectorize(low.__getitem__)(grade).astype(float)
     hi = np.vectorize(high.__getitem__)(grade).astype(float)
     return np.asarray(np.round(lo + rng.random(len(grade)) * (hi - lo), 1))
-
-
-def _treatment(rng: np.random.Generator, cols: dict[str, Any], grade: np.ndarray) -> np.ndarray:
-    """The treatment given, after §15's decision rules, with 15 % of other choices
-    (the discordance an audit looks for; ILLUSTRATIVE)."""
-    n = len(grade)
-    pattern = np.array(cols["liver.pattern"], dtype=object)
-    ki67 = np.array([np.nan if v is None else v for v in cols["pathology.ki67_percent"]])
-    progressive = np.array(cols["course.status"], dtype=object) == "progressive"
-    pancreas = np.array(cols["primary.site"], dtype=object) == "pancreas"
-    ecog = np.array([-1 if v is None else v for v in cols["patient.ecog"]])
-    low = np.isin(grade, ["G1", "G2"])
-    out = np.full(n, "ssa", dtype=object)
-    out[low & ~progressive & (ki67 >= 10)] = "prrt"
-    out[low & progressive & pancreas] = np.where(rng.random(n) < 0.5, "everolimus", "captem")[
-        low & progressive & pancreas
-    ]
-    out[low & progressive & ~pancreas] = "prrt"
-    out[low & (pattern == "I")] = "curative_resection"
-    out[low & (pattern == "II")] = np.where(rng.random(n) < 0.5, "curative_resection", "tae")[
-        low & (pattern == "II")
-    ]
-    out[grade == "G3"] = np.where(rng.random(n) < 0.5, "captem", "prrt")[grade == "G3"]
-    out[grade == "NEC"] = "platinum_etoposide"
-    out[ecog >= 3] = "best_supportive_care"
-    other = rng.random(n) < 0.15
-    catalogue = np.array(list(load_knowledge_base().options), dtype=object)
-    out[other] = catalogue[rng.integers(0, len(catalogue), size=n)][other]
-    combined = rng.random(n) < 0.05  # §7: SSA is continued with PRRT (NETTER-1)
-    out[combined & (out == "prrt")] = "ssa+prrt"
-    return out
 
 
 def _chunk(rng: np.random.Generator, start: int, n: int) -> dict[str, list[Any]]:
@@ -169,7 +139,7 @@ def _chunk(rng: np.random.Generator, start: int, n: int) -> dict[str, list[Any]]
     for name, (mean, sd) in labs.items():
         cols[name] = _blank(rng, np.round(rng.normal(mean, sd, n).clip(0.05, None), 2), 0.3)
     _ki67_bounds(cols, start)
-    given = _treatment(rng, cols, grade)
+    given = assign_care(rng, cols, arrow_schema())
     cols["treatment_given"] = given.tolist()
     year = rng.integers(2010, 2025, n)
     day = rng.integers(0, 365, n)

@@ -6,6 +6,7 @@ command line reports bad input everywhere ("row 12, column pathology.ki67_percen
 row that passes here is a case the engine accepts.
 """
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -159,12 +160,19 @@ def _shown(raw: str, native: bool, d: Dialect) -> str:
     )
 
 
+def _did_you_mean(name: str, known: set[str]) -> str:
+    """The closest registry column, for a typo (`pathology.ki67` → `pathology.ki67_percent`)."""
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def header_problems(names: list[str]) -> list[str]:
     """Columns the registry format does not know, columns named twice, and required columns
     that are absent."""
     known = {c.name for c in registry_columns()}
     lines = [
-        f"column {name}: not a registry column (see `netlm schema registry`)"
+        f"column {name}: not a registry column{_did_you_mean(name, known)} "
+        "(see `netlm schema registry`)"
         for name in names
         if name not in known
     ]

@@ -122,7 +122,7 @@ class SurvivalData:
         if n_bad:
             problems = _locate(engine, reasons, bad, int(n_bad))
             if not skip_bad:
-                raise SurvivalInputError(problems)
+                raise SurvivalInputError(problems, skippable=True)
             skipped = Skipped(int(n_bad), problems)
         if int(total) - int(n_bad) == 0:
             raise SurvivalInputError([f"(file) {path}: no rows to analyse"])

@@ -1,0 +1,99 @@
+"""The README's analysis path as a newcomer runs it: synth, audit, Cox, at 80 columns."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from netlm.cli.common import word_table
+from netlm.cli.survival import _p_value
+from netlm.registry.care import DISCORDANT
+from netlm.registry.validate import header_problems
+from tests.registry.conftest import NETLM
+
+COX = ["--time", "followup_months", "--event", "death", "--covariates",
+       "pathology.ki67_percent,patient.age_years", "--factor", "primary.site=small_intestine",
+       "--strata", "center"]  # fmt: skip
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(NETLM), *map(str, args)], capture_output=True, text=True, check=False,
+        env={**os.environ, "COLUMNS": "80"},
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("readme") / "registry.parquet"
+    done = run("registry", "synth", "--n", "4000", "--seed", "1", "--out", path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"wrote 4000 patients to {path}"
+    return path
+
+
+def _fits_80(text: str) -> None:
+    assert "…" not in text, text
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+
+
+def test_audit_finds_the_documented_discordance(registry: Path) -> None:
+    done = run("registry", "audit", registry, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    share = result["discordant_total"] / result["patients"]
+    assert abs(share - DISCORDANT) < 0.025, share
+    assert DISCORDANT == 0.15  # the README's figure
+
+
+@pytest.mark.parametrize("by", ["center", "site"])
+def test_audit_table_cuts_no_word_at_80_columns(registry: Path, by: str) -> None:
+    done = run("registry", "audit", registry, "--by", by)
+    assert done.returncode == 0, done.stderr
+    _fits_80(done.stdout)
+    assert "recommended" in done.stdout
+    assert "Top reasons" in done.stdout
+
+
+def test_cox_as_in_the_readme(registry: Path) -> None:
+    refused = run("survival", "cox", registry, *COX)
+    assert refused.returncode == 2
+    assert "run again with --skip-bad" in refused.stderr.splitlines()[-1]
+    done = run("survival", "cox", registry, *COX, "--skip-bad")
+    assert done.returncode == 0, done.stderr
+    _fits_80(done.stdout)
+    assert "<0.001" in done.stdout
+    assert "skipped" in done.stderr
+    assert "(--skip-bad)" in done.stderr
+
+
+def test_one_patient_is_one_patient(tmp_path: Path) -> None:
+    source = tmp_path / "one.csv"
+    source.write_text("id,primary.site\np1,pancreas\n", encoding="utf-8")
+    done = run("registry", "assess", source, "--out", tmp_path / "out.parquet")
+    assert done.returncode == 0, done.stderr
+    assert f"assessed 1 patient into {tmp_path / 'out.parquet'}" in done.stdout
+
+
+def test_p_values_never_print_as_zero() -> None:
+    assert _p_value(0.0) == _p_value(1e-300) == "<0.001"
+    assert _p_value(0.0449) == "0.0449"
+
+
+def test_word_table_wraps_at_spaces_instead_of_cutting() -> None:
+    console = Console(width=40, record=True)
+    console.print(word_table("t", ["group", "recommended"], [["small_intestine", "12 (3.4%)"]], 40))
+    assert "…" not in console.export_text()
+
+
+def test_an_unknown_column_gets_a_did_you_mean() -> None:
+    problems = header_problems(["id", "primary.site", "pathology.ki67", "centre", "xyz"])
+    assert (
+        "column pathology.ki67: not a registry column (did you mean pathology.ki67_percent?)"
+        in (problems[0])
+    )
+    assert "(did you mean center?)" in problems[1]
+    assert "did you mean" not in problems[2]
