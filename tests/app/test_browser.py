@@ -242,6 +242,7 @@ def test_decision_error_keeps_every_entry(page: Page, lang: str) -> None:
     form.evaluate("f => { f.noValidate = true; }")  # as a browser without validation would send
     page.click("#save-decision")
     page.wait_for_selector("#decision-problems")
+    assert page.evaluate("document.activeElement.id") == "decision-problems"
     assert page.is_checked(f"#decision-form input[value='{option}']")
     assert page.input_value("#decision-form textarea[name='participants']") == "Dr Li\nDr Wang"
     assert page.input_value("#decision-form textarea[name='notes']") == "notes kept"

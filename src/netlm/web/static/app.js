@@ -15,11 +15,13 @@ document.addEventListener("DOMContentLoaded", () => {
   update();
 });
 
-// After a failed save the error summary takes the focus, so a screen reader reads it first and
-// the keyboard starts at its links to the fields.
+// After a failed save (a case or a decision) the error summary takes the focus, so a screen
+// reader reads it first and the keyboard starts at its links to the fields.
 document.addEventListener("DOMContentLoaded", () => {
-  const summary = document.getElementById("form-problems");
-  if (summary) summary.focus();
+  const summary = document.querySelector("#form-problems, #decision-problems");
+  if (!summary) return;
+  summary.tabIndex = -1;
+  summary.focus();
 });
 
 // A table wider than the screen scrolls inside its wrapper: a keyboard can reach that wrapper
