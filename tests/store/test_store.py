@@ -578,6 +578,26 @@ def test_concordant_decision_clears_pending(store: Store, alice: UserInfo) -> No
     assert ids(store, decision_pending=True) == {"v01"}  # a new version awaits a decision
 
 
+def test_a_decision_keeps_its_version_its_dissent_and_its_recorder(
+    store: Store, alice: UserInfo
+) -> None:
+    """The version a decision was made on stays with it after the case moves on; a dissent is
+    its own column, blank is none; the recorder is named by display name."""
+    assessment_id = assessed(store, example("01"), alice)
+    made = decision("curative_resection").model_copy(update={"dissent": " Dr X: ablate \n"})
+    saved = store.record_decision("v01", made, alice, assessment_id)
+    assert (saved.dissent, saved.created_by_name) == ("Dr X: ablate", "Dr Alice")
+    store.update_case("v01", changed(example("01"), patient={"ecog": 1}), alice)
+    (listed,) = store.list_decisions("v01")
+    assert (listed.case_version, listed.dissent, listed.created_by) == (1, "Dr X: ablate", "alice")
+    assert listed.created_by_name == "Dr Alice"
+    assert [v.created_by_name for v in store.case_versions("v01")] == ["Dr Alice", "Dr Alice"]
+    store.save_assessment("v01", 2, assess(changed(example("01"), patient={"ecog": 1})), alice)
+    blank = decision("curative_resection").model_copy(update={"dissent": "  "})
+    assert store.record_decision("v01", blank, alice).dissent is None
+    assert raw(store, "SELECT dissent FROM decisions ORDER BY id") == [("Dr X: ablate",), (None,)]
+
+
 def test_a_proposed_option_outside_the_first_tier_needs_a_reason(
     store: Store, alice: UserInfo
 ) -> None:
