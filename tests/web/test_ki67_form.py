@@ -1,5 +1,5 @@
 """Ki-67 on the case form as a report writes it: "<1", "< 3", "≤2" are bounds, kept as bounds;
-"8 %" is 8; anything else is refused naming the field, in both languages."""
+"12,5" is 12.5; anything else is refused naming the field, in both languages."""
 
 import pytest
 
@@ -15,7 +15,8 @@ KI67 = "pathology.ki67_percent"
     ("text", "value", "below", "at_most"),
     [("<1", None, 1, None), ("< 3", None, 3, None), ("<3 %", None, 3, None),
      ("≤2", None, None, 2), ("<=2", None, None, 2), ("≤0", None, None, 0),
-     ("12.5", 12.5, None, None), ("8", 8, None, None), ("8 %", 8, None, None)],
+     ("12,5", 12.5, None, None), ("<2,5", None, 2.5, None), ("8", 8, None, None),
+     ("8 %", 8, None, None)],
 )  # fmt: skip
 def test_ki67_as_written_in_a_report(
     text: str, value: float | None, below: float | None, at_most: float | None
@@ -35,7 +36,8 @@ def test_a_bound_is_written_back_as_entered_and_round_trips(text: str) -> None:
     assert written[KI67] == text
     assert not any(k.startswith("pathology.ki67_") and k != KI67 for k in written)
     again, _, problems = forms.parse_form(written, KB)
-    assert problems == {} and again == case
+    assert problems == {}
+    assert again == case
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -46,6 +48,11 @@ def test_anything_else_is_refused_naming_the_field(text: str, lang: str) -> None
     assert set(problems) == {KI67}
     assert values[KI67] == text  # the form comes back holding what was entered
     assert ("<3" in problems[KI67]) if lang == "en" else ("上限" in problems[KI67])
+
+
+def test_an_unclear_comma_keeps_its_own_message() -> None:
+    _, _, problems = forms.parse_form({**BASE, KI67: "<1,250"}, KB)
+    assert "thousands separator" in problems[KI67]
 
 
 def test_a_bound_out_of_range_says_the_range() -> None:

@@ -254,6 +254,8 @@ def _ki67(f: Field, text: str, lang: str) -> tuple[str, float]:
     try:
         number = _number(f, rest, lang)
     except ValueError:
+        if _THOUSANDS.fullmatch(rest):
+            raise  # "1,250": the comma's own message says what to write
         raise ValueError(word("form.problem.ki67", lang, got=text)) from None
     _check_range(f, number, text, lang)
     if sign is None:
