@@ -14,6 +14,8 @@ from netlm.store.db import create_db_engine, upgrade
 from netlm.store.repository import Store
 from netlm.web.service import Board
 from tests.app.browser import chromium_page
+from tests.app.ehr_case import CASE_ID as EHR_CASE
+from tests.app.ehr_case import narrative_ki67_chart, store_ehr_case
 from tests.app.server import served
 from tests.conftest import EXAMPLES, load_json
 
@@ -30,6 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     board = Board(store, load_knowledge_base())
     for path in EXAMPLES:
         board.create(parse_case(load_json(path)), user)
+    store_ehr_case(store, narrative_ki67_chart())  # a completion form with report-text proposals
     with served(data, url) as base:
         yield base
 
@@ -259,7 +262,7 @@ def test_decision_error_keeps_every_entry(page: Page, lang: str) -> None:
 
 PAGES = ["/cases", "/cases/v03", "/cases/v05", "/cases/new", "/cases/v03/edit",
          "/cases/v03/history", "/cases/v03/versions/1", "/cases/v03/print", "/account",
-         "/cases/no-such-case"]  # fmt: skip
+         "/cases/no-such-case", f"/cases/{EHR_CASE}/edit?complete=liver.pattern"]  # fmt: skip
 
 
 WIDTHS = (1280, 420)
@@ -335,7 +338,7 @@ def test_every_page_is_accessible_and_fits_a_phone(page: Page, server: str, lang
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
             for path in PAGES:
-                page.goto(f"{path}?lang={lang}")
+                page.goto(f"{path}{'&' if '?' in path else '?'}lang={lang}")
                 page.wait_for_load_state("networkidle")
                 check(path, width)
                 if path == "/cases/v03":
@@ -347,6 +350,8 @@ def test_every_page_is_accessible_and_fits_a_phone(page: Page, server: str, lang
                     )
                     if broken:
                         misfits[f"what-if @{width}: broken words"] = broken
+                elif "complete=" in path:
+                    assert page.locator("#to-complete, .proposal").count() >= 2, "no form"
                 elif path == "/cases/new":
                     page.fill("input[name='id']", "a b")
                     page.click("#save-case")
