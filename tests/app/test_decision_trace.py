@@ -81,6 +81,8 @@ def test_pages_mark_a_decision_made_on_an_older_version(env: Env) -> None:
         assert pending in client.get(f"/cases?lang={lang}").text
         history = client.get(f"/cases/v03/history?lang={lang}").text
         assert made_on in history
+        assessments = history[history.index('id="h-assessments"') :]
+        assert ">Clinician User<" in assessments  # who assessed it, by display name
         assert dissent in history
         assert client.get(f"/cases/v03/print?lang={lang}").text.count(made_on) == 1
     decided = client.post("/api/v1/cases/v03/decisions", headers=env.auth("clinician"),

@@ -85,6 +85,7 @@ class AssessmentInfo:
     kb_released: str
     created_at: dt.datetime
     created_by: str
+    created_by_name: str | None = None  # the display name, when the account is on record
 
 
 @dataclass(frozen=True)
@@ -350,16 +351,23 @@ class Store(Accounts):
     def list_assessments(self, case_id: str) -> list[AssessmentInfo]:
         with self._reads.begin() as s:
             _live_case(s, case_id)
-            rows = s.scalars(
-                select(AssessmentRow)
+            rows = s.execute(
+                select(AssessmentRow, UserRow.display_name)
+                .outerjoin(UserRow, UserRow.username == AssessmentRow.created_by)
                 .where(AssessmentRow.case_id == case_id)
                 .order_by(AssessmentRow.id)
             )
             return [
                 AssessmentInfo(
-                    r.id, r.case_version, r.kb_version, r.kb_released, r.created_at, r.created_by
+                    r.id,
+                    r.case_version,
+                    r.kb_version,
+                    r.kb_released,
+                    r.created_at,
+                    r.created_by,
+                    name,
                 )
-                for r in rows
+                for r, name in rows
             ]
 
     def record_decision(
