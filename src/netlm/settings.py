@@ -39,7 +39,37 @@ from urllib.parse import urlsplit
 from netlm.model.codes import LANGUAGES, REGIONS, Language, Region
 from netlm.private import tighten
 
-DEFAULT_DATA_DIR = Path("var")
+_CHECKOUT = Path(__file__).resolve().parents[2]  # src/netlm/settings.py -> the checkout
+
+
+def default_data_dir() -> Path:
+    """`var/` of the source checkout netlm runs from (where `make run` keeps it), else the
+    user's data folder ($XDG_DATA_HOME/netlm, ~/.local/share/netlm); never the current folder,
+    so that database commands find the same database from anywhere."""
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "src" / "netlm").is_dir():
+        return _CHECKOUT / "var"
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "netlm"
+
+
+def data_dir() -> Path:
+    """`NETLM_DATA_DIR`, else the default data folder."""
+    return Path(os.environ.get("NETLM_DATA_DIR") or default_data_dir())
+
+
+def spark_folders() -> dict[str, str]:
+    """Spark's warehouse and scratch folders under the data folder, not the current one (where
+    Spark would leave `spark-warehouse/`)."""
+    spark = data_dir().resolve() / "spark"
+    return {
+        "spark.sql.warehouse.dir": str(spark / "warehouse"),
+        "spark.local.dir": str(spark / "tmp"),
+    }
+
+
+def database_url() -> str:
+    """`NETLM_DATABASE_URL`, else the SQLite file in the data folder (nothing is created)."""
+    return os.environ.get("NETLM_DATABASE_URL") or f"sqlite:///{data_dir() / 'netlm.db'}"
 
 
 @dataclass(frozen=True)
@@ -73,12 +103,11 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        data_dir = Path(os.environ.get("NETLM_DATA_DIR", DEFAULT_DATA_DIR))
-        url = os.environ.get("NETLM_DATABASE_URL") or f"sqlite:///{data_dir / 'netlm.db'}"
+        folder = data_dir()
         return cls(
-            database_url=url,
-            secret_key=os.environ.get("NETLM_SECRET_KEY") or _stored_secret(data_dir),
-            data_dir=data_dir,
+            database_url=database_url(),
+            secret_key=os.environ.get("NETLM_SECRET_KEY") or _stored_secret(folder),
+            data_dir=folder,
             secure_cookies=os.environ.get("NETLM_SECURE_COOKIES", "") == "1",
             session_idle_minutes=_positive("NETLM_SESSION_IDLE_MINUTES", 30),
             session_max_hours=_positive("NETLM_SESSION_MAX_HOURS", 8),

@@ -33,10 +33,13 @@ def test_spark_audit_equals_duckdb(tmp_path: Path, spark: Any) -> None:
 def test_cli_assess_on_spark_equals_duckdb(tmp_path: Path) -> None:
     source = tmp_path / "small.parquet"
     synthesise(40, 9, source)
+    here = tmp_path / "here"
+    here.mkdir()
     for engine in ("duckdb", "spark"):
         done = run("registry", "assess", source, "--out", tmp_path / f"{engine}.parquet",
-                   "--engine", engine)  # fmt: skip
+                   "--engine", engine, cwd=here)  # fmt: skip
         assert done.returncode == 0, done.stderr
+    assert list(here.iterdir()) == []  # no spark-warehouse/ where the command ran
     sparked = pq.read_table(tmp_path / "spark.parquet").to_pylist()
     assert sparked == pq.read_table(tmp_path / "duckdb.parquet").to_pylist()
     assert len(sparked) == 40

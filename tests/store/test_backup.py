@@ -161,7 +161,7 @@ def test_backup_of_an_empty_database_says_what_to_do(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     result = netlm(url, tmp_path, "backup", str(tmp_path / "x.backup"))
     assert (result.returncode, result.stderr) == (
-        2, "error: the database has no netlm schema yet (run `netlm db upgrade`)\n",
+        2, f"error: no database at {url} to back up (create it with `netlm db upgrade`)\n",
     )  # fmt: skip
     assert not (tmp_path / "x.backup").exists()
 

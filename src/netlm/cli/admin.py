@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.cells import cell_len
 
-from netlm.settings import Settings
+from netlm.cli.common import pad
+from netlm.settings import Settings, database_url
 
 if TYPE_CHECKING:
     from netlm.store import Store
@@ -39,7 +41,7 @@ token_app = typer.Typer(
 
 
 @contextmanager
-def _errors_as_one_line() -> Iterator[None]:
+def _errors_as_one_line(url: str | None = None) -> Iterator[None]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from netlm.store import StoreError
@@ -52,19 +54,39 @@ def _errors_as_one_line() -> Iterator[None]:
         raise typer.Exit(FAILED) from None
     except SQLAlchemyError as exc:
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        typer.echo(f"database error: {cause[0] if cause else type(exc).__name__}", err=True)
+        where = f" ({_shown(url)})" if url else ""
+        typer.echo(f"database error{where}: {cause[0] if cause else type(exc).__name__}", err=True)
         raise typer.Exit(FAILED) from None
+
+
+def _missing_sqlite(url: str) -> Path | None:
+    """The SQLite file a URL names when it does not exist (checked before any connection,
+    which would create it, and its folder, empty)."""
+    from sqlalchemy import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
 
 
 @contextmanager
 def _store() -> Iterator["Store"]:
-    """A store on the configured database, refusing to run on an unmigrated schema."""
+    """A store on the configured database, refusing to run on a missing or unmigrated one."""
     from netlm.store import Store, create_db_engine, current_revision, head_revision
 
-    with _errors_as_one_line():
-        url = Settings.from_env().database_url
+    url = database_url()
+    with _errors_as_one_line(url):
+        if _missing_sqlite(url) is not None:
+            raise ValueError(
+                f"no database at {_shown(url)}; create it with `netlm db upgrade` (which makes "
+                "that file), or point NETLM_DATA_DIR or NETLM_DATABASE_URL at the one you use"
+            )
         if current_revision(url) != head_revision():
-            raise ValueError("the database is not up to date; run `netlm db upgrade` first")
+            raise ValueError(
+                f"the database {_shown(url)} is not up to date; run `netlm db upgrade` first"
+            )
         engine = create_db_engine(url)
         try:
             yield Store(engine)
@@ -95,8 +117,8 @@ def db_upgrade() -> None:
     """Apply all migrations (creates the schema on an empty database) and print the revision."""
     from netlm.store import current_revision, upgrade
 
-    with _errors_as_one_line():
-        url = Settings.from_env().database_url
+    url = database_url()
+    with _errors_as_one_line(url):
         upgrade(url)
         typer.echo(current_revision(url))
 
@@ -109,8 +131,13 @@ def db_backup(
     PostgreSQL: pg_dump's custom format). The file holds patient data: it is written 0600."""
     from netlm.store.backup import backup
 
-    with _errors_as_one_line():
-        result = backup(Settings.from_env().database_url, file)
+    url = database_url()
+    with _errors_as_one_line(url):
+        if _missing_sqlite(url) is not None:
+            raise ValueError(
+                f"no database at {_shown(url)} to back up (create it with `netlm db upgrade`)"
+            )
+        result = backup(url, file)
     typer.echo(f"backed up the {result.kind} database (migration {result.revision}) to {file}")
 
 
@@ -128,13 +155,13 @@ def db_restore(
     from netlm.store import head_revision
     from netlm.store.backup import restore
 
-    url = Settings.from_env().database_url
+    url = database_url()
     if not yes:
         if not sys.stdin.isatty():
             typer.echo("error: restore replaces the database; add --yes to confirm", err=True)
             raise typer.Exit(FAILED)
         typer.confirm(f"Replace the database {_shown(url)} with {file}?", abort=True)
-    with _errors_as_one_line():
+    with _errors_as_one_line(url):
         result = restore(url, file)
         head = head_revision()
     typer.echo(f"restored the {result.kind} database from {file} (migration {result.revision})")
@@ -181,9 +208,9 @@ def user_list() -> None:
         for u in users
     ]  # fmt: skip
     header = ("username", "role", "state", "name")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    widths = [max(cell_len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        cells = (pad(cell, width) for cell, width in zip(row, widths, strict=True))
         typer.echo("  ".join(cells).rstrip())
     if any(u.system for u in users):
         typer.echo(
@@ -255,9 +282,9 @@ def token_list(
         for t in tokens
     ]  # fmt: skip
     header = ("id", "user", "label", "expires (UTC)", "last used (UTC)", "state")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    widths = [max(cell_len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        cells = (pad(cell, width) for cell, width in zip(row, widths, strict=True))
         typer.echo("  ".join(cells).rstrip())
 
 

@@ -27,6 +27,7 @@ from netlm.registry.validate import (
     repr_sql,
     with_duplicates,
 )
+from netlm.settings import spark_folders
 
 RAW, CHECKED, VALID = "registry_raw", "registry_checked", "registry_valid"
 CELLS, DUPLICATES = "registry_cells", "registry_duplicate_ids"
@@ -270,6 +271,8 @@ def spark_session(master: str = "local[2]") -> Any:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", "2g")
     )
+    for key, value in spark_folders().items():
+        builder = builder.config(key, value)
     if master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", "4")
     return builder.getOrCreate()

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from netlm.settings import spark_folders
 from netlm.survival.errors import SurvivalInputError
 
 Arrays = dict[str, npt.NDArray[Any]]
@@ -225,9 +226,12 @@ def _spark_session(master: str) -> Any:
     except ImportError as exc:  # pragma: no cover - pyspark is a declared dependency
         raise SurvivalInputError([f"--engine spark: pyspark is not installed ({exc})"]) from None
     log_config = Path(__file__).with_name("data") / "spark-log4j2.properties"
+    builder = SparkSession.builder
+    for key, value in spark_folders().items():
+        builder = builder.config(key, value)
     try:
         spark = (
-            SparkSession.builder.master(master)
+            builder.master(master)
             .appName("netlm-survival")
             .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log_config}")
             .config("spark.ui.enabled", "false")
