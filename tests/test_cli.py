@@ -103,7 +103,7 @@ def test_bad_value_exit_2_one_line(tmp_path: Path) -> None:
     ("content", "expected"),
     [
         ("{not json", "(json): malformed JSON at line 1, column 2"),
-        ("", "(json): malformed JSON"),
+        ("", "is empty (expected a JSON document)"),
         ('{"schema": "netlm.case/1"}', "id: required field is missing"),
     ],
 )

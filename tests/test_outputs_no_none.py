@@ -77,3 +77,21 @@ def test_chinese_labels_line_up_in_terminal_cells() -> None:
     # the value starts at the same terminal column on every row (a CJK character is 2 cells)
     starts = {cell_len(re.match(r"\s*\S+\s+", row).group(0)) for row in rows}  # type: ignore[union-attr]
     assert len(starts) == 1, rows
+
+
+@pytest.mark.parametrize(
+    ("lang", "caution", "plain"),
+    [
+        ("en", "No approval found in China", "CN not approved"),
+        ("zh", "在中国未查到获批信息", "CN 未获批"),
+    ],
+)
+def test_an_unconfirmed_non_approval_is_worded_alike_on_one_option(
+    lang: str, caution: str, plain: str
+) -> None:
+    result = RUNNER.invoke(app, ["assess", "--lang", lang, *map(str, EXAMPLES)])
+    assert result.exit_code == 0, result.output
+    cautioned = [b for b in re.split(r"\n  \d+\. ", result.stdout) if caution in b]
+    assert cautioned
+    for block in cautioned:
+        assert plain not in block, block

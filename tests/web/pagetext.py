@@ -83,6 +83,7 @@ LATIN_OK = {
     "VIP", "VIPoma", "OS", "ORR", "TTP", "GEP", "pNET", "SSA", "KPS", "Lutathera",
     "III", "min", "GBq", "MBq", "Dotatate", "Child", "Pugh", "Oddi", "Karnofsky", "CIRSE", "NORDIC",
     "DPYD", "DPD", "DEB", "OHSU", "RETNET", "Scott", "Boudreaux", "Graff", "Baker", "Maxwell",
+    "Origin", "Referer", "Cookie",  # HTTP header names a script must send as written
 }  # fmt: skip
 HALF_WIDTH = re.compile(r"[\u3400-\u9fff][,;:?!()]|[,;:?!(][\u3400-\u9fff]|\)[\u3400-\u9fff]")
 

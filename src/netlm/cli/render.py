@@ -10,6 +10,7 @@ from netlm.cli.common import pad
 from netlm.engine.branches import provisional_lines
 from netlm.knowledge.load import KnowledgeBase
 from netlm.model.assessment import Assessment, Recommendation
+from netlm.model.codes import Region
 
 
 class _Words:
@@ -31,8 +32,16 @@ class _Words:
 
 
 def _availability(words: _Words, rec: Recommendation) -> str:
+    """Each region's status; an unverified "not approved" is worded as the caution beside it
+    says ("no approval found (not confirmed)"), never as a plain "not approved"."""
+    known = words.kb.options[rec.option].option.availability
+
+    def said(region: Region, status: str) -> str:
+        unconfirmed = status == "not_approved" and not known[region].verified
+        return words("availability.not_found" if unconfirmed else f"availability.{status}")
+
     return " · ".join(
-        f"{region} {words(f'availability.{status}')}" for region, status in rec.availability.items()
+        f"{region} {said(region, status)}" for region, status in rec.availability.items()
     )
 
 

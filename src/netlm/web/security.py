@@ -143,7 +143,13 @@ async def session(request: Request) -> Session:
     audit.attribute(current.user)
     if current.via_cookie and request.method in UNSAFE:
         if not same_origin(request):
-            raise HTTPException(403, "cross-origin request refused")
+            detail = "cross-origin request refused"
+            if not sends_origin(request):
+                detail += (
+                    f": no Origin (or Referer) header; send Origin: {own_origin(request)} (this "
+                    "app's own URL), or use an API token (Authorization: Bearer)"
+                )
+            raise HTTPException(403, detail)
         sent = request.headers.get("x-csrf-token")
         if sent is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -168,6 +174,18 @@ def same_origin(request: Request) -> bool:
     public = state.settings(request).public_url
     own = {_origin(str(request.base_url)), _origin(public) if public else ""}
     return sent.lower() in own
+
+
+def sends_origin(request: Request) -> bool:
+    """Whether the request says where it comes from at all: browsers do; scripts often do not,
+    and are then told what to send rather than that they came from another site."""
+    return bool(request.headers.get("origin") or request.headers.get("referer"))
+
+
+def own_origin(request: Request) -> str:
+    """The origin a request must name: NETLM_PUBLIC_URL's, else the one it was addressed to."""
+    public = state.settings(request).public_url
+    return _origin(public) if public else _origin(str(request.base_url))
 
 
 def _origin(url: str) -> str:

@@ -22,6 +22,8 @@ from netlm.web.security import (
     local_path,
     login_allowed,
     login_csrf,
+    own_origin,
+    sends_origin,
     set_login_cookie,
     start_session,
 )
@@ -29,6 +31,14 @@ from netlm.web.security import (
 router = APIRouter()
 CODE_PATH = "/login/code"
 ENROL_PATH = "/account/totp"
+
+
+def login_refusal(request: Request, lang: str) -> str:
+    """Why a sign-in form post was refused: a script that sent no Origin is told what to send;
+    otherwise the form expired or came from another site."""
+    if sends_origin(request):
+        return word("login.expired", lang)
+    return word("login.no_origin", lang, origin=own_origin(request))
 
 
 def finish_password_step(request: Request, user: UserInfo, next: str) -> RedirectResponse:
@@ -75,7 +85,7 @@ def code_step(
 ) -> Response:
     lang, next = request_lang(request), local_path(next)
     if not login_allowed(request, csrf_token):
-        return _code_page(request, 403, error=word("login.expired", lang), next=next)
+        return _code_page(request, 403, error=login_refusal(request, lang), next=next)
     store, user_id = state.store(request), signin.second_step_user(request)
     user = None if user_id is None else store.get_user(user_id)
     if user is None:

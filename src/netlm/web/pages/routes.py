@@ -13,7 +13,7 @@ from netlm.web import signin, state
 from netlm.web.i18n import request_lang, word
 from netlm.web.pages import account as own_account
 from netlm.web.pages import cases
-from netlm.web.pages.account import finish_password_step
+from netlm.web.pages.account import finish_password_step, login_refusal
 from netlm.web.pages.render import page, render_error
 from netlm.web.security import (
     Admin,
@@ -68,7 +68,7 @@ def login(
     lang = request_lang(request)
     next = local_path(next)
     if not login_allowed(request, csrf_token):  # checked first: no throttling on others' behalf
-        return _login_page(request, 403, error=word("login.expired", lang), next=next)
+        return _login_page(request, 403, error=login_refusal(request, lang), next=next)
     device = signin.trusted_device(request, username)
     try:
         user = state.store(request).authenticate(
