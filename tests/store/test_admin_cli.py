@@ -165,7 +165,9 @@ def test_user_commands_on_an_unmigrated_database_say_what_to_do(env: dict[str, s
     result = run(["user", "list"])
     assert result.code == 2
     url = env["NETLM_DATABASE_URL"]
-    assert result.stderr.startswith(f"error: no database at {url}; create it with `netlm db upgrade`")
+    assert result.stderr.startswith(
+        f"error: no database at {url}; create it with `netlm db upgrade`"
+    )
 
 
 def test_unreachable_database_is_one_line(
