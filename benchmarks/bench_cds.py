@@ -111,7 +111,11 @@ def report(name: str, times: list[float]) -> None:
 
 
 def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="netlm-bench-cds-"))
+    with tempfile.TemporaryDirectory(prefix="netlm-bench-cds-") as folder:
+        run(Path(folder))  # the database and data folder go with it
+
+
+def run(workdir: Path) -> None:
     url = f"sqlite:///{workdir / 'netlm.db'}"
     upgrade(url)
     store = Store(create_db_engine(url))

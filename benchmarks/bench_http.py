@@ -64,11 +64,15 @@ def wrk(url: str, script: Path | None) -> dict[str, float]:
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is required: scripts/system-deps.sh bench")
-    workdir = Path(tempfile.mkdtemp(prefix="netlm-bench-"))
+    with tempfile.TemporaryDirectory(prefix="netlm-bench-") as folder:
+        run(Path(folder))  # the database and data folder go with it
+
+
+def run(workdir: Path) -> None:
     url = f"sqlite:///{workdir / 'netlm.db'}"
     upgrade(url)
     store = Store(create_db_engine(url))
-    user = store.add_user("bench", "benchmark password", "clinician")
+    user = store.add_user("bench", "sphinx of black quartz, judge my vow", "clinician")
     token = store.create_token(user, "bench")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
