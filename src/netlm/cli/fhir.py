@@ -15,6 +15,7 @@ from netlm.engine import assess
 from netlm.fhir.export import assessment_to_bundle
 from netlm.fhir.mapping import FhirMappingError, bundle_to_case
 from netlm.knowledge.load import KnowledgeBaseError, load_knowledge_base
+from netlm.model.case import Case
 from netlm.model.parse import CaseInputError, load_json, parse_case_json
 
 fhir_app = typer.Typer(
@@ -45,7 +46,8 @@ def _print(data: Any) -> None:
 
 def _tidy(case: dict[str, Any]) -> dict[str, Any]:
     """The case as a person would write it: 71, not 71.0 (the same JSON number), and no empty
-    optional section ({} says nothing a reader needs to see)."""
+    optional section ({} says nothing a reader needs to see); a required section stays, even
+    empty, so the output is a case `netlm assess` reads."""
 
     def whole(value: Any) -> Any:
         if isinstance(value, float) and value.is_integer():
@@ -56,7 +58,8 @@ def _tidy(case: dict[str, Any]) -> dict[str, Any]:
             return [whole(v) for v in value]
         return value
 
-    return {k: whole(v) for k, v in case.items() if v != {}}
+    optional = {name for name, field in Case.model_fields.items() if not field.is_required()}
+    return {k: whole(v) for k, v in case.items() if v != {} or k not in optional}
 
 
 @fhir_app.command("import")
