@@ -18,6 +18,7 @@ from netlm.cli.audit import audit_app
 from netlm.cli.cds import cds_app
 from netlm.cli.common import Lang, SourceError, fail, pad, plain_help, read_source, source_name
 from netlm.cli.fhir import fhir_app
+from netlm.cli.kb import impact_command, release_command
 from netlm.cli.registry import registry_app
 from netlm.cli.render import render_markdown, render_text
 from netlm.cli.serve import serve_command
@@ -36,8 +37,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-kb_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_help=True)
+kb_app = typer.Typer(
+    help="Inspect and check the knowledge base; archive a release and see what a change does.",
+    no_args_is_help=True,
+)
 app.add_typer(kb_app, name="kb")
+kb_app.command("impact")(impact_command)
+kb_app.command("release")(release_command)
 app.add_typer(db_app, name="db", help="Database migrations.")
 app.add_typer(user_app, name="user", help="Local user accounts.")
 app.add_typer(token_app, name="token", help="API tokens: list and revoke.")
