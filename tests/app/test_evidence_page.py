@@ -24,10 +24,10 @@ def section(page: str, start: str, end: str) -> str:
 def test_netter1_primary_endpoint_comparison_and_not_reached(env: Env) -> None:
     page = case_page(env, "03")
     prrt = section(page, 'data-option="prrt"', "</li>\n")
-    # The arm table: the primary endpoint first, "not reached" as the record says, no CI invented.
+    # The arm table: the primary endpoint first, "not reached" as the record says, its CI.
     assert re.search(
         r"Median PFS \(primary endpoint\)</th><td>not reached</td><td>8.4 months</td>"
-        r"<td>0.21 \(no 95% CI in the source as read\)</td>",
+        r"<td>0.21 \(95% CI 0.13–0.33\)</td>",
         prrt,
     )
     assert "Compared: 177Lu-DOTATATE + octreotide vs high-dose octreotide" in prrt
@@ -35,10 +35,7 @@ def test_netter1_primary_endpoint_comparison_and_not_reached(env: Env) -> None:
     assert 'role="region" tabindex="0" aria-label="Forest plot' in forest
     rows = re.findall(r"<tr><td>(.*?)</td><td translate=\"no\">(.*?)</td><td>(.*?)</td>", forest)
     assert ("PRRT", "NETTER-1", "177Lu-DOTATATE + octreotide vs high-dose octreotide") in rows
-    assert (
-        "<td>Median PFS (primary endpoint)</td><td>0.21</td><td>no 95% CI in the source as read"
-        in forest
-    )
+    assert "<td>Median PFS (primary endpoint)</td><td>0.21</td><td>0.13–0.33</td>" in forest
     assert "<td>0.84</td><td>0.60–1.17</td>" in forest
     assert not [r for r in rows if r[0] == "SSA"], "SSA was NETTER's control arm"
 

@@ -49,8 +49,8 @@ def test_rows_carry_the_knowledge_base_hazard_ratios(kb: KnowledgeBase) -> None:
         "Median PFS",
         True,
         0.21,
-        None,
-    ), "the primary endpoint comes first, without a CI the source as read does not give"
+        (0.13, 0.33),
+    ), "the primary endpoint comes first, with its 95% CI"
     assert (overall.hr, overall.ci) == (0.84, (0.6, 1.17))
     assert primary.verified
     assert primary.option_name == a.recommendations[0].name
@@ -74,8 +74,8 @@ def test_svg_parses_and_shows_each_hazard_ratio(kb: KnowledgeBase) -> None:
     shown = texts(svg)
     assert "HR 0.84 (0.60–1.17)" in shown
     assert "HR 0.48 (0.35–0.67)" in shown
-    assert "HR 0.21" in shown, "NETTER-1's primary endpoint is drawn without a CI"
-    assert "Median PFS · primary endpoint · no 95% CI in the source as read" in shown
+    assert "HR 0.21 (0.13–0.33)" in shown, "NETTER-1's primary endpoint with its CI"
+    assert "Median PFS · primary endpoint" in shown
     assert "177Lu-DOTATATE + octreotide vs high-dose octreotide" in shown
     assert any("COMPETE †" in t for t in shown), "unverified evidence is marked"
     assert {"0.1", "0.2", "0.5", "1", "2"} <= set(shown)
@@ -94,6 +94,12 @@ def test_axis_extends_to_hazard_ratios_above_two() -> None:
     shown = texts(forest_svg([row(hr=7.4, ci=(2.4, 23.0))], "en"))
     assert {"0.1", "1", "2", "5", "10", "20", "50"} <= set(shown)
     assert "HR 7.40 (2.40–23.0)" in shown
+
+
+def test_an_estimate_without_a_ci_says_so() -> None:
+    shown = texts(forest_svg([row(primary=True, endpoint="Median PFS", ci=None)], "en"))
+    assert "HR 0.84" in shown
+    assert "Median PFS · primary endpoint · no 95% CI in the source as read" in shown
 
 
 def test_labels_are_escaped() -> None:

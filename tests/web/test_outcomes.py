@@ -10,7 +10,7 @@ def test_not_reached_primary_first_and_comparison(kb: KnowledgeBase) -> None:
     assert netter1 is not None
     name, cells = netter1.rows[0]
     assert name == "Median PFS (primary endpoint)"
-    assert cells == ["not reached", "8.4 months", "0.21 (no 95% CI in the source as read)"]
+    assert cells == ["not reached", "8.4 months", "0.21 (95% CI 0.13–0.33)"]
     assert netter1.comparison == "177Lu-DOTATATE + octreotide vs high-dose octreotide"
     assert netter1.control_note == ""
     clarinet = study_outcomes("clarinet", kb, "zh", "ssa")
