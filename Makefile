@@ -9,7 +9,7 @@ UV     := uv==0.13.9
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run assess-examples test lint bench lock lock-upgrade clean
+.PHONY: run assess-examples test lint bench lock lock-upgrade clean kb-impact
 
 # Exactly the versions (and hashes) in the lock file, then netlm itself without its dependencies.
 $(STAMP): pyproject.toml $(LOCK)
@@ -40,6 +40,14 @@ test: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+## kb-impact: what the working tree's knowledge base changes against the last release, on the
+## synthetic registry: src/netlm/knowledge/IMPACT.md (committed; a test checks that it is
+## current) and var/kb-impact.html
+kb-impact: $(STAMP)
+	mkdir -p var
+	$(BIN)/netlm kb impact --base release --registry synthetic \
+	  --markdown src/netlm/knowledge/IMPACT.md --html var/kb-impact.html
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
