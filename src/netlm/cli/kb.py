@@ -21,23 +21,18 @@ from netlm.knowledge.releases import (
 )
 
 SYNTHETIC = "synthetic"
-SYNTHETIC_N, SYNTHETIC_SEED = 10_000, 1  # `netlm registry synth`'s defaults
 
 
 @contextmanager
 def _registry(spec: str) -> Iterator[tuple[Path, str]]:
     """The registry file and its description; `synthetic` is made in a temporary folder."""
-    path = Path(spec)
     if spec != SYNTHETIC:
-        yield path, f"registry {path.name}"
+        yield Path(spec), f"registry {Path(spec).name}"
         return
-    from netlm.registry.synth import synthesise
+    from netlm.registry.impact import synthetic_registry
 
     with tempfile.TemporaryDirectory(prefix="netlm-impact-") as folder:
-        out = Path(folder) / "synthetic.parquet"
-        synthesise(SYNTHETIC_N, SYNTHETIC_SEED, out, lambda _: None)
-        yield out, (f"the synthetic registry (`netlm registry synth`: {SYNTHETIC_N:,} patients, "
-                    f"seed {SYNTHETIC_SEED})")  # fmt: skip
+        yield synthetic_registry(Path(folder))
 
 
 def _open(stack: ExitStack, spec: str | None, option: str) -> Version:

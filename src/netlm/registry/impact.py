@@ -27,6 +27,7 @@ from netlm.registry.engines import Engine
 
 SCHEMA = "netlm.kb-impact/1"
 EXAMPLES = 5  # patient ids shown per transition
+SYNTHETIC_N, SYNTHETIC_SEED = 10_000, 1  # `netlm registry synth`'s defaults
 SHIFTS = 6  # option changes shown per transition in text (all in JSON and HTML)
 NOT_INDICATED = "not indicated"
 EXCLUDED = "excluded: "
@@ -234,6 +235,19 @@ def compare(
         changes=changes,
         names=names,
     )
+
+
+def synthetic_registry(folder: Path) -> tuple[Path, str]:
+    """`netlm registry synth`'s default registry, written into `folder`, and its description:
+    the bundled registry a knowledge-base change is measured on (`make kb-impact`)."""
+    from netlm.registry.synth import synthesise
+
+    out = folder / "synthetic.parquet"
+    synthesise(SYNTHETIC_N, SYNTHETIC_SEED, out, lambda _: None)
+    described = (
+        f"`netlm registry synth`'s registry ({SYNTHETIC_N:,} patients, seed {SYNTHETIC_SEED})"
+    )
+    return out, described
 
 
 def run(engine: Engine, versions: Versions, registry: str, skip_bad: bool = False) -> Impact:

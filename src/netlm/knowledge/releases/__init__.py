@@ -58,15 +58,19 @@ def archived() -> list[str]:
     return sorted((v for v in names if _VERSION.match(v)), key=_key)
 
 
-def last_release(current: str) -> str:
-    """The newest archived release older than `current` (the working tree's version)."""
-    older = [v for v in archived() if _key(v) < _key(current)]
-    if not older:
-        raise BaseError(
-            f"no released knowledge base older than {current} in {RELEASES} "
-            f"(archived: {', '.join(archived()) or 'none'}); `netlm kb release` archives one"
-        )
-    return older[-1]
+def last_release(tree: Path) -> str:
+    """The newest archived release, not newer than the data folder `tree`, that differs from it:
+    for a working tree being edited, the release it started from; for one just released (its
+    own archive is identical), the release before."""
+    current = _key(manifest_version(tree))
+    mine = archive_bytes(tree)
+    for version in reversed(archived()):
+        if _key(version) <= current and (RELEASES / f"{version}.tar.gz").read_bytes() != mine:
+            return version
+    raise BaseError(
+        f"no released knowledge base other than this one ({'.'.join(map(str, current))}) in "
+        f"{RELEASES} (archived: {', '.join(archived()) or 'none'}); `netlm kb release` archives one"
+    )
 
 
 def package_data() -> Path:
@@ -178,10 +182,10 @@ def _folder(path: Path) -> Path | None:
     return None
 
 
-def _locate(spec: str, current: str, scratch: Path) -> tuple[Path, str]:
+def _locate(spec: str, scratch: Path) -> tuple[Path, str]:
     """The data folder `spec` names and how to say where it came from."""
     if spec in RELEASE_ALIASES:
-        version = last_release(current)
+        version = last_release(package_data())
         return _extract(RELEASES / f"{version}.tar.gz", scratch), f"release {version}"
     path = Path(spec)
     if path.is_dir():
@@ -209,10 +213,9 @@ def locate_folder(spec: str | None) -> Iterator[tuple[Path, str]]:
     if spec is None:
         yield package_data(), "working tree"
         return
-    current = manifest_version(package_data())
     scratch = Path(tempfile.mkdtemp(prefix="netlm-kb-"))
     try:
-        yield _locate(spec, current, scratch)
+        yield _locate(spec, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
