@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,16 +33,19 @@ def database_with_dr_li(data: Path) -> tuple[str, Store]:
 
 
 @contextmanager
-def served(data: Path, database_url: str, extra_env: Mapping[str, str] = {}) -> Iterator[str]:
+def served(
+    data: Path, database_url: str, extra_env: Mapping[str, str] = {}, args: Sequence[str] = ()
+) -> Iterator[str]:
     """The server's base URL once `/healthz` answers; the server stops when the block ends.
-    `extra_env` adds to its environment (e.g. single sign-on's provider)."""
+    `extra_env` adds to its environment (e.g. single sign-on's provider), `args` to `netlm serve`
+    (e.g. `--demo`, which `make run` uses); what it prints is in `data`/server.log."""
     port = free_port()
     env = {**os.environ, "NETLM_DATABASE_URL": database_url, "NETLM_DATA_DIR": str(data),
            **extra_env}  # fmt: skip
     log_path = data / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "netlm", "serve", "--port", str(port)],
+            [sys.executable, "-m", "netlm", "serve", "--port", str(port), *args],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
