@@ -176,13 +176,14 @@ def _complete_case(**c: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@pytest.mark.parametrize("site", ["pancreas", "small_intestine", "rectum"])
+@pytest.mark.parametrize("site", ["pancreas", "small_intestine", "rectum", "unknown"])
 @pytest.mark.parametrize("course", ["new_diagnosis", "stable", "progressive"])
 def test_a_fit_patient_with_complete_findings_gets_a_disease_directed_first_option(
     site: str, course: str
 ) -> None:
     """Every combination of SSTR uptake, volume, symptoms, Ki-67 and hormonal syndrome (issue
-    22's pathways): best supportive care is never first for a fit patient with disease."""
+    22's pathways), an unknown primary included: best supportive care is never first for a fit
+    patient with disease."""
     syndromes = ["none"] if site == "pancreas" else ["none", "carcinoid"]
     for krenning, burden, bulky, ki67, syndrome in itertools.product(
         [1, 4], [5, 40], [False, True], [2, 8, 15], syndromes
