@@ -55,7 +55,7 @@ def test_viewer_cannot_write(env: Env, method: str, path: str) -> None:
 def test_health_needs_no_login(env: Env) -> None:
     body = env.client().get("/healthz").json()
     assert body["status"] == "ok"
-    assert body["knowledge_base"] == "2.3.0"
+    assert body["knowledge_base"] == "2.4.0"
 
 
 def test_assess_stores_nothing(env: Env) -> None:
