@@ -1,6 +1,11 @@
 """The board's pages through HTTP: decisions keep every entry, the history filters its audit
 trail, versions are pages with their changes, errors are pages (JSON stays for the API)."""
 
+import re
+
+from netlm.fhir.cds.completion import version_comment
+from netlm.fhir.mapping.result import FhirImport
+from netlm.model.parse import parse_case
 from tests.app.conftest import Env, login
 from tests.conftest import EXAMPLES, load_json
 from tests.web.formdata import as_form_data, submitted
@@ -118,3 +123,29 @@ def test_a_form_without_its_token_is_refused_in_words(env: Env) -> None:
     refused = client.post("/cases/v01/decisions?lang=zh", data={"participants": "x"})
     assert refused.status_code == 403
     assert "表单已过期" in refused.text
+
+
+def test_history_names_people_and_says_where_an_ehr_version_came_from(env: Env) -> None:
+    """The audit trail by display name, as versions and decisions are; the EHR's version comment
+    in the page's language while the store keeps it as written."""
+    case = parse_case(load_json(EXAMPLES[0]))
+    imported = FhirImport(case=case, unmapped=[], sources={"patient.age": "Patient/p1"})
+    service = env.store.service_account("cds-hooks", "CDS Hooks (EHR integration)", "clinician")
+    stored = version_comment("https://ehr.example", "patient-view", imported, [])
+    env.store.create_case(case, service, comment=stored)
+    client = env.client()
+    login(client, "clinician")
+    client.get(f"/cases/{case.id}")
+    for lang, origin in (
+        ("en", "from the EHR (https://ehr.example) via CDS Hooks patient-view"),
+        ("zh", "由电子病历（https://ehr.example）经CDS Hooks patient-view写入"),
+    ):
+        page = client.get(f"/cases/{case.id}/history?lang={lang}&reads=1").text
+        audit = page[page.index('id="audit"') :]
+        who = re.findall(r'data-label="[^"]*" translate="no">([^<]*)</td>', audit)
+        assert set(who) == {"CDS Hooks (EHR integration)", "Clinician User"}, who
+        versions = page[page.index('id="h-versions"') : page.index('id="h-decisions"')]
+        assert origin in versions
+        assert origin in client.get(f"/cases/{case.id}/versions/1?lang={lang}").text
+    kept = client.get(f"/api/v1/cases/{case.id}/versions", headers=env.auth("viewer")).json()
+    assert kept[0]["comment"] == stored

@@ -1,5 +1,7 @@
 """A case's history in words: what each audit event did, and what changed between versions."""
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -7,6 +9,7 @@ from netlm.fhir.cds import completion
 from netlm.knowledge.load import KnowledgeBase
 from netlm.knowledge.phrasing import Phraser
 from netlm.model.case import Case
+from netlm.store.identity import SYSTEM, UserInfo
 from netlm.store.repository import AuditEntry, VersionInfo
 from netlm.web import forms
 from netlm.web.i18n import word
@@ -27,6 +30,14 @@ class VersionRow:
     info: VersionInfo
     note: str  # the comment in words (an EHR version's provenance lines left out)
     changes: list[Change]  # empty for the first version and for one that changed nothing
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    entry: AuditEntry
+    who: str  # the display name; the login only when the account has none on record
+    action: str
+    text: str
 
 
 def action_name(action: str, lang: str) -> str:
@@ -60,6 +71,29 @@ def audit_text(entry: AuditEntry, kb: KnowledgeBase, lang: str) -> str:
     return ""
 
 
+def audit_lines(
+    entries: list[AuditEntry], users: Iterable[UserInfo], kb: KnowledgeBase, lang: str
+) -> list[AuditLine]:
+    """The audit trail in words, naming people as versions and decisions do: the trail stores
+    the login, which readers may not know."""
+    names = {u.username: u.display_name for u in users if u.display_name.strip()}
+    return [
+        AuditLine(e, _who(e.username, names, lang), action_name(e.action, lang),
+                  audit_text(e, kb, lang))
+        for e in entries
+    ]  # fmt: skip
+
+
+def _who(login: str, names: dict[str, str], lang: str) -> str:
+    if login == SYSTEM:
+        return word("history.system", lang)
+    return names.get(login, login)
+
+
+# The first line of an EHR version's comment (netlm.fhir.cds.completion.version_comment), stored
+# in English: shown in the reader's language.
+_EHR_ORIGIN = re.compile(r"from the EHR \((?P<issuer>.*)\) via CDS Hooks (?P<hook>\S+)")
+
 # Lines of an EHR version's comment that are netlm's own bookkeeping (JSON), not words for readers.
 _EHR_LINES = (
     completion.FACTS_PREFIX,
@@ -73,7 +107,9 @@ _EHR_LINES = (
 def comment_text(comment: str, kb: KnowledgeBase, lang: str) -> str:
     """A version comment as readers see it: an EHR version's provenance JSON is left out (what
     it changed is shown in clinical words beside it), the findings it kept from netlm named."""
-    lines = [line for line in comment.splitlines() if not line.startswith(_EHR_LINES)]
+    lines = [
+        _origin(line, lang) for line in comment.splitlines() if not line.startswith(_EHR_LINES)
+    ]
     kept = next((ln for ln in comment.splitlines() if ln.startswith(completion.KEPT_PREFIX)), "")
     if kept:
         labels = _labels(kb, lang)
@@ -81,6 +117,13 @@ def comment_text(comment: str, kb: KnowledgeBase, lang: str) -> str:
         named = [labels.get(p, word("form.prior", lang)) for p in paths if p]
         lines.append(word("history.kept", lang, findings=Phraser(kb, lang).join(named)))
     return "\n".join(lines)
+
+
+def _origin(line: str, lang: str) -> str:
+    found = _EHR_ORIGIN.fullmatch(line)
+    if found is None:
+        return line
+    return word("history.from_ehr", lang, issuer=found["issuer"], hook=found["hook"])
 
 
 def version_rows(

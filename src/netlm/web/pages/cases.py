@@ -306,8 +306,7 @@ def history_page(
             events = [e for e in events if e.action == action]
         elif reads != "1":
             events = [e for e in events if e.action != "read"]
-        audit = [(e, history.action_name(e.action, lang), history.audit_text(e, kb, lang))
-                 for e in events]  # fmt: skip
+        audit = history.audit_lines(events, store.list_users(), kb, lang)
     actions = [(a, history.action_name(a, lang)) for a in history.CASE_ACTIONS]
     versions = [(v, store.get_case(case_id, version=v.version).case)
                 for v in store.case_versions(case_id)]  # fmt: skip
