@@ -49,8 +49,8 @@ def run(args: list[str], stdin: str = "") -> CliResult:
 
 def test_upgrade_then_manage_users(env: dict[str, str]) -> None:
     first = run(["db", "upgrade"])
-    assert (first.code, first.stdout) == (0, "0008\n")
-    assert run(["db", "upgrade"]).stdout == "0008\n"
+    assert (first.code, first.stdout) == (0, "0009\n")
+    assert run(["db", "upgrade"]).stdout == "0009\n"
     added = run(
         ["user", "add", "alice", "--role", "clinician", "--password-stdin"], PASSWORD + "\n"
     )
@@ -195,7 +195,7 @@ def _process(
 def test_admin_commands_as_processes(env: dict[str, str]) -> None:
     prefix = [str(NETLM)]
     upgraded = _process(prefix, ["db", "upgrade"], env)
-    assert (upgraded.returncode, upgraded.stdout) == (0, "0008\n"), upgraded.stderr
+    assert (upgraded.returncode, upgraded.stdout) == (0, "0009\n"), upgraded.stderr
     added = _process(
         prefix,
         ["user", "add", "alice", "--role", "admin", "--password-stdin"],

@@ -42,6 +42,7 @@ TABLES = {
     "assessments",
     "decisions",
     "audit_log",
+    "follow_up_events",
 }
 
 
@@ -73,7 +74,7 @@ def decision(*options: str, reason: str | None = None, notes: str = "") -> Decis
 def test_upgrade_builds_the_schema_from_empty_and_twice_is_a_no_op(db_url: str) -> None:
     assert current_revision(db_url) is None
     upgrade(db_url)
-    assert current_revision(db_url) == head_revision() == "0008"
+    assert current_revision(db_url) == head_revision() == "0009"
     engine = create_db_engine(db_url)
     try:
         assert set(inspect(engine).get_table_names()) >= TABLES

@@ -44,6 +44,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
 CLIENT_PACKAGE = "postgresql-client"
 APPEND_ONLY_FUNCTION = "netlm_audit_append_only"  # migration 0005's trigger function
+FOLLOW_UP_FUNCTION = "netlm_follow_up_append_only"  # migration 0009's
 
 
 class BackupError(Exception):
@@ -255,7 +256,8 @@ def _pg_restore(url: URL, source: Path) -> None:
     # restored database is exactly the backup (and `netlm db upgrade` can migrate it again).
     tables = [*Base.metadata.tables, "alembic_version"]
     drops = "".join(f'DROP TABLE IF EXISTS "{name}" CASCADE;\n' for name in tables)
-    drops += f"DROP FUNCTION IF EXISTS {APPEND_ONLY_FUNCTION}() CASCADE;\n"
+    for function in (APPEND_ONLY_FUNCTION, FOLLOW_UP_FUNCTION):
+        drops += f"DROP FUNCTION IF EXISTS {function}() CASCADE;\n"
     _run([_client("psql"), "--no-psqlrc", "--quiet", "--single-transaction",
           "--set=ON_ERROR_STOP=1", "--dbname", _libpq(url)],
          stdin=drops.encode() + script, url=url)  # fmt: skip

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from netlm.store.db import READ_ONLY
 from netlm.store.errors import NotFound
-from netlm.store.models import AuditRow, UserRow
+from netlm.store.models import AuditRow, CaseRow, UserRow
 
 Role = Literal["admin", "clinician", "viewer"]
 SYSTEM = "(system)"  # actor of changes made without a signed-in user, e.g. from the CLI
@@ -68,6 +68,15 @@ class StoreBase:
                 detail=detail or {},
             )
         )
+
+
+def live_case(s: Session, case_id: str, lock: bool = False) -> CaseRow:
+    """The case row, locked for the transaction when `lock`; NotFound for one unknown or deleted."""
+    query = select(CaseRow).where(CaseRow.id == case_id)
+    row = s.scalar(query.with_for_update() if lock else query)
+    if row is None or row.deleted_at is not None:
+        raise NotFound(f"case {case_id!r} not found")
+    return row
 
 
 def user_named(s: Session, username: str) -> UserRow:

@@ -195,6 +195,34 @@ class DecisionRow(Base):
     created_by: Mapped[str] = mapped_column(String(64))
 
 
+FOLLOW_UP_KINDS = ("progression", "death", "last_contact", "treatment")
+
+
+class FollowUpRow(Base):
+    """A dated event after the board (netlm.store.followup). Append-only (database triggers refuse
+    UPDATE and DELETE, migration 0009): a correction is a new row whose `supersedes` names the
+    earlier one, which is then superseded by at most one row."""
+
+    __tablename__ = "follow_up_events"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('progression', 'death', 'last_contact', 'treatment')", name="kind"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    event_date: Mapped[dt.date] = mapped_column(Date)
+    criteria: Mapped[str | None] = mapped_column(String(32))
+    options: Mapped[list[str]] = mapped_column(JSON)
+    stopped: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text)
+    supersedes: Mapped[int | None] = mapped_column(ForeignKey("follow_up_events.id"), unique=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
 class AuditRow(Base):
     """Append-only (database triggers refuse UPDATE and DELETE, migration 0005) and hash-chained;
     `user_id` has no foreign key so the trail outlives anything it mentions."""

@@ -3,7 +3,8 @@
 Every method is one transaction, and every mutation writes its audit row in that transaction,
 so the trail can never disagree with the data. Nothing clinical is overwritten: an edit adds
 a case version, a deletion only marks the case. Users, sessions, API tokens and login throttling
-are the `Accounts` half of the store (netlm.store.accounts).
+are the `Accounts` half of the store (netlm.store.accounts); the board's decisions and the
+follow-up after them are mixed in from netlm.store.decisions and netlm.store.followup.
 """
 
 import dataclasses
@@ -19,19 +20,20 @@ from netlm.classify import derive
 from netlm.knowledge.load import load_knowledge_base
 from netlm.model.assessment import Assessment
 from netlm.model.case import Case
-from netlm.model.decision import Decision, DecisionIn
 from netlm.store.accounts import Accounts
 from netlm.store.credentials import TokenInfo as TokenInfo
+from netlm.store.decisions import Decisions
 from netlm.store.errors import Conflict, NotFound, ValidationFailed
+from netlm.store.followup import FollowUps
 from netlm.store.identity import SYSTEM as SYSTEM
 from netlm.store.identity import UserInfo as UserInfo
+from netlm.store.identity import live_case
 from netlm.store.identity import utcnow as utcnow
 from netlm.store.models import (
     AssessmentRow,
     AuditRow,
     CaseRow,
     CaseVersionRow,
-    DecisionRow,
     UserRow,
 )
 
@@ -100,7 +102,7 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
-class Store(Accounts):
+class Store(FollowUps, Decisions, Accounts):
     """The case store over one SQLAlchemy engine (SQLite or PostgreSQL, migrated by `upgrade`)."""
 
     def ping(self) -> None:
@@ -183,7 +185,7 @@ class Store(Accounts):
         now = self._clock()
         try:
             with self._sessions.begin() as s:
-                row = _live_case(s, case_id, lock=True)
+                row = live_case(s, case_id, lock=True)
                 if expected_version is not None and expected_version != row.current_version:
                     raise Conflict(
                         f"case {case_id!r} is at version {row.current_version}, "
@@ -258,7 +260,7 @@ class Store(Accounts):
 
     def case_versions(self, case_id: str) -> list[VersionInfo]:
         with self._reads.begin() as s:
-            _live_case(s, case_id)
+            live_case(s, case_id)
             rows = s.execute(
                 select(CaseVersionRow, UserRow.display_name)
                 .outerjoin(UserRow, UserRow.username == CaseVersionRow.created_by)
@@ -276,13 +278,13 @@ class Store(Accounts):
         if not reason:
             raise ValidationFailed("reason", "required to delete a case")
         with self._sessions.begin() as s:
-            row = _live_case(s, case_id, lock=True)
+            row = live_case(s, case_id, lock=True)
             row.deleted_at = self._clock()
             row.deleted_by = by.username
             row.delete_reason = reason
             self._audit(s, by, "delete", "case", case_id, {"reason": reason})
 
-    # --- assessments and decisions -----------------------------------------------------------
+    # --- assessments ---------------------------------------------------------------------------
 
     def save_assessment(
         self, case_id: str, version: int, assessment: Assessment, by: UserInfo
@@ -290,7 +292,7 @@ class Store(Accounts):
         """Keep the (English) assessment of a case version; returns its id."""
         now = self._clock()
         with self._sessions.begin() as s:
-            row = _live_case(s, case_id, lock=True)
+            row = live_case(s, case_id, lock=True)
             exists = select(CaseVersionRow.id).where(
                 CaseVersionRow.case_id == case_id, CaseVersionRow.version == version
             )
@@ -336,7 +338,7 @@ class Store(Accounts):
     def latest_assessment(self, case_id: str) -> tuple[int, Assessment] | None:
         """The newest assessment of the case's current version, if it has been assessed."""
         with self._reads.begin() as s:
-            row = _live_case(s, case_id)
+            row = live_case(s, case_id)
             found = s.scalar(
                 select(AssessmentRow)
                 .where(
@@ -350,7 +352,7 @@ class Store(Accounts):
 
     def list_assessments(self, case_id: str) -> list[AssessmentInfo]:
         with self._reads.begin() as s:
-            _live_case(s, case_id)
+            live_case(s, case_id)
             rows = s.execute(
                 select(AssessmentRow, UserRow.display_name)
                 .outerjoin(UserRow, UserRow.username == AssessmentRow.created_by)
@@ -369,96 +371,6 @@ class Store(Accounts):
                 )
                 for r, name in rows
             ]
-
-    def record_decision(
-        self,
-        case_id: str,
-        decision: DecisionIn,
-        by: UserInfo,
-        assessment_id: int | None = None,
-    ) -> Decision:
-        """Record the board's decision on the current version and whether netlm agreed.
-
-        Concordant means every chosen option is among the assessment's recommendations. A
-        decision that chooses anything outside the first tier (the options ranked first, equal
-        alternatives included) needs an `override_reason`: a board that prefers a lower-ranked
-        option says why. A version without its stored assessment is refused (409): the decision
-        could not be checked against what netlm said, so the case is reassessed first.
-        """
-        now = self._clock()
-        reason = (decision.override_reason or "").strip() or None
-        dissent = (decision.dissent or "").strip() or None
-        with self._sessions.begin() as s:
-            row = _live_case(s, case_id, lock=True)
-            if assessment_id is None:
-                assessment_id = s.scalar(
-                    select(func.max(AssessmentRow.id)).where(
-                        AssessmentRow.case_id == case_id,
-                        AssessmentRow.case_version == row.current_version,
-                    )
-                )
-            if assessment_id is None:
-                raise Conflict(
-                    f"version {row.current_version} of case {case_id!r} has no stored "
-                    "assessment: reassess it before recording a decision"
-                )
-            found = s.get(AssessmentRow, assessment_id)
-            if found is None or found.case_id != case_id:
-                raise NotFound(f"assessment {assessment_id} of case {case_id!r} not found")
-            if found.case_version != row.current_version:
-                raise ValidationFailed(
-                    "assessment_id",
-                    f"assesses version {found.case_version}, "
-                    f"but the case is at version {row.current_version}",
-                )
-            ranked = Assessment.model_validate(found.data).recommendations
-            chosen = set(decision.chosen_options)
-            concordant = chosen <= {r.option for r in ranked}
-            if not chosen <= {r.option for r in ranked if r.tier == 1} and reason is None:
-                raise ValidationFailed(
-                    "override_reason",
-                    "required when the decision chooses an option outside the first tier",
-                )
-            saved = DecisionRow(
-                case_id=case_id,
-                case_version=row.current_version,
-                assessment_id=assessment_id,
-                decided_on=decision.decided_on,
-                chosen_options=list(decision.chosen_options),
-                participants=list(decision.participants),
-                notes=decision.notes,
-                concordant=concordant,
-                override_reason=reason,
-                dissent=dissent,
-                created_at=now,
-                created_by=by.username,
-            )
-            s.add(saved)
-            s.flush()
-            row.decision_pending = False
-            row.updated_at = now
-            detail = {
-                "version": row.current_version,
-                "decision_id": saved.id,
-                "chosen_options": saved.chosen_options,
-                "concordant": concordant,
-                "dissent": dissent is not None,
-            }
-            self._audit(s, by, "decide", "case", case_id, detail)
-            return _decision(saved, by.display_name)
-
-    def list_decisions(self, case_id: str) -> list[Decision]:
-        """Every decision on the case, each with the version it was made on and the display name
-        of whoever recorded it (a page names "Dr Li", not the account "li")."""
-        with self._reads.begin() as s:
-            _live_case(s, case_id)
-            rows = s.execute(
-                select(DecisionRow, UserRow.display_name)
-                .outerjoin(UserRow, UserRow.username == DecisionRow.created_by)
-                .where(DecisionRow.case_id == case_id)
-                .order_by(DecisionRow.id)
-            )
-            return [_decision(row, name) for row, name in rows]
 
     # --- audit ---------------------------------------------------------------------------------
 
@@ -505,14 +417,6 @@ class Store(Accounts):
         return row
 
 
-def _live_case(s: Session, case_id: str, lock: bool = False) -> CaseRow:
-    query = select(CaseRow).where(CaseRow.id == case_id)
-    row = s.scalar(query.with_for_update() if lock else query)
-    if row is None or row.deleted_at is not None:
-        raise NotFound(f"case {case_id!r} not found")
-    return row
-
-
 def _new_version_columns(case: Case, now: dt.datetime) -> dict[str, Any]:
     """Search columns of a new version: classified from the findings until it is assessed."""
     derived = derive(case, load_knowledge_base())
@@ -552,25 +456,4 @@ def _summary(row: CaseRow) -> CaseSummary:
         created_by=row.created_by,
         updated_at=row.updated_at,
         deleted=row.deleted_at is not None,
-    )
-
-
-def _decision(row: DecisionRow, display_name: str | None) -> Decision:
-    return Decision.model_validate(
-        {
-            "id": row.id,
-            "case_id": row.case_id,
-            "case_version": row.case_version,
-            "assessment_id": row.assessment_id,
-            "decided_on": row.decided_on,
-            "chosen_options": row.chosen_options,
-            "participants": row.participants,
-            "notes": row.notes,
-            "override_reason": row.override_reason,
-            "dissent": row.dissent,
-            "concordant": row.concordant,
-            "created_at": row.created_at,
-            "created_by": row.created_by,
-            "created_by_name": display_name,
-        }
     )
