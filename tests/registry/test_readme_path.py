@@ -1,7 +1,10 @@
-"""The README's analysis path as a newcomer runs it: synth, audit, Cox, at 80 columns."""
+"""The README's command lines as a newcomer runs them: the guided tour's commands as written
+(their /tmp files in a folder of the test's own), then synth, audit and Cox at 80 columns."""
 
 import json
 import os
+import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from netlm.cli.common import word_table
 from netlm.cli.survival import _p_value
 from netlm.registry.care import DISCORDANT
 from netlm.registry.validate import header_problems
+from tests.conftest import ROOT
 from tests.registry.conftest import NETLM
 
 COX = ["--time", "followup_months", "--event", "death", "--covariates",
@@ -22,8 +26,46 @@ COX = ["--time", "followup_months", "--event", "death", "--covariates",
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(NETLM), *map(str, args)], capture_output=True, text=True, check=False,
-        env={**os.environ, "COLUMNS": "80"},
+        env={**os.environ, "COLUMNS": "80"}, cwd=ROOT,
     )  # fmt: skip
+
+
+def _tour() -> tuple[list[list[str]], str]:
+    """The guided tour's command lines (comments dropped, continuations joined) and the start
+    of the assessment it shows."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    part = readme[readme.index("**On the command line**") :]
+    commands, shown = re.findall(r"```(?:sh)?\n(.*?)```", part, re.S)[:2]
+    lines = commands.replace("\\\n", " ").splitlines()
+    return [shlex.split(line, comments=True) for line in lines if line.strip()], shown
+
+
+def test_the_guided_tour_runs_as_written(tmp_path: Path) -> None:
+    """Every command of the tour from the checkout, in its order; /tmp/ stands for tmp_path."""
+    commands, shown = _tour()
+    assert len(commands) == 7
+    out = []
+    for command in commands:
+        assert command[0] == "netlm", command
+        args = [arg.replace("/tmp/", f"{tmp_path}/") for arg in command[1:]]
+        done = run(*args)
+        assert done.returncode == 0, (command, done.stderr)
+        out.append(done.stdout)
+    english, chinese, synth, audit, km, logrank, cox = out
+    assert english.startswith(shown)
+    assert chinese.startswith("netlm 评估 · 病例 v03")
+    assert synth.startswith("wrote 2000 patients to ")
+    for words in ("Concordance by center", "recommended", "considered", "excluded", "C08",
+                  "Top reasons for discordant care"):  # fmt: skip
+        assert words in audit, words
+    for name in ("reg.parquet", "audit.html", "patients.parquet", "km.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert "Kaplan–Meier" in km
+    assert re.search(r"\b\d+ of \d+ event times shown;", km), "a long curve is shortened"
+    assert "log-rank test by concordance" in logrank
+    assert "stratified by center" in cox
+    assert cox.count("concordance=") == 3, "considered, excluded and not recorded"
+    assert "recommended" not in cox, "recommended care is the reference"
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,20 @@ ByOption = Annotated[str | None, typer.Option("--by", help="Group column, e.g. c
 EngineOption = Annotated[EngineName, typer.Option("--engine", help="SQL engine.")]
 MasterOption = Annotated[
     str | None,
-    typer.Option("--spark-master", help="Spark master URL (default local[2]); --engine spark."),
+    typer.Option(
+        "--master",
+        "--spark-master",
+        help="With --engine spark: local[N], spark://host:port, yarn or k8s://… (default "
+        "NETLM_SPARK_MASTER, else local[2]).",
+    ),
+]
+ConfOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--conf",
+        help="With --engine spark: a Spark setting KEY=VALUE (repeatable; after those in "
+        "NETLM_SPARK_CONF), e.g. spark.executor.memory=4g.",
+    ),
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 SkipOption = Annotated[
@@ -82,6 +95,7 @@ def km_command(
     ] = ConfType.log,
     engine: EngineOption = EngineName.duckdb,
     spark_master: MasterOption = None,
+    spark_conf: ConfOption = None,
     output: FormatOption = OutputFormat.table,
     skip_bad: SkipOption = False,
 ) -> None:
@@ -89,7 +103,7 @@ def km_command(
     from netlm.survival.km import KaplanMeier
     from netlm.survival.plotting import plot_km
 
-    with _session(engine, spark_master, plot) as (sql, note):
+    with _session(engine, spark_master, spark_conf, plot) as (sql, note):
         data = _load(sql, note, source, time, event, by, [], skip_bad)
         note("Kaplan–Meier")
         km = KaplanMeier(conf_type).fit(data)
@@ -111,6 +125,7 @@ def logrank_command(
     plot: PlotOption = None,
     engine: EngineOption = EngineName.duckdb,
     spark_master: MasterOption = None,
+    spark_conf: ConfOption = None,
     output: FormatOption = OutputFormat.table,
     skip_bad: SkipOption = False,
 ) -> None:
@@ -119,7 +134,7 @@ def logrank_command(
     from netlm.survival.logrank import LogRank
     from netlm.survival.plotting import plot_km
 
-    with _session(engine, spark_master, plot) as (sql, note):
+    with _session(engine, spark_master, spark_conf, plot) as (sql, note):
         data = _load(sql, note, source, time, event, by, [], skip_bad)
         note("log-rank test")
         test = LogRank().fit(data)
@@ -180,6 +195,7 @@ def cox_command(
     ),
     engine: EngineOption = EngineName.duckdb,
     spark_master: MasterOption = None,
+    spark_conf: ConfOption = None,
     output: FormatOption = OutputFormat.table,
     skip_bad: SkipOption = False,
 ) -> None:
@@ -189,7 +205,7 @@ def cox_command(
 
     names = _split(covariates)
     categorical = [Factor.parse(spec) for spec in _split(factors)]
-    with _session(engine, spark_master, None) as (sql, note):
+    with _session(engine, spark_master, spark_conf, None) as (sql, note):
         data = _load(
             sql, note, source, time, event, None, names, skip_bad, categorical, _split(strata)
         )
@@ -228,7 +244,7 @@ def cox_command(
 
 @contextmanager
 def _session(
-    engine: EngineName, spark_master: str | None, plot: Path | None
+    engine: EngineName, spark_master: str | None, spark_conf: list[str] | None, plot: Path | None
 ) -> Iterator[tuple["SqlEngine", Note]]:
     """The engine and a progress display; bad input anywhere inside exits 2 with its lines."""
     from netlm.survival.engines import SparkEngine, open_engine
@@ -253,8 +269,8 @@ def _session(
                 progress.update(task, description=step)
 
             if engine is EngineName.spark:
-                note(f"starting Spark ({spark_master or 'local[2]'})")
-            sql = open_engine(engine.value, spark_master)
+                note("starting Spark")
+            sql = open_engine(engine.value, spark_master, spark_conf or ())
             if isinstance(sql, SparkEngine):
                 note(f"Spark session ready in {sql.startup_seconds:.1f} s")
             yield sql, note
@@ -324,7 +340,7 @@ def _km_table(km: "KaplanMeier", data: "SurvivalData") -> None:
             step = math.ceil(len(curve.time) / 20)
             shown = sorted({*range(0, len(curve.time), step), len(curve.time) - 1})
             steps.caption = (
-                f"every {step}th of {len(curve.time)} event times; --format json for all"
+                f"{len(shown)} of {len(curve.time)} event times shown; --format json for all"
             )
         for i in shown:
             steps.add_row(
