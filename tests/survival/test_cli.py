@@ -200,8 +200,8 @@ def test_logrank_plot_names_the_p_value(tmp_path: Path) -> None:
             "--plot km.pdf: the file name must end in .png or .svg",
         ),
         (
-            ["km", LUNG, "--time", "time", "--event", "status", "--spark-master", "local[1]"],
-            "--spark-master: only with --engine spark",
+            ["km", LUNG, "--time", "time", "--event", "status", "--master", "local[1]"],
+            "--master: only with --engine spark",
         ),
         (
             ["km", "nothing.csv", "--time", "time", "--event", "status"],

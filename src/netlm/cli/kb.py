@@ -11,7 +11,14 @@ import typer
 from rich.console import Console
 
 from netlm.cli.common import fail
-from netlm.cli.registry import EngineName, EngineOption, MasterOption, SkipOption, _engine
+from netlm.cli.registry import (
+    ConfOption,
+    EngineName,
+    EngineOption,
+    MasterOption,
+    SkipOption,
+    _engine,
+)
 from netlm.knowledge.releases import (
     BaseError,
     Version,
@@ -72,7 +79,8 @@ def impact_command(
     ] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="As Markdown.")] = None,
     engine: EngineOption = EngineName.duckdb,
-    spark_master: MasterOption = "local[2]",
+    spark_master: MasterOption = None,
+    spark_conf: ConfOption = None,
     skip_bad: SkipOption = False,
 ) -> None:
     """Which patients of a registry a knowledge-base change moves (first tier, strength or
@@ -89,7 +97,7 @@ def impact_command(
         new = _open(stack, head, "--head")
         versions = Versions(old.kb, new.kb, old.source, new.source)
         source, described = stack.enter_context(_registry(registry))
-        opened = stack.enter_context(_engine(source, engine, spark_master))
+        opened = stack.enter_context(_engine(source, engine, spark_master, spark_conf))
         impact = run(opened, versions, described, skip_bad)  # bad data: _engine says which
     if json_out is not None:
         write_json(impact, json_out)

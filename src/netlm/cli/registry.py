@@ -50,7 +50,21 @@ class AuditFormat(StrEnum):
 
 EngineOption = Annotated[EngineName, typer.Option("--engine", help="duckdb (embedded) or spark")]
 MasterOption = Annotated[
-    str, typer.Option("--spark-master", help="Spark master URL (with --engine spark)")
+    str | None,
+    typer.Option(
+        "--master",
+        "--spark-master",
+        help="With --engine spark: local[N], spark://host:port, yarn or k8s://… (default "
+        "NETLM_SPARK_MASTER, else local[2]).",
+    ),
+]
+ConfOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--conf",
+        help="With --engine spark: a Spark setting KEY=VALUE (repeatable; after those in "
+        "NETLM_SPARK_CONF), e.g. spark.executor.memory=4g.",
+    ),
 ]
 SkipOption = Annotated[
     bool,
@@ -74,18 +88,22 @@ def _progress(label: str, total: float | None = 1.0) -> Iterator[Callable[[float
 
 
 @contextmanager
-def _engine(path: Path, engine: EngineName, master: str) -> Iterator[Any]:
+def _engine(
+    path: Path, engine: EngineName, master: str | None, conf: list[str] | None
+) -> Iterator[Any]:
     from netlm.registry.engines import DuckDBEngine, RegistryError, SparkEngine, spark_session
 
     if not path.is_file():
         raise fail([f"{path}: no such file"])
     try:
         if engine is EngineName.duckdb:
+            for option, given in (("--master", master is not None), ("--conf", conf)):
+                if given:
+                    raise fail([f"{option}: only with --engine spark"])
             opened: Any = DuckDBEngine(path)
         else:
             with _progress("starting Spark", None):
-                session = spark_session(master)
-                session.sparkContext.setLogLevel("ERROR")
+                session = spark_session(master, conf or ())
             opened = SparkEngine(path, session)
     except RegistryError as exc:
         raise fail(exc.lines) from None
@@ -154,14 +172,15 @@ def assess_command(
     source: Annotated[Path, typer.Argument(help="Registry file (.parquet or .csv).")],
     out: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
     engine: EngineOption = EngineName.duckdb,
-    spark_master: MasterOption = "local[2]",
+    spark_master: MasterOption = None,
+    spark_conf: ConfOption = None,
     skip_bad: SkipOption = False,
 ) -> None:
     """Assess every patient with the knowledge base compiled to SQL."""
     from netlm.registry import batch
 
     _check_output(out)
-    with _engine(source, engine, spark_master) as opened:
+    with _engine(source, engine, spark_master, spark_conf) as opened:
         checked = batch.check(opened, skip_bad)
         with _progress(f"assessing on {engine.value}") as update:
             batch.write_assessment(opened, out, progress=update)
@@ -185,7 +204,8 @@ def audit_command(
     ] = None,
     output: Annotated[AuditFormat, typer.Option("--format")] = AuditFormat.table,
     engine: EngineOption = EngineName.duckdb,
-    spark_master: MasterOption = "local[2]",
+    spark_master: MasterOption = None,
+    spark_conf: ConfOption = None,
     skip_bad: SkipOption = False,
 ) -> None:
     """Was the treatment given recommended, considered or excluded by netlm?"""
@@ -194,7 +214,7 @@ def audit_command(
 
     if patients is not None:
         _check_output(patients, "--patients ")
-    with _engine(source, engine, spark_master) as opened:
+    with _engine(source, engine, spark_master, spark_conf) as opened:
         checked = check(opened, skip_bad)
         with _progress(f"auditing on {engine.value}", None):
             result = run_audit(opened, by.value, checked=checked)

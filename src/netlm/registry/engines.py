@@ -11,12 +11,13 @@ import shutil
 import tempfile
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netlm import spark as netlm_spark
 from netlm.registry.dialect import DUCKDB, SPARK, Dialect
 from netlm.registry.validate import (
     PROBLEMS,
@@ -27,7 +28,7 @@ from netlm.registry.validate import (
     repr_sql,
     with_duplicates,
 )
-from netlm.settings import spark_folders
+from netlm.spark import SparkSetupError, file_uri
 
 RAW, CHECKED, VALID = "registry_raw", "registry_checked", "registry_valid"
 CELLS, DUPLICATES = "registry_cells", "registry_duplicate_ids"
@@ -255,27 +256,13 @@ def _join_csv(parts: list[Path], columns: list[str], out: Path) -> None:
                 shutil.copyfileobj(source, target)
 
 
-def spark_session(master: str = "local[2]") -> Any:
-    """A Spark session for the registry jobs (UI off, few shuffle partitions when local)."""
+def spark_session(master: str | None = None, conf: Sequence[str] = ()) -> Any:
+    """A Spark session for the registry jobs on `master` (None: NETLM_SPARK_MASTER, else
+    local[2]; see `netlm.spark`)."""
     try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise RegistryError(
-            ["--engine spark needs pyspark: pip install 'netlm[spark]' (and Java 17)"]
-        ) from None
-    builder = (
-        SparkSession.builder.master(master)
-        .appName("netlm-registry")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "2g")
-    )
-    for key, value in spark_folders().items():
-        builder = builder.config(key, value)
-    if master.startswith("local"):
-        builder = builder.config("spark.sql.shuffle.partitions", "4")
-    return builder.getOrCreate()
+        return netlm_spark.spark_session(master, "netlm-registry", conf, local_partitions=4)
+    except SparkSetupError as exc:
+        raise RegistryError(exc.lines) from None
 
 
 class SparkEngine(Engine):
@@ -298,9 +285,9 @@ class SparkEngine(Engine):
             fields = [StructField(n, StringType()) for n in [*names, CORRUPT]]
             options = {"header": True, "multiLine": True, "escape": '"', "mode": "PERMISSIVE",
                        "columnNameOfCorruptRecord": CORRUPT}  # fmt: skip
-            df = reader.schema(StructType(fields)).options(**options).csv(str(path))
+            df = reader.schema(StructType(fields)).options(**options).csv(file_uri(path))
         else:
-            df = reader.parquet(str(path))
+            df = reader.parquet(file_uri(path))
         # Row numbers without a single-partition window: partition offsets plus the position
         # inside the partition, both carried by monotonically_increasing_id.
         mid = F.monotonically_increasing_id()
@@ -366,9 +353,9 @@ class SparkEngine(Engine):
             folder = Path(tmp) / "out"
             with self._watch(progress):
                 if csv_out:
-                    df.write.option("header", False).option("escape", '"').csv(str(folder))
+                    df.write.option("header", False).option("escape", '"').csv(file_uri(folder))
                 else:
-                    df.write.parquet(str(folder))
+                    df.write.parquet(file_uri(folder))
             parts = sorted(p for p in folder.iterdir() if p.name.startswith("part-"))
             if csv_out:
                 _join_csv(parts, df.columns, out)

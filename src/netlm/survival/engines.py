@@ -8,13 +8,14 @@ methods here, so the statistics never know which engine they run on.
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from netlm.settings import spark_folders
+from netlm.spark import SparkSetupError, file_uri, spark_session
 from netlm.survival.errors import SurvivalInputError
 
 Arrays = dict[str, npt.NDArray[Any]]
@@ -165,10 +166,13 @@ class SparkEngine(SqlEngine):
 
     name = "spark"
 
-    def __init__(self, master: str = "local[2]") -> None:
+    def __init__(self, master: str | None = None, conf: Sequence[str] = ()) -> None:
         super().__init__()
         started = time.perf_counter()
-        self._spark = _spark_session(master)
+        try:  # few shuffle partitions when local: the aggregated tables are small
+            self._spark = spark_session(master, "netlm-survival", conf, local_partitions=8)
+        except SparkSetupError as exc:
+            raise SurvivalInputError(exc.lines) from None
         self.startup_seconds = time.perf_counter() - started
         self._cached: list[Any] = []
 
@@ -182,11 +186,11 @@ class SparkEngine(SqlEngine):
         return f"(NOT isnan({expr}) AND abs({expr}) < double('Infinity'))"
 
     def _register(self, path: Path, fmt: str) -> None:
-        reader = self._spark.read
+        reader, uri = self._spark.read, file_uri(path)
         frame = (
-            reader.parquet(str(path))
+            reader.parquet(uri)
             if fmt == "parquet"
-            else reader.csv(str(path), header=True, inferSchema=True)
+            else reader.csv(uri, header=True, inferSchema=True)
         )
         frame.createOrReplaceTempView(SOURCE_VIEW)
         # Spark reads one file in order, partition after partition; the generated id follows it.
@@ -219,43 +223,16 @@ class SparkEngine(SqlEngine):
         self._cached.clear()
 
 
-def _spark_session(master: str) -> Any:
-    """A quiet Spark session (no UI, few shuffle partitions for small aggregated tables)."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:  # pragma: no cover - pyspark is a declared dependency
-        raise SurvivalInputError([f"--engine spark: pyspark is not installed ({exc})"]) from None
-    log_config = Path(__file__).with_name("data") / "spark-log4j2.properties"
-    builder = SparkSession.builder
-    for key, value in spark_folders().items():
-        builder = builder.config(key, value)
-    try:
-        spark = (
-            builder.master(master)
-            .appName("netlm-survival")
-            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log_config}")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.shuffle.partitions", "8")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.driver.memory", "2g")
-            .getOrCreate()
-        )
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SurvivalInputError(
-            [f"--engine spark: cannot start a Spark session on {master}: {first}"]
-        ) from None
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
-
-
-def open_engine(name: str, spark_master: str | None = None) -> SqlEngine:
-    """The engine called `name` (`duckdb` or `spark`)."""
+def open_engine(
+    name: str, spark_master: str | None = None, spark_conf: Sequence[str] = ()
+) -> SqlEngine:
+    """The engine called `name` (`duckdb` or `spark`); `--master` and `--conf` only with spark
+    (the master defaults to NETLM_SPARK_MASTER, else local[2])."""
     if name == "duckdb":
-        if spark_master is not None:
-            raise SurvivalInputError(["--spark-master: only with --engine spark"])
+        for option, given in (("--master", spark_master is not None), ("--conf", spark_conf)):
+            if given:
+                raise SurvivalInputError([f"{option}: only with --engine spark"])
         return DuckDBEngine()
     if name == "spark":
-        return SparkEngine(spark_master or "local[2]")
+        return SparkEngine(spark_master, spark_conf)
     raise SurvivalInputError([f"--engine: {name!r} is not duckdb or spark"])
