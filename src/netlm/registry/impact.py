@@ -65,7 +65,8 @@ class Transition(BaseModel):
     direct: bool = Field(
         description="False when no change touches these options: all changes are listed."
     )
-    examples: list[str]
+    examples: list[str] = Field(description="The first patients' ids, as the text shows them.")
+    ids: list[str] = Field(description="Every patient's id, in registry order.")
 
 
 class Impact(BaseModel):
@@ -217,9 +218,11 @@ def compare(
                 causes=[c.id for c in (causes or changes)],
                 direct=bool(causes),
                 examples=group.ids[:EXAMPLES],
+                ids=group.ids,
             )
         )
-    transitions.sort(key=lambda t: (-t.patients, t.before, t.after))
+    # A new first tier first: what a tumour board would now propose first.
+    transitions.sort(key=lambda t: (t.before == t.after, -t.patients, t.before, t.after))
 
     def version(kb: KnowledgeBase, source: str) -> KbVersion:
         return KbVersion(version=kb.manifest.version, released=kb.manifest.released, source=source)
@@ -261,7 +264,8 @@ def _patients(n: int) -> str:
 
 
 def _percent(share: float) -> str:
-    return f"{100 * share:.1f} %"
+    """One decimal; two below 1 % (4 of 10,000 patients is 0.04 %, not 0.0 %)."""
+    return f"{100 * share:.2f} %" if 0 < share < 0.01 else f"{100 * share:.1f} %"
 
 
 def title(t: Transition) -> str:
@@ -275,13 +279,18 @@ def summary(impact: Impact) -> str:
     """The headline: versions, registry and how many patients change."""
     b, h = impact.base, impact.head
     skipped = f"; {impact.skipped} rows with bad data skipped" if impact.skipped else ""
+    first = sum(t.patients for t in impact.transitions if t.before != t.after)
+    n = len(impact.changes)
+
+    def share(count: int) -> str:
+        return _percent(count / impact.patients if impact.patients else 0.0)
+
     return (
         f"Knowledge base {b.version} ({b.source}, released {b.released}) → {h.version} "
         f"({h.source}, released {h.released}) on {impact.registry}: {impact.patients:,} patients"
-        f"{skipped}. {_patients(impact.changed)} "
-        f"({_percent(impact.changed / impact.patients if impact.patients else 0.0)}) change "
-        f"first tier, strength or exclusions; {len(impact.changes)} decision-relevant rule "
-        "changes."
+        f"{skipped}. {_patients(impact.changed)} ({share(impact.changed)}) change first tier, "
+        f"strength or exclusions, {first:,} of them their first tier ({share(first)}); "
+        f"{n} decision-relevant rule {'change' if n == 1 else 'changes'}."
     )
 
 
