@@ -17,6 +17,7 @@ from netlm.model.text import FreeText, SingleLine
 from netlm.store.credentials import TokenInfo
 from netlm.web import state
 from netlm.web.api import account as account_api
+from netlm.web.api import follow_up as follow_up_api
 from netlm.web.errors import ApiError
 from netlm.web.report.pdf import render_report_pdf
 from netlm.web.report.system import PdfUnavailable
@@ -330,3 +331,4 @@ def unlock_user(
 
 
 router.include_router(account_api.router)
+router.include_router(follow_up_api.router)
