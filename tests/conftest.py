@@ -4,6 +4,8 @@ a PostgreSQL database for the tests that need one."""
 import copy
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,33 @@ GATE_VIGNETTES = sorted((ROOT / "tests" / "vignettes").glob("s*.json"))
 # neoadjuvant strategies, each citing its source
 PATHWAY_VIGNETTES = sorted((ROOT / "tests" / "vignettes").glob("p*.json"))
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
+
+# The run's tmp_path folders go in a folder of the run's own (--basetemp) rather than pytest's
+# shared /tmp/pytest-of-<user>, which stays behind even when empty: removed at the end when no
+# test failed, else kept and named, to look into. A --basetemp given by hand is left alone.
+RUN_TEMP = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.basetemp is None:
+        root = os.environ.get("PYTEST_DEBUG_TEMPROOT")  # where pytest itself would put it
+        config.stash[RUN_TEMP] = Path(tempfile.mkdtemp(prefix="netlm-tests-", dir=root))
+        config.option.basetemp = str(config.stash[RUN_TEMP])
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    folder = session.config.stash.get(RUN_TEMP, None)
+    if folder is None:
+        return
+    if session.testsfailed == 0:
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"the failed tests' temporary folders are kept in {folder}")
+
 
 BASE_CASE: dict[str, Any] = {
     "schema": "netlm.case/1",
