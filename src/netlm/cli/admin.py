@@ -101,7 +101,7 @@ def db_export_registry(
         str | None, typer.Option("--center", help="Centre name for every row.")
     ] = None,
 ) -> None:
-    """Write the board's cases and latest MDT decisions in the registry format."""
+    """Write the board's cases, latest MDT decisions and follow-up in the registry format."""
     from netlm.registry.export import export_registry
 
     if out.suffix.lower() not in (".parquet", ".csv"):

@@ -1,8 +1,11 @@
 """`netlm db export-registry`: the board's own store in the registry format, to audit its boards.
 
-Each live case (its latest version) becomes one row; the latest MDT decision gives
-`treatment_given` (the chosen options joined by `+`) and `treatment_date`. The store holds no
-follow-up, so the survival columns stay empty until the hospital adds them.
+Each live case (its latest version) becomes one row. The latest MDT decision and the case's
+follow-up (netlm.registry.outcomes) give the outcome columns: `treatment_given` and
+`treatment_date` are the first treatment recorded as started on or after the decision (the
+options joined by `+`), else the options the decision chose and its date; `followup_months`,
+`death`, `progression_months` and `progressed` count from that treatment start (else the
+decision date) and stay empty for a case without a decision or without follow-up.
 """
 
 from collections.abc import Callable, Iterator
@@ -14,6 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from netlm.registry.format import registry_columns, row_from_case
+from netlm.registry.outcomes import origin, outcome_columns, treatments_started
 from netlm.registry.synth import arrow_schema
 
 if TYPE_CHECKING:
@@ -31,8 +35,12 @@ def _rows(store: "Store", center: str | None) -> Iterator[dict[str, Any]]:
             decisions = store.list_decisions(summary.case_id)
             if decisions:
                 latest = max(decisions, key=lambda d: (d.decided_on, d.id))
-                row["treatment_given"] = "+".join(latest.chosen_options)
-                row["treatment_date"] = latest.decided_on.isoformat()
+                events = store.list_follow_up(summary.case_id)
+                given = treatments_started(events, latest.decided_on)
+                start = origin(events, latest.decided_on)
+                row["treatment_given"] = "+".join(given or latest.chosen_options)
+                row["treatment_date"] = start.isoformat()
+                row.update(outcome_columns(events, start))
             row["center"] = center
             row["diagnosis_year"] = None
             yield row
