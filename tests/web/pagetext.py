@@ -84,6 +84,7 @@ LATIN_OK = {
     "III", "min", "GBq", "MBq", "Dotatate", "Child", "Pugh", "Oddi", "Karnofsky", "CIRSE", "NORDIC",
     "DPYD", "DPD", "DEB", "OHSU", "RETNET", "Scott", "Boudreaux", "Graff", "Baker", "Maxwell",
     "Origin", "Referer", "Cookie",  # HTTP header names a script must send as written
+    "Choi",  # the Choi response criteria (CT density), named after their author
 }  # fmt: skip
 HALF_WIDTH = re.compile(r"[\u3400-\u9fff][,;:?!()]|[,;:?!(][\u3400-\u9fff]|\)[\u3400-\u9fff]")
 

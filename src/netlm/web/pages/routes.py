@@ -12,7 +12,7 @@ from netlm.store.errors import InvalidCredentials, NotFound, Throttled, Validati
 from netlm.web import signin, state
 from netlm.web.i18n import request_lang, word
 from netlm.web.pages import account as own_account
-from netlm.web.pages import cases
+from netlm.web.pages import cases, follow_up, outcomes
 from netlm.web.pages.account import finish_password_step, login_refusal
 from netlm.web.pages.render import page, render_error
 from netlm.web.security import (
@@ -32,6 +32,8 @@ __all__ = ["render_error", "router"]
 
 router = APIRouter()
 router.include_router(cases.router)
+router.include_router(follow_up.router)
+router.include_router(outcomes.router)
 router.include_router(own_account.router)
 
 OptionalSession = Annotated[Session | None, Depends(optional_session)]

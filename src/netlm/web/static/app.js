@@ -15,10 +15,10 @@ document.addEventListener("DOMContentLoaded", () => {
   update();
 });
 
-// After a failed save (a case or a decision) the error summary takes the focus, so a screen
-// reader reads it first and the keyboard starts at its links to the fields.
+// After a failed save (a case, a decision, a follow-up event) the error summary takes the focus,
+// so a screen reader reads it first and the keyboard starts at its links to the fields.
 document.addEventListener("DOMContentLoaded", () => {
-  const summary = document.querySelector("#form-problems, #decision-problems");
+  const summary = document.querySelector("#form-problems, #decision-problems, #follow-up-problems");
   if (!summary) return;
   summary.tabIndex = -1;
   summary.focus();
