@@ -120,6 +120,11 @@ def test_install_names_the_process_when_apt_stays_busy(tmp_path: Path) -> None:
 
 
 def test_make_run_starts_when_the_pdf_packages_cannot_be_installed(tmp_path: Path) -> None:
+    """`make run` asks for the PDF packages in advise mode, which exits 0 when apt stays busy or
+    fails, so that make goes on to serve."""
+    planned = subprocess.run(["make", "-n", "run"], capture_output=True, text=True, cwd=ROOT)
+    assert "scripts/system-deps.sh advise pdf\n" in planned.stdout
+    assert "system-deps.sh install" not in planned.stdout
     env, lock, _record = _root_with_busy_apt(tmp_path, timeout=1)
     holder = _hold(lock, 30)
     try:
@@ -140,6 +145,87 @@ def test_make_run_starts_when_the_pdf_packages_cannot_be_installed(tmp_path: Pat
             "libpangoft2-1.0-0 fonts-noto-cjk); netlm starts without them and the PDF report "
             "names what is missing. Install them later: scripts/system-deps.sh install pdf"
         )
+
+
+def _private_apt(folder: Path, dpkg: Path) -> Path:
+    """An apt configuration of the test's own: no package source (`apt-get update` reads nothing
+    from the network) and its own lists, cache and auto/manual marks, so that nothing of the
+    machine's apt state changes; dpkg's database and its locks are those in `dpkg`."""
+    for sub in ("sources.list.d", "lists/partial", "cache/archives/partial"):
+        (folder / sub).mkdir(parents=True)
+    (folder / "sources.list").touch()
+    conf = folder / "apt.conf"
+    conf.write_text(
+        f'Dir::Etc::SourceList "{folder}/sources.list";\n'
+        f'Dir::Etc::SourceParts "{folder}/sources.list.d";\n'
+        f'Dir::State::Lists "{folder}/lists";\n'
+        f'Dir::State::extended_states "{folder}/extended_states";\n'
+        f'Dir::State::status "{dpkg}/status";\n'
+        f'Dir::Cache "{folder}/cache";\n'
+    )
+    return conf
+
+
+def _installed_group() -> str:
+    """A group of packages this machine has (make test installs pdf, test and spark first)."""
+    for group in ("spark", "pdf", "build"):
+        listed = subprocess.run([str(SCRIPT), "list", group], capture_output=True, text=True)
+        query = subprocess.run(["dpkg-query", "-W", "-f=${Status}\n", *listed.stdout.split()],
+                               capture_output=True, text=True)  # fmt: skip
+        if query.returncode == 0 and "not-installed" not in query.stdout:
+            return group
+    raise AssertionError("none of the spark, pdf or build packages is installed")
+
+
+def test_install_waits_for_the_real_dpkg_lock(tmp_path: Path) -> None:
+    """apt's own lock, held as apt holds it (an fcntl write lock on lock-frontend and lock) for
+    3 s: the script says it waits, naming the process, then the real apt-get runs. As root these
+    are dpkg's locks in /var/lib/dpkg; as another user, a copy of dpkg's database in tmp_path
+    (apt-get takes the locks beside it) stands in, named by NETLM_APT_LOCKS, and `id` says root.
+    dpkg-query says nothing is installed, so that there is something to install; apt-get then
+    finds every package installed already and changes nothing."""
+    env = _without_packages(tmp_path)
+    (tmp_path / "bin" / "id").write_text("#!/bin/sh\necho 0\n")
+    if os.geteuid() == 0:
+        dpkg = Path("/var/lib/dpkg")
+    else:
+        dpkg = tmp_path / "dpkg"
+        dpkg.mkdir()
+        shutil.copy("/var/lib/dpkg/status", dpkg)
+        env["NETLM_APT_LOCKS"] = f"{dpkg}/lock-frontend {dpkg}/lock"
+    env |= {"APT_CONFIG": str(_private_apt(tmp_path / "apt", dpkg)),
+            "NETLM_APT_LOCK_TIMEOUT": "60"}  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time\n"
+         "files = [open(f'{sys.argv[1]}/{name}', 'a') for name in ('lock-frontend', 'lock')]\n"
+         "for f in files:\n"
+         "    while True:  # F_SETLK, as apt: wait while a real apt holds it\n"
+         "        try:\n"
+         "            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+         "            break\n"
+         "        except OSError:\n"
+         "            time.sleep(0.2)\n"
+         "print('held', flush=True)\n"
+         "time.sleep(3)\n", str(dpkg)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "held\n"
+        name = Path(f"/proc/{holder.pid}/comm").read_text().strip()
+        started = time.monotonic()
+        result = subprocess.run([str(SCRIPT), "install", _installed_group()], capture_output=True,
+                                text=True, env=env, timeout=60)  # fmt: skip
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 0, result.stderr
+    assert f"waiting for apt: {dpkg}/lock-frontend is held by process {holder.pid} ({name})" in (
+        result.stderr
+    )
+    assert waited >= 2, "it waited for the lock"
+    assert "is already the newest version" in result.stderr, "the real apt-get ran"
 
 
 def test_ci_installs_python_and_make_on_a_bare_machine_through_the_lock_wait(
