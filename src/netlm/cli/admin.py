@@ -5,6 +5,7 @@ All act on `NETLM_DATABASE_URL` (default: the embedded SQLite file under `NETLM_
 Errors are one line on stderr with exit code 2, never a traceback.
 """
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,11 +15,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.cells import cell_len
 
-from netlm.cli.common import pad
+from netlm.cli.common import fail, pad
 from netlm.settings import Settings, database_url
 
 if TYPE_CHECKING:
-    from netlm.store import Store
+    from netlm.store import Store, UserInfo
+    from netlm.store.followup import FollowUpIn
 
 # netlm.store (SQLAlchemy, Alembic) is imported inside the commands: `netlm assess` shares this
 # command line and should not pay their import time.
@@ -38,6 +40,12 @@ user_app = typer.Typer(
 token_app = typer.Typer(
     help="List and revoke API tokens.", no_args_is_help=True, pretty_exceptions_enable=False
 )
+follow_up_app = typer.Typer(
+    help="Follow-up of a case: add and list dated events, or read them from a FHIR chart.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app.add_typer(follow_up_app, name="follow-up")
 
 
 @contextmanager
@@ -110,6 +118,118 @@ def db_export_registry(
     with _store() as store:
         count = export_registry(store, out, center)
     typer.echo(f"exported {count} cases to {out}")
+
+
+def _acting(store: "Store", username: str) -> "UserInfo":
+    """The account the CLI records as entering follow-up: a named, active clinician or admin."""
+    user = next((u for u in store.list_users() if u.username == username), None)
+    if user is None or user.disabled or user.role == "viewer":
+        raise ValueError(f"--user: {username!r} is not an active clinician or admin account")
+    return user
+
+
+def _event(fields: dict[str, object]) -> "FollowUpIn":
+    from pydantic import ValidationError
+
+    from netlm.store.followup import FollowUpIn
+
+    try:
+        return FollowUpIn.model_validate({k: v for k, v in fields.items() if v not in (None, [])})
+    except ValidationError as exc:
+        lines = [f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors()]
+        raise fail(lines) from None
+
+
+UserOption = Annotated[
+    str, typer.Option("--user", help="Account recorded as entering it (clinician or admin).")
+]
+
+
+@follow_up_app.command("add")
+def follow_up_add(
+    case_id: str,
+    kind: Annotated[str, typer.Argument(help="progression, death, last_contact or treatment.")],
+    date: Annotated[str, typer.Argument(help="YYYY-MM-DD; a treatment's start.")],
+    user: UserOption,
+    criteria: Annotated[
+        str | None,
+        typer.Option(help="Progression: recist_1_1, choi, clinical, biochemical or other."),
+    ] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", help="Treatment: an option code (repeat).")
+    ] = None,
+    stopped: Annotated[str | None, typer.Option(help="Treatment: when it stopped.")] = None,
+    note: Annotated[str, typer.Option(help="Free text.")] = "",
+    supersedes: Annotated[
+        int | None, typer.Option(help="Id of the event of this case it corrects.")
+    ] = None,
+) -> None:
+    """Record one follow-up event of a case; prints it as JSON."""
+    event = _event({"kind": kind, "date": date, "criteria": criteria, "options": option or [],
+                    "stopped": stopped, "note": note, "supersedes": supersedes})  # fmt: skip
+    with _store() as store:
+        saved = store.add_follow_up(case_id, event, _acting(store, user))
+    typer.echo(saved.model_dump_json(indent=2))
+
+
+@follow_up_app.command("list")
+def follow_up_list(case_id: str) -> None:
+    """Every follow-up event of a case as JSON, corrected ones included (`superseded_by`)."""
+    with _store() as store:
+        events = store.list_follow_up(case_id)
+    typer.echo(json.dumps([e.model_dump(mode="json") for e in events], indent=2))
+
+
+@follow_up_app.command("import")
+def follow_up_import(
+    case_id: str,
+    bundle: Annotated[str, typer.Argument(help="FHIR R4 Bundle (JSON); - for stdin.")],
+    user: UserOption,
+    patient: Annotated[
+        str | None, typer.Option("--patient", help="Patient id, when the Bundle holds several.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be stored; store nothing.")
+    ] = False,
+) -> None:
+    """Read death, progression and treatments from a FHIR chart into a case's follow-up; what
+    the chart holds but netlm cannot read is listed on stderr. Importing again adds only what
+    is new."""
+    import datetime as dt
+
+    from netlm.cli.common import SourceError, read_source, source_name
+    from netlm.fhir.mapping import FhirMappingError
+    from netlm.fhir.mapping.followup import follow_up_from_bundle, save_follow_up
+    from netlm.model.parse import CaseInputError, load_json
+
+    try:
+        data = load_json(read_source(bundle))
+        found = follow_up_from_bundle(data, on=dt.date.today(), patient_id=patient)
+    except SourceError as exc:
+        raise fail([str(exc)]) from None
+    except CaseInputError as exc:
+        raise fail([f"{source_name(bundle)}: {p}" for p in exc.problems]) from None
+    except FhirMappingError as exc:
+        raise fail([f"{source_name(bundle)}: {p}" for p in exc.problems]) from None
+    for reason in found.not_used:
+        typer.echo(f"not used: {reason}", err=True)
+    if dry_run:
+        for item in found.events:
+            typer.echo(f"would add: {_line(item.event)}  ({item.source})")
+        return
+    with _store() as store:
+        results = save_follow_up(store, case_id, found, _acting(store, user))
+    for r in results:
+        if r.stored is not None:
+            typer.echo(f"added {r.stored.id}: {_line(r.stored)}  ({r.found.source})")
+        else:
+            typer.echo(f"skipped: {_line(r.found.event)}: {r.reason}")
+
+
+def _line(event: "FollowUpIn") -> str:
+    details = [event.criteria or "", "+".join(event.options),
+               f"stopped {event.stopped}" if event.stopped else ""]  # fmt: skip
+    return " ".join([str(event.date), event.kind, *(d for d in details if d)])
 
 
 @db_app.command("upgrade")
