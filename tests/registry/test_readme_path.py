@@ -1,5 +1,6 @@
 """The README's command lines as a newcomer runs them: the guided tour's commands as written
-(their /tmp files in a folder of the test's own), then synth, audit and Cox at 80 columns."""
+(their /tmp files in a folder of the test's own), then synth, audit and Cox at 80 columns, and
+every command's help free of references to netlm's internal documents."""
 
 import json
 import os
@@ -8,9 +9,12 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import click
 import pytest
+import typer
 from rich.console import Console
 
+from netlm.cli.app import app
 from netlm.cli.common import word_table
 from netlm.cli.survival import _p_value
 from netlm.registry.care import DISCORDANT
@@ -139,3 +143,20 @@ def test_an_unknown_column_gets_a_did_you_mean() -> None:
     )
     assert "(did you mean center?)" in problems[1]
     assert "did you mean" not in problems[2]
+
+
+def _helps(command: click.Command, path: str) -> list[tuple[str, str]]:
+    """(command path, help text) of the command, its options and every subcommand."""
+    texts = [(path, command.help or ""), (path, command.short_help or "")]
+    texts += [(path, getattr(param, "help", None) or "") for param in command.params]
+    for name, sub in getattr(command, "commands", {}).items():
+        texts += _helps(sub, f"{path} {name}")
+    return texts
+
+
+def test_no_help_refers_to_internal_documents() -> None:
+    """The development briefs ("the clinical brief", "interop brief §2") are not the user's."""
+    helps = _helps(typer.main.get_command(app), "netlm")
+    assert len(helps) > 100
+    internal = re.compile(r"\bbrief\b|§|/work/", re.I)
+    assert [(path, text) for path, text in helps if internal.search(text)] == []

@@ -139,7 +139,8 @@ def synth_command(
     n: Annotated[int, typer.Option("--n", min=1, help="Number of patients.")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same file).")] = 1,
 ) -> None:
-    """Write a synthetic registry whose distributions follow the clinical brief."""
+    """Write a synthetic registry: published NETLM series where they give a figure, the rest
+    illustrative; the outcomes show how the analyses work, not medicine."""
     from netlm.registry.synth import synthesise
 
     if out.suffix.lower() not in (".parquet", ".csv"):
