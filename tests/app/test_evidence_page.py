@@ -55,4 +55,6 @@ def test_chinese_evidence_words(env: Env) -> None:
     page = case_page(env, "03", "zh")
     assert "中位无进展生存期（主要终点）</th><td>未达到</td>" in page
     assert "比较：177Lu-DOTATATE + 奥曲肽 vs 大剂量奥曲肽" in page
-    assert "所读原文未给出95%置信区间" in page
+    assert "<td>0.21（95% CI 0.13–0.33）</td>" in page
+    mayo = case_page(env, "01", "zh")  # Mayo 2010's prognostic HRs come without a CI
+    assert "<td>3（所读原文未给出95%置信区间）</td>" in mayo
