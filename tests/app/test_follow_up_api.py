@@ -1,6 +1,7 @@
 """`/api/v1/cases/{case_id}/follow-up`: roles, CSRF for browser sessions, 201 with the stored
 event, corrections, refusals (422 naming the field, 404 for an unknown case), OpenAPI."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from tests.conftest import EXAMPLES, load_json
 
 CASE = load_json(EXAMPLES[2])  # v03
 PATH = "/api/v1/cases/v03/follow-up"
+FEEDS = Path(__file__).resolve().parents[2] / "examples" / "fhir" / "feeds"
 
 
 @pytest.fixture
@@ -119,6 +121,35 @@ def test_openapi_documents_the_routes_with_examples(env: Env) -> None:
     schema = env.client().get("/openapi.json").json()
     route = schema["paths"]["/api/v1/cases/{case_id}/follow-up"]
     assert set(route) == {"get", "post"}
+    assert "post" in schema["paths"]["/api/v1/cases/{case_id}/follow-up/fhir"]
     assert "422" in route["post"]["responses"]
     examples = schema["components"]["schemas"]["FollowUpIn"]["examples"]
     assert {e["kind"] for e in examples} == {"progression", "treatment", "last_contact", "death"}
+
+
+def test_a_fhir_chart_fills_the_follow_up_once(env: Env, case: str) -> None:
+    chart = (FEEDS / "cerner-01-rectal-nec-after-platinum.json").read_bytes()
+    fhir = f"{PATH}/fhir"
+    first = env.client().post(fhir, content=chart, headers=env.auth("clinician"))
+    assert first.status_code == 200, first.text
+    added = first.json()["added"]
+    assert [(e["kind"], e["date"]) for e in added] == [
+        ("treatment", "2023-07-01"),
+        ("progression", "2024-01-20"),
+    ]
+    again = env.client().post(fhir, content=chart, headers=env.auth("clinician")).json()
+    assert (again["added"], [s["reason"] for s in again["skipped"]]) == (
+        [],
+        ["already recorded"] * 2,
+    )
+    assert env.client().post(fhir, content=chart, headers=env.auth("viewer")).status_code == 403
+    missing = env.client().post(
+        "/api/v1/cases/nobody/follow-up/fhir", content=chart, headers=env.auth("clinician")
+    )
+    assert missing.status_code == 404
+    broken = env.client().post(fhir, content=b"{", headers=env.auth("clinician"))
+    assert broken.status_code == 400
+    not_a_bundle = env.client().post(
+        fhir, json={"resourceType": "Patient"}, headers=env.auth("clinician")
+    )
+    assert not_a_bundle.status_code == 422

@@ -261,8 +261,9 @@ def save_follow_up(
     (supersedes) the same treatment recorded while it ran, and an event the store refuses (a
     second death, an event after the death) is reported with the store's reason."""
     results = []
+    stored = store.list_follow_up(case_id)  # NotFound for an unknown case, events or not
     for item in found.events:
-        current = [e for e in store.list_follow_up(case_id) if e.superseded_by is None]
+        current = [e for e in stored if e.superseded_by is None]
         event = item.event
         if any(_same(e, event) for e in current):
             results.append(Saved(item, None, "already recorded"))
@@ -274,6 +275,8 @@ def save_follow_up(
             results.append(Saved(item, store.add_follow_up(case_id, event, user)))
         except ValidationFailed as exc:
             results.append(Saved(item, None, f"{exc.field}: {exc.message}"))
+            continue
+        stored = store.list_follow_up(case_id)
     return results
 
 

@@ -3,10 +3,20 @@ contact, treatment given), recorded per case so the registry export and the surv
 can relate outcomes to concordance with netlm. Events are append-only: a correction is a new
 event whose `supersedes` names the one it corrects."""
 
-from fastapi import APIRouter, Request
+import datetime as dt
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from netlm.fhir.mapping import FhirMappingError
+from netlm.fhir.mapping.followup import follow_up_from_bundle, save_follow_up
+from netlm.model.parse import load_json
 from netlm.store.followup import FollowUpEvent, FollowUpIn
 from netlm.web import state
+from netlm.web.api.fhir import BUNDLE_BODY
+from netlm.web.errors import error_body
 from netlm.web.security import Clinician, Viewer
 
 router = APIRouter(tags=["follow-up"])
@@ -45,3 +55,48 @@ def add_follow_up(
     `supersedes`. Refused with 422 naming the field: a date before 1900 or in the future, an
     unknown option code, a second death, or an event after the recorded death."""
     return state.store(request).add_follow_up(case_id, event, current.user)
+
+
+class SkippedOut(BaseModel):
+    event: FollowUpIn
+    source: str = Field(description="The resource(s) it was read from")
+    reason: str = Field(description="Why it was not stored, e.g. already recorded")
+
+
+class FhirFollowUpOut(BaseModel):
+    added: list[FollowUpEvent]
+    skipped: list[SkippedOut]
+    not_used: list[str] = Field(description="What the chart holds that netlm did not read, why")
+
+
+@router.post(
+    "/cases/{case_id}/follow-up/fhir",
+    response_model=FhirFollowUpOut,
+    openapi_extra=BUNDLE_BODY,
+    tags=["fhir"],
+)
+async def follow_up_from_fhir(
+    request: Request,
+    case_id: str,
+    current: Clinician,
+    patient: Annotated[str | None, Query(max_length=200)] = None,
+) -> Any:
+    """Read death, progression and treatments from a FHIR R4 Bundle (one patient's chart) into
+    the case's follow-up; importing the chart again adds only what is new, and a treatment that
+    has stopped since corrects the one recorded while it ran. 422 when the Bundle cannot be read
+    (one entry per problem)."""
+    data = load_json(await request.body())
+    try:
+        found = follow_up_from_bundle(data, on=dt.date.today(), patient_id=patient)
+    except FhirMappingError as exc:
+        return JSONResponse(error_body([(p.path, p.message) for p in exc.problems]), 422)
+    results = save_follow_up(state.store(request), case_id, found, current.user)
+    return FhirFollowUpOut(
+        added=[r.stored for r in results if r.stored is not None],
+        skipped=[
+            SkippedOut(event=r.found.event, source=r.found.source, reason=r.reason)
+            for r in results
+            if r.stored is None
+        ],
+        not_used=found.not_used,
+    )
