@@ -153,3 +153,9 @@ def test_a_fhir_chart_fills_the_follow_up_once(env: Env, case: str) -> None:
         fhir, json={"resourceType": "Patient"}, headers=env.auth("clinician")
     )
     assert not_a_bundle.status_code == 422
+
+
+def test_reading_the_follow_up_is_audited(env: Env, case: str) -> None:
+    assert env.client().get(PATH, headers=env.auth("viewer")).status_code == 200
+    (read,) = [e for e in env.store.audit_log(entity_id=case) if e.action == "read"][:1]
+    assert (read.username, read.detail) == ("viewer", {"status": 200})
