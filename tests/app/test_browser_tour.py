@@ -104,6 +104,8 @@ def test_the_guided_tour_in_the_browser(tmp_path: Path, monkeypatch: pytest.Monk
         medicines = [option for option in texts if "Clinical trial" not in option]
         assert len(medicines) == 3, texts
         assert all(re.search(r"Availability: US .+EU .+China ", option) for option in medicines)
+        assert "No approval found in China (not confirmed)" in first, "PRRT's caution, and"
+        assert "China no approval found (not confirmed)" in first, "its availability alike"
         assert options.first.locator(".cautions li").count() >= 1, "cautions"
         not_proposed = _card(page, "Not proposed").locator("ul.excluded li")
         assert not_proposed.count() >= 5

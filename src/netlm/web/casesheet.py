@@ -14,6 +14,7 @@ from netlm.knowledge.load import KnowledgeBase
 from netlm.knowledge.phrasing import Phraser
 from netlm.model.assessment import Assessment, Recommendation
 from netlm.model.case import Case
+from netlm.model.codes import Region
 from netlm.model.decision import Decision
 from netlm.web.i18n import word
 from netlm.web.outcomes import StudyOutcomes, study_outcomes
@@ -209,11 +210,17 @@ def evidence_view(evidence_id: str, kb: KnowledgeBase, lang: str) -> EvidenceVie
 
 def option_sheet(rec: Recommendation, kb: KnowledgeBase, lang: str) -> OptionSheet:
     say = Phraser(kb, lang)
-    category = kb.options[rec.option].option.category
+    option = kb.options[rec.option].option
+
+    def said(region: Region, status: str) -> str:
+        """An unverified "not approved" in the words of the caution beside it, as in the CLI."""
+        unconfirmed = status == "not_approved" and not option.availability[region].verified
+        return say.text("availability.not_found" if unconfirmed else f"availability.{status}")
+
     availability: list[tuple[str, str, str]] = []
-    if category not in NO_REGULATORY_STATUS:
+    if option.category not in NO_REGULATORY_STATUS:
         availability = [
-            (say.value("region", region), status, say.text(f"availability.{status}"))
+            (say.value("region", region), status, said(region, status))
             for region, status in rec.availability.items()
         ]
     ids = [ref.id for ref in rec.evidence]
