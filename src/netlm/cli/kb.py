@@ -16,7 +16,6 @@ from netlm.cli.registry import (
     EngineName,
     EngineOption,
     MasterOption,
-    SkipOption,
     _engine,
 )
 from netlm.knowledge.releases import (
@@ -81,7 +80,10 @@ def impact_command(
     engine: EngineOption = EngineName.duckdb,
     spark_master: MasterOption = None,
     spark_conf: ConfOption = None,
-    skip_bad: SkipOption = False,
+    skip_bad: Annotated[
+        bool,
+        typer.Option("--skip-bad", help="Skip rows with bad data (their number is reported)."),
+    ] = False,
 ) -> None:
     """Which patients of a registry a knowledge-base change moves (first tier, strength or
     exclusions), grouped by transition, with the rule changes that cause each."""

@@ -25,7 +25,6 @@ from netlm.knowledge.releases.diff import RuleChange, diff, touching
 from netlm.registry.batch import check, write_assessment
 from netlm.registry.engines import Engine
 
-SCHEMA = "netlm.kb-impact/1"
 EXAMPLES = 5  # patient ids shown per transition
 SYNTHETIC_N, SYNTHETIC_SEED = 10_000, 1  # `netlm registry synth`'s defaults
 SHIFTS = 6  # option changes shown per transition in text (all in JSON and HTML)
@@ -51,7 +50,7 @@ class OptionShift(BaseModel):
 
 
 class Transition(BaseModel):
-    before: str = Field(description="The first tier before, in words (nothing proposed: none).")
+    before: str = Field(description='The first tier before, in words ("nothing proposed").')
     after: str
     before_options: list[str]
     after_options: list[str]
