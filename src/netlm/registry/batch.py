@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netlm.knowledge.load import KnowledgeBase, load_knowledge_base
-from netlm.registry.engines import CODED, VALID, Engine, Progress, RegistryError
-from netlm.registry.query import OUTPUT_COLUMNS, AssessmentQuery
+from netlm.registry.engines import CODED, TEXTS, VALID, Engine, Progress, RegistryError
+from netlm.registry.query import OUTPUT_COLUMNS, TEXT_COLUMNS, AssessmentQuery
 from netlm.registry.validate import header_problems
 
 SHOWN_PROBLEMS = 200  # problem lines printed before "… and N more"
@@ -59,8 +59,9 @@ def write_assessment(
     """Assess the checked rows (see `check`) into `out`, in row order."""
     query = AssessmentQuery(kb or load_knowledge_base(), engine.dialect)
     engine.materialize(CODED, query.coded(VALID))
+    engine.materialize_texts(TEXTS, query.texts(CODED), TEXT_COLUMNS)
     columns = ", ".join(engine.dialect.quote(c) for c in OUTPUT_COLUMNS)
-    text = query.from_codes(CODED)
+    text = query.from_codes(CODED, TEXTS)
     engine.write(engine.in_row_order(f"SELECT {columns} FROM ({text})"), out, progress)
 
 

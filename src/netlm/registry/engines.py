@@ -34,6 +34,7 @@ RAW, CHECKED, VALID = "registry_raw", "registry_checked", "registry_valid"
 CELLS, DUPLICATES = "registry_cells", "registry_duplicate_ids"
 CORRUPT = "_corrupt_record"  # Spark: the text of a CSV record that does not fit the header
 CODED = "registry_coded"  # the assessment as codes (see `render`)
+TEXTS = "registry_texts"  # the output text of each distinct combination of codes
 Progress = Callable[[float], None]  # fraction done, 0..1
 
 
@@ -111,6 +112,11 @@ class Engine(ABC):
     @abstractmethod
     def materialize(self, name: str, query: str) -> None:
         """Compute `query` once and keep it as the relation `name`."""
+
+    def materialize_texts(self, name: str, query: str, columns: tuple[str, ...]) -> None:
+        """`materialize`, for a small relation whose text `columns` are joined to every row:
+        an engine may keep them as dictionaries (see DuckDB's)."""
+        self.materialize(name, query)
 
     def in_row_order(self, select: str) -> str:
         """`select` (which carries the row number) with its rows in the source's order."""
@@ -190,6 +196,21 @@ class DuckDBEngine(Engine):
 
     def materialize(self, name: str, query: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+
+    def materialize_texts(self, name: str, query: str, columns: tuple[str, ...]) -> None:
+        """Each text column as an ENUM of its distinct values: a row joined to it carries a
+        small index instead of a copy of its kilobyte of JSON through the join and the sort,
+        and the Parquet writer writes each value once (a dictionary) instead of hashing and
+        compressing every row's text."""
+        plain = f"{name}_plain"
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")  # its columns have the old types
+        self.materialize(plain, query)
+        for column in columns:
+            values = f"SELECT DISTINCT {column} FROM {plain} WHERE {column} IS NOT NULL"
+            self.con.execute(f"CREATE OR REPLACE TYPE {name}_{column} AS ENUM ({values})")
+        typed = ", ".join(f"CAST({c} AS {name}_{c}) AS {c}" for c in columns)
+        self.materialize(name, f"SELECT * REPLACE ({typed}) FROM {plain}")
+        self.con.execute(f"DROP TABLE {plain}")
 
     def write(self, query: str, out: Path, progress: Progress | None = None) -> None:
         target = str(out).replace("'", "''")
@@ -376,5 +397,5 @@ class SparkEngine(Engine):
 
     def close(self) -> None:
         """The session is the caller's; only the views go."""
-        for view in (RAW, CELLS, DUPLICATES, CHECKED, VALID, CODED):
+        for view in (RAW, CELLS, DUPLICATES, CHECKED, VALID, CODED, TEXTS):
             self.spark.catalog.dropTempView(view)

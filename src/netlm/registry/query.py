@@ -47,6 +47,7 @@ KI67 = "pathology.ki67_percent"
 
 # The engine narrows an undecided G3 to "G3 or NEC" (netlm.classify.facts).
 UNDECIDED_GRADES = ("G3", "NEC")
+TEXT_COLUMNS = ("g_intent", "g_recommendations", "g_excluded")  # written from the codes (`texts`)
 OUTPUT_COLUMNS = (
     "id", "classification.grade", "classification.liver_pattern",
     "classification.resectability", "classification.intent", "recommendations", "excluded",
@@ -458,11 +459,19 @@ class AssessmentQuery:
         codes = ", ".join(self.codes.columns())
         return f"{with_clause} SELECT {self._classification()}, {codes} FROM {last}"
 
-    def from_codes(self, coded: str) -> str:
-        """The output of `build` from the relation `coded` (see `coded`): the text is written
-        once per distinct combination of codes and joined back (row order is the caller's)."""
+    def texts(self, coded: str) -> str:
+        """The text of every distinct combination of codes in the relation `coded` (see
+        `coded`): a registry of a million patients has a few tens of thousands."""
         codes = ", ".join(self.codes.columns())
-        text = self.codes.text(f"(SELECT DISTINCT {codes} FROM {coded})")
+        return (
+            f"SELECT {codes}, {', '.join(TEXT_COLUMNS)} "
+            f"FROM ({self.codes.text(f'(SELECT DISTINCT {codes} FROM {coded})')})"
+        )
+
+    def from_codes(self, coded: str, texts: str) -> str:
+        """The output of `build` from the relation `coded` and its `texts` (see `texts`),
+        joined by the codes (row order is the caller's)."""
+        codes = ", ".join(self.codes.columns())
         classification = ", ".join(
             self.d.quote(c)
             for c in OUTPUT_COLUMNS
@@ -470,5 +479,5 @@ class AssessmentQuery:
         )
         return (
             f"SELECT {ROW}, id, {classification}, {self._text()} "
-            f"FROM {coded} JOIN ({text}) USING ({codes})"
+            f"FROM {coded} JOIN {texts} USING ({codes})"
         )
