@@ -8,6 +8,7 @@ import re
 import pytest
 
 from netlm.knowledge.load import KnowledgeBase
+from netlm.registry.export import _rows
 from netlm.store.followup import FollowUpKind
 from tests.app.conftest import Env, login
 from tests.conftest import EXAMPLES, load_json
@@ -163,6 +164,9 @@ def test_pages_read_in_both_languages(case_env: Env, kb: KnowledgeBase, lang: st
         "outcomes": client.get(f"/outcomes?lang={lang}").text,
     }  # fmt: skip
     assert 'id="follow-up-problems"' in pages["error"]
+    (row,) = [r for r in _rows(case_env.store, None) if r["id"] == CASE]  # db export-registry's
+    assert row["treatment_given"] == "ssa+prrt"
+    assert row["followup_months"] > 0
     outcomes = pages["outcomes"]
     assert re.search(r'id="os-followed">[^<]*(?<!\d)1(?!\d)', outcomes)
     assert 'id="os-too-few"' in outcomes
