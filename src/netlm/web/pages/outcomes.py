@@ -44,6 +44,7 @@ ENDPOINTS = (("os", "followup_months", "death"), ("pfs", "progression_months", "
 MIN_PATIENTS = 10  # fewer patients with follow-up give curves that mislead more than inform
 TICK_STEPS = (1, 2, 3, 6, 12, 24, 60, 120)  # months between the numbers at risk
 MAX_TICKS = 7
+THREADS = 1  # one core per page view: the server's other requests keep theirs
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def _patients(store: Store, kb: KnowledgeBase, folder: Path) -> list[dict[str, A
     registry, patients = folder / "registry.parquet", folder / "patients.parquet"
     if export_registry(store, registry) == 0:
         return []
-    engine = RegistryEngine(registry, threads=1)
+    engine = RegistryEngine(registry, threads=THREADS)
     try:
         checked = check(engine, skip_bad=True)  # a case the registry cannot hold is not counted
         run_audit(engine, "center", kb=kb, checked=checked)
@@ -129,7 +130,7 @@ def _endpoint(
     path = folder / f"{key}.parquet"
     events = [int(r[event_column]) for r in usable]
     pq.write_table(pa.table({"t": times, "e": events, "g": groups}), path)
-    engine = SurvivalEngine(threads=1)
+    engine = SurvivalEngine(threads=THREADS)
     try:
         data = SurvivalData.load(engine, path, time="t", event="e", by="g")
         km = KaplanMeier().fit(data)
