@@ -162,7 +162,10 @@ def test_pages_read_in_both_languages(case_env: Env, kb: KnowledgeBase, lang: st
         "error": client.post(f"/cases/{CASE}/follow-up?lang={lang}",
                              data={"csrf_token": csrf, "kind": "treatment", "date": ""}).text,
         "outcomes": client.get(f"/outcomes?lang={lang}").text,
+        "history": client.get(f"/cases/{CASE}/history?lang={lang}&action=follow_up").text,
     }  # fmt: skip
+    said = {"en": "Last contact (alive) on 2026-02-01", "zh": "2026-02-01：末次联系（存活）"}
+    assert said[lang] in pages["history"]
     assert 'id="follow-up-problems"' in pages["error"]
     (row,) = [r for r in _rows(case_env.store, None) if r["id"] == CASE]  # db export-registry's
     assert row["treatment_given"] == "ssa+prrt"
@@ -177,7 +180,7 @@ def test_pages_read_in_both_languages(case_env: Env, kb: KnowledgeBase, lang: st
         w for e in kb.evidence.values() for w in LATIN_WORD.findall(f"{e.short_name} {e.citation}")
     }
     for what, html in pages.items():
-        if what != "outcomes":  # the rest of the case page is read by test_page_words
+        if what in ("case", "error"):  # the rest of the case page is read by test_page_words
             section = re.search(r'<section class="card" id="follow-up".*?</section>', html, re.S)
             assert section, what
             html = section.group(0)

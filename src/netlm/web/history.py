@@ -15,7 +15,8 @@ from netlm.web import forms
 from netlm.web.i18n import word
 
 # Audit actions about a case, in the order a filter lists them.
-CASE_ACTIONS = ("create", "update", "assess", "decide", "report", "cds_feedback", "delete", "read")
+CASE_ACTIONS = ("create", "update", "assess", "decide", "follow_up", "report", "cds_feedback",
+                "delete", "read")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,12 @@ def audit_text(entry: AuditEntry, kb: KnowledgeBase, lang: str) -> str:
         text = word("audit.text.decide", lang, options=say.join(names), agreement=agree,
                     version=version)  # fmt: skip
         return text + (word("audit.text.dissent", lang) if d.get("dissent") else "")
+    if entry.action == "follow_up":
+        kind = d.get("kind")
+        known = kind in ("progression", "death", "last_contact", "treatment")
+        named = word(f"follow_up.kind.{kind}" if known else "audit.other", lang)
+        text = word("audit.text.follow_up", lang, date=d.get("date", ""), kind=named)
+        return text + (word("audit.text.follow_up_corrects", lang) if d.get("supersedes") else "")
     if entry.action == "delete":
         return word("audit.text.delete", lang, reason=d.get("reason", ""))
     if entry.action == "report":
