@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -126,25 +125,40 @@ def _tier_words(first: tuple[tuple[str, str], ...], names: dict[str, str]) -> st
     return words if first[0][1] == "recommended" else f"{words} (consider)"
 
 
-def _rows(path: Path) -> list[tuple[str, str, str]]:
-    table = pq.read_table(path, columns=["id", "recommendations", "excluded"])
-    ids, recs, excl = (table.column(c).to_pylist() for c in table.column_names)
-    return list(zip(ids, recs, excl, strict=True))
+# A differing row: id, then recommendations and excluded of each version.
+Differing = list[tuple[str, str, str, str, str]]
+
+
+def _differing(base: Path, head: Path) -> Differing:
+    """The rows whose output text differs, in row order (DuckDB over the two output files, so
+    memory holds the differing rows only, whichever engine wrote them)."""
+    import duckdb
+
+    def source(path: Path) -> str:
+        quoted = str(path).replace("'", "''")
+        return f"read_parquet('{quoted}', file_row_number = true)"
+
+    with duckdb.connect() as con:
+        found = con.execute(
+            "SELECT b.id, b.recommendations, b.excluded, h.recommendations, h.excluded "
+            f"FROM {source(base)} b JOIN {source(head)} h USING (file_row_number) "
+            "WHERE b.recommendations IS DISTINCT FROM h.recommendations "
+            "OR b.excluded IS DISTINCT FROM h.excluded ORDER BY file_row_number"
+        ).fetchall()
+    return [(str(i), str(rb), str(eb), str(rh), str(eh)) for i, rb, eb, rh, eh in found]
 
 
 def assess_twice(
     engine: Engine, base: KnowledgeBase, head: KnowledgeBase, skip_bad: bool = False
-) -> tuple[int, int, list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+) -> tuple[int, int, Differing]:
     """Check the registry once, assess it with each knowledge base: (assessed rows, skipped
-    rows, base output, head output), outputs as (id, recommendations, excluded) in row order."""
+    rows, the rows whose output differs)."""
     checked = check(engine, skip_bad)
     with tempfile.TemporaryDirectory(prefix="netlm-impact-") as folder:
-        outputs = []
-        for name, kb in (("base", base), ("head", head)):
-            out = Path(folder) / f"{name}.parquet"
+        outs = Path(folder) / "base.parquet", Path(folder) / "head.parquet"
+        for out, kb in zip(outs, (base, head), strict=True):
             write_assessment(engine, out, kb)
-            outputs.append(_rows(out))
-    return checked.rows, len(checked.skipped), outputs[0], outputs[1]
+        return checked.rows, len(checked.skipped), _differing(*outs)
 
 
 @dataclass
@@ -156,22 +170,15 @@ class Versions:
 
 
 def compare(
-    versions: Versions,
-    registry: str,
-    before: list[tuple[str, str, str]],
-    after: list[tuple[str, str, str]],
-    skipped: int = 0,
+    versions: Versions, registry: str, total: int, differing: Differing, skipped: int = 0
 ) -> Impact:
-    """The impact report from the two assessments of the same rows."""
+    """The impact report on `total` patients, from the rows whose output differs."""
     base, head = versions.base, versions.head
     names = {code: e.option.short("en") for code, e in base.options.items()}
     names |= {code: e.option.short("en") for code, e in head.options.items()}
     groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
     tiers: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
-    for (pid, recs_b, excl_b), (pid_h, recs_h, excl_h) in zip(before, after, strict=True):
-        assert pid == pid_h, "both assessments keep the registry's row order"
-        if recs_b == recs_h and excl_b == excl_h:
-            continue
+    for pid, recs_b, excl_b, recs_h, excl_h in differing:
         old, new = _Patient.read(recs_b, excl_b), _Patient.read(recs_h, excl_h)
         if old == new:
             continue
@@ -193,7 +200,6 @@ def compare(
                 (code, old.states.get(code, "absent"), new.states.get(code, "absent"))
             ] += 1
     changes = diff(base, head)
-    total = len(before)
     transitions = []
     for key, group in groups.items():
         involved = {*tiers[key][0], *tiers[key][1], *(code for code, _, _ in group.shifts)}
@@ -254,8 +260,8 @@ def synthetic_registry(folder: Path) -> tuple[Path, str]:
 
 def run(engine: Engine, versions: Versions, registry: str, skip_bad: bool = False) -> Impact:
     """Assess the registry on `engine` with both versions and compare them."""
-    _, skipped, before, after = assess_twice(engine, versions.base, versions.head, skip_bad)
-    return compare(versions, registry, before, after, skipped)
+    total, skipped, differing = assess_twice(engine, versions.base, versions.head, skip_bad)
+    return compare(versions, registry, total, differing, skipped)
 
 
 def _patients(n: int) -> str:
