@@ -44,7 +44,7 @@ def master_url(option: str | None) -> str:
     url = url.strip()
     if url.startswith("sc://"):
         raise SparkSetupError(
-            [f"{name} {url}: Spark Connect (sc://) is not supported; give the cluster's "
+            [f"{name} {url!r}: Spark Connect (sc://) is not supported; give the cluster's "
              "master (spark://host:port, yarn or k8s://…)"]
         )  # fmt: skip
     known = (_LOCAL.fullmatch(url), _STANDALONE.fullmatch(url), url == "yarn",
