@@ -102,7 +102,7 @@ def session_conf(master: str, app: str, local_partitions: int) -> dict[str, str]
     else:
         # The executors call the driver back on its host name (set spark.driver.host when that
         # does not resolve on the workers); their scratch space is the cluster manager's.
-        del conf["spark.local.dir"]
+        conf.pop("spark.local.dir", None)
         conf |= {"spark.executor.memory": "1g", "spark.executor.cores": "1"}
     return conf
 
