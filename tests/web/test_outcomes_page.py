@@ -124,6 +124,8 @@ def test_curves_and_numbers_at_risk_match_a_kaplan_meier_by_hand(
         assert curve.at_risk == [sum(1 for t in times if t >= tick) for tick in endpoint.ticks]
         assert curve.median == _median(expected)
         assert curve.last_time == pytest.approx(max(times))
+        left = {t for t, e in zip(times, events, strict=True) if not e}
+        assert curve.censored == pytest.approx(sorted(left))
     assert endpoint.p_value is not None
     assert 0 < endpoint.p_value <= 1
 
@@ -174,7 +176,7 @@ def test_plot_text_is_legible_and_groups_differ_by_line_style(
     names = {g: g.title() for g in GROUPS} | {"months": "Months", "at_risk": "Number at risk"}
     svg = km_svg(curves, endpoint.ticks, endpoint.max_time, names, "en", "OS")
     assert min(float(s) for s in re.findall(r'font-size="([\d.]+)"', svg)) >= 11
-    paths = re.findall(r"<path [^>]*>", svg)
+    paths = re.findall(r'<path d="[^>]*>', svg)
     assert len(paths) == len(GROUPS)
     colours = {re.findall(r'stroke="([^"]+)"', p)[0] for p in paths}
     dashes = {"".join(re.findall(r'stroke-dasharray="([^"]+)"', p)) for p in paths}
@@ -184,3 +186,5 @@ def test_plot_text_is_legible_and_groups_differ_by_line_style(
     assert "<script" not in svg
     for count in endpoint.curves[0].at_risk:
         assert f">{count}</text>" in svg
+    marks = re.findall(r'<path class="censored" d="([^"]*)"', svg)
+    assert [m.count("M") for m in marks] == [len(c.censored) for c in curves if c.censored]

@@ -3,7 +3,8 @@
 Not `netlm.survival.plotting`: that draws with matplotlib to a file, its numbers at risk at 8 pt
 and its groups told apart by colour alone. Here, as in the forest plot, text is 12 px and never
 scaled down (the page scrolls the plot instead), each group has its own colour and dash pattern,
-and the SVG is self-contained (no scripts, no external resources).
+a censored patient is a short upright stroke on the curve, and the SVG is self-contained (no
+scripts, no external resources).
 """
 
 from collections.abc import Sequence
@@ -35,6 +36,8 @@ class Curve(Protocol):
     def at_risk(self) -> list[int]: ...
     @property
     def last_time(self) -> float: ...
+    @property
+    def censored(self) -> list[float]: ...
 
 
 def km_svg(
@@ -86,6 +89,12 @@ def km_svg(
         parts.append(
             f'<path d="{"".join(steps)}" fill="none" stroke="{colour}" stroke-width="2.2"{style}/>'
         )
+        heights = _at(curve, curve.censored)
+        marks = "".join(f"M{x(t):.1f},{y(s) - 5:.1f}v10"
+                        for t, s in zip(curve.censored, heights, strict=True))  # fmt: skip
+        if marks:  # a censored patient: a short upright stroke on the curve
+            parts.append(f'<path class="censored" d="{marks}" fill="none" stroke="{colour}" '
+                         'stroke-width="1.5"/>')  # fmt: skip
     parts.append(_text((LEFT + right) / 2, bottom + 36, names["months"], anchor="middle"))
     parts.append(_text(8, table, names["at_risk"], weight="bold"))
     for i, curve in enumerate(curves):
@@ -97,6 +106,12 @@ def km_svg(
             parts.append(_text(x(t), row, str(count), anchor="middle"))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _at(curve: Curve, times: Sequence[float]) -> list[float]:
+    """The curve's height at each time (a right-continuous step function)."""
+    return [next((s for t, s in zip(curve.times[::-1], curve.survival[::-1], strict=True)
+                  if t <= time), 1.0) for time in times]  # fmt: skip
 
 
 def _text(x: float, y: float, text: str, anchor: str = "start", weight: str = "") -> str:

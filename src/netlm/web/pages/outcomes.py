@@ -60,6 +60,7 @@ class GroupCurve:
     survival_at: list[float]  # at each tick
     median: float | None  # None: not reached
     last_time: float  # the group's longest follow-up: where its curve ends
+    censored: list[float]  # distinct times at which patients left follow-up without the event
 
 
 @dataclass(frozen=True)
@@ -124,11 +125,14 @@ def _endpoint(
         return Endpoint(key, len(usable), [], [], None, 0.0)
     times = [float(r[time_column]) for r in usable]
     groups = [GROUP_OF[r["concordance"]] for r in usable]
-    longest: dict[str, float] = {}
-    for t, g in zip(times, groups, strict=True):
-        longest[g] = max(longest.get(g, 0.0), t)
-    path = folder / f"{key}.parquet"
     events = [int(r[event_column]) for r in usable]
+    longest: dict[str, float] = {}
+    censored: dict[str, set[float]] = {}
+    for t, e, g in zip(times, events, groups, strict=True):
+        longest[g] = max(longest.get(g, 0.0), t)
+        if not e:
+            censored.setdefault(g, set()).add(t)
+    path = folder / f"{key}.parquet"
     pq.write_table(pa.table({"t": times, "e": events, "g": groups}), path)
     engine = SurvivalEngine(threads=THREADS)
     try:
@@ -146,6 +150,7 @@ def _endpoint(
                 c.group, *sizes[c.group], [float(x) for x in c.time],
                 [float(x) for x in c.survival], at_risk[c.group],
                 [float(x) for x in c.at(ticks)], c.median()[0], longest[c.group],
+                sorted(censored.get(c.group, ())),
             )
             for c in km.curves
         ]  # fmt: skip
