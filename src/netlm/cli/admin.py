@@ -192,9 +192,11 @@ def follow_up_import(
         bool, typer.Option("--dry-run", help="Show what would be stored; store nothing.")
     ] = False,
 ) -> None:
-    """Read death, progression and treatments from a FHIR chart into a case's follow-up; what
-    the chart holds but netlm cannot read is listed on stderr. Importing again adds only what
-    is new."""
+    """Read death, progression and treatments from a FHIR chart into a case's follow-up.
+
+    What the chart holds but netlm cannot read is listed on stderr. Importing the chart again
+    adds only what is new.
+    """
     import datetime as dt
 
     from netlm.cli.common import SourceError, read_source, source_name
