@@ -48,7 +48,7 @@ FINDINGS: tuple[tuple[str, tuple[tuple[str, bool], ...]], ...] = (
 
 # Flags with a name of their own on the pages (words.yaml `flag.<code>`); others are a "note".
 FLAG_CODES = ("mdt_required", "controversial", "high_tumor_burden", "pathology_review",
-              "unverified_evidence")  # fmt: skip
+              "unverified_evidence", "data_conflict", "hormonal_control")  # fmt: skip
 
 # Options whose availability is no matter of a medicine's approval.
 NO_REGULATORY_STATUS = ("trial", "observation", "supportive")
