@@ -22,7 +22,7 @@ from netlm.knowledge.load import KnowledgeBase, load_from, load_knowledge_base
 from netlm.knowledge.releases import BaseError, archive_bytes, open_version, write_release
 from netlm.model.assessment import Assessment
 from netlm.model.case import Case
-from netlm.registry.engines import DuckDBEngine
+from netlm.registry.engines import DuckDBEngine, SparkEngine
 from netlm.registry.impact import (
     Impact,
     Versions,
@@ -110,14 +110,27 @@ def test_a_changed_threshold_moves_exactly_the_patients_the_engine_moves(
     assert sorted(moved) == sorted(expected)
     assert impact.changed == len(expected)
     assert [c.id for c in impact.changes] == [RULE]
-    assert impact.changes[0].before == "when: labs.creatinine_clearance_ml_min < 30"
-    assert impact.changes[0].after == "when: labs.creatinine_clearance_ml_min < 40"
+    assert impact.changes[0].before == {"when": "labs.creatinine_clearance_ml_min < 30"}
+    assert impact.changes[0].after == {"when": "labs.creatinine_clearance_ml_min < 40"}
     for t in impact.transitions:
         assert t.causes == [RULE]
         assert t.direct
         assert {s.option for s in t.options} == {"prrt"}
         assert all("severe_renal_impairment" in s.after for s in t.options)
         assert not any("severe_renal_impairment" in s.before for s in t.options)
+
+
+def test_spark_reports_what_duckdb_reports(tmp_path: Path, stricter: Path, spark: Any) -> None:
+    path = tmp_path / "small.parquet"
+    random_registry(path, 300, seed=22)
+    versions = Versions(load_knowledge_base(), load_from(stricter), "base", "head")
+    engine = SparkEngine(path, spark)
+    try:
+        on_spark = run(engine, versions, path.name)
+    finally:
+        engine.close()
+    assert on_spark.changed
+    assert on_spark == _impact(versions.base, versions.head, path)
 
 
 def test_identical_knowledge_bases_change_nobody(

@@ -53,9 +53,9 @@ def impact_command(
         str,
         typer.Option(
             "--base",
-            help="The version to compare with: `release` (the last release, archived in the "
-            "package), an archived version (2.3.0), a folder (a data folder or a checkout), a "
-            ".tar.gz archive, or a git ref of this checkout.",
+            help="The version to compare with: `release` or `previous` (the newest archived "
+            "release that differs from the working tree), an archived version (2.3.0), a folder "
+            "(a data folder or a checkout), a .tar.gz archive, or a git ref of this checkout.",
         ),
     ] = "release",
     registry: Annotated[

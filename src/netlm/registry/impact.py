@@ -307,13 +307,20 @@ def change_name(c: RuleChange) -> str:
     )
 
 
+def change_values(c: RuleChange) -> str:
+    """The changed fields: `priority: 15 → 22; when: …`, or each value of a rule added or
+    removed."""
+    if c.before is not None and c.after is not None:
+        return "; ".join(f"{f}: {c.before[f]} → {c.after[f]}" for f in c.fields)
+    values = c.after if c.after is not None else c.before or {}
+    return "; ".join(f"{f}: {v}" for f, v in values.items())
+
+
 def change_line(c: RuleChange) -> str:
-    """One rule change in words: which rule, how, and the changed fields before → after."""
+    """One rule change in words: which rule, how, and its values."""
     where = f"{c.option} {c.kind}" if c.option else c.kind
-    head = f"{where} `{c.rule}` {c.change}"
-    if c.change == "changed":
-        return f"{head}: {c.before} → {c.after}"
-    return f"{head}: {c.after if c.change == 'added' else c.before}"
+    values = change_values(c)
+    return f"{where} `{c.rule}` {c.change}" + (f": {values}" if values else "")
 
 
 def text_lines(impact: Impact, markdown: bool = False) -> list[str]:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from netlm.knowledge.conditions import All, Condition, Leaf, Not, Ref, refs
 from netlm.knowledge.load import Compiled, CompiledOption, KnowledgeBase
@@ -39,8 +39,8 @@ class RuleChange(BaseModel):
     change: Literal["added", "removed", "changed"]
     fields: list[str]
     text: str
-    before: str | None
-    after: str | None
+    before: dict[str, str] | None = Field(description="Field -> value before (None: added).")
+    after: dict[str, str] | None = Field(description="Field -> value after (None: removed).")
 
 
 def condition_text(data: Any, top: bool = True) -> str:
@@ -92,8 +92,8 @@ def _value(name: str, value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _say(fields: Iterable[str], data: dict[str, Any]) -> str:
-    return "; ".join(f"{f}: {_value(f, data.get(f))}" for f in fields)
+def _say(fields: Iterable[str], data: dict[str, Any]) -> dict[str, str]:
+    return {f: _value(f, data.get(f)) for f in fields}
 
 
 def _rule_text(rule: Any, lang: str) -> str:
@@ -165,8 +165,8 @@ def _option_changes(base: KnowledgeBase, head: KnowledgeBase, lang: str) -> list
             out.append(RuleChange(
                 id=f"{code}.catalogue_position", scope="option", option=code, kind="catalogue",
                 rule="position", change="changed", fields=["position"], text=new.option.name(lang),
-                before=str(order_before.index(code) + 1),
-                after=str(order_after.index(code) + 1)))  # fmt: skip
+                before={"position": str(order_before.index(code) + 1)},
+                after={"position": str(order_after.index(code) + 1)}))  # fmt: skip
         for kind in ("indication", "contraindication", "eligibility"):
             make = {"prefix": f"{code}.{kind}.", "scope": "option", "option": code, "kind": kind}
             out += _compare(_rules(old, kind), _rules(new, kind), DECISION_FIELDS[kind], make, lang)
@@ -188,8 +188,8 @@ def _classification_changes(
             out.append(RuleChange(
                 id=f"grading.ki67_percent.{name}", scope="classification", option=None,
                 kind="grading", rule=f"ki67_percent.{name}", change="changed", fields=[name],
-                text="WHO grade by Ki-67", before=str(old_t[name]),
-                after=str(new_t.get(name))))  # fmt: skip
+                text="WHO grade by Ki-67", before={name: str(old_t[name])},
+                after={name: str(new_t.get(name))}))  # fmt: skip
     for kind, old_rules, new_rules, fields in (
         ("liver_pattern", b.liver_pattern, h.liver_pattern, ("when", "pattern")),
         ("unresectable", b.resectability.unresectable, h.resectability.unresectable, ("when",)),
@@ -204,8 +204,8 @@ def _classification_changes(
             id="resectable_when", scope="classification", option=None, kind="resectable",
             rule="resectable_when", change="changed", fields=["when"],
             text=h.resectability.resectable_reason(lang),
-            before=condition_text(b.resectability.resectable_when),
-            after=condition_text(h.resectability.resectable_when)))  # fmt: skip
+            before={"when": condition_text(b.resectability.resectable_when)},
+            after={"when": condition_text(h.resectability.resectable_when)}))  # fmt: skip
     return out
 
 
@@ -222,7 +222,8 @@ def _definition_changes(base: KnowledgeBase, head: KnowledgeBase, lang: str) -> 
             id=f"definition.{name}", scope="definition", option=None, kind="definition",
             rule=name, change="added" if old is None else "removed" if new is None else "changed",
             fields=["when"], text=label,
-            before=before, after=after))  # fmt: skip
+            before=None if before is None else {"when": before},
+            after=None if after is None else {"when": after}))  # fmt: skip
     return out
 
 
@@ -234,7 +235,7 @@ def _evidence_changes(base: KnowledgeBase, head: KnowledgeBase) -> list[RuleChan
             out.append(RuleChange(
                 id=f"evidence.{key}", scope="evidence", option=None, kind="evidence", rule=key,
                 change="changed", fields=["status"], text=new.short_name,
-                before=f"status: {old.status}", after=f"status: {new.status}"))  # fmt: skip
+                before={"status": old.status}, after={"status": new.status}))  # fmt: skip
     return out
 
 
