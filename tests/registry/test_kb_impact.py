@@ -147,7 +147,8 @@ def test_a_git_ref_is_read_from_the_checkout(
     """A ref of a checkout (here a throwaway repository: a CI clone may have no history)."""
     repo = tmp_path / "repo"
     shutil.copytree(data_copy, repo / releases.DATA_IN_CHECKOUT)
-    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org",
+           "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"]  # fmt: skip
     for step in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "kb"], ["tag", "v1"]):
         subprocess.run([*git, *step], check=True, capture_output=True)
     monkeypatch.setattr(releases, "_checkout", lambda: repo)
