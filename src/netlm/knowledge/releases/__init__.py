@@ -79,11 +79,8 @@ def package_data() -> Path:
 
 
 def _data_files(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-    )
+    """The YAML files, which are the knowledge base (a wheel installs nothing else of it)."""
+    return sorted(p for p in folder.rglob("*.yaml") if p.is_file())
 
 
 def archive_bytes(folder: Path) -> bytes:
