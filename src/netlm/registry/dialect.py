@@ -74,7 +74,7 @@ class Dialect(ABC):
         return f"{self.size(self.filter(expr, var, body))} > 0"
 
     def position(self, expr: str, value: str) -> str:
-        """1-based position of `value` in the list (0 when absent)."""
+        """1-based position of `value` in the list (when absent: 0, NULL in DuckDB)."""
         return f"array_position({expr}, {value})"
 
     def pick(self, expr: str, positions: str) -> str:
@@ -100,9 +100,12 @@ class Dialect(ABC):
     def sort(self, expr: str) -> str:
         return f"array_sort({expr})"
 
-    @abstractmethod
-    def last_match(self, expr: str, var: str, when: str, value: str, default: str) -> str:
-        """The `value` of the last element satisfying `when`, or `default`."""
+    def reverse(self, expr: str) -> str:
+        return f"reverse({expr})"
+
+    def at(self, expr: str, position: str) -> str:
+        """The element at the 1-based `position` (NULL when `position` is 0: absent)."""
+        return f"CASE WHEN {position} > 0 THEN element_at({expr}, CAST({position} AS INT)) END"
 
     def explode(self, expr: str) -> str:
         return f"explode({expr})"
@@ -182,9 +185,11 @@ class DuckDB(Dialect):
     def sort(self, expr: str) -> str:
         return f"list_sort({expr})"
 
-    def last_match(self, expr: str, var: str, when: str, value: str, default: str) -> str:
-        picked = self.transform(self.filter(expr, var, when), var, value)
-        return f"coalesce(list_last({picked}), {default})"
+    def reverse(self, expr: str) -> str:
+        return f"list_reverse({expr})"
+
+    def at(self, expr: str, position: str) -> str:
+        return f"{expr}[{position}]"  # DuckDB's list_position is NULL when absent
 
     def explode(self, expr: str) -> str:
         return f"unnest({expr})"
@@ -227,10 +232,6 @@ class Spark(Dialect):
 
     def exists(self, expr: str, var: str, body: str) -> str:
         return f"exists({expr}, {self.lam(var, body)})"
-
-    def last_match(self, expr: str, var: str, when: str, value: str, default: str) -> str:
-        step = f"CASE WHEN {when} THEN {value} ELSE acc END"
-        return f"aggregate({expr}, {default}, (acc, {var}) -> {step})"
 
     def empty_list(self, element_type: str) -> str:
         return f"CAST(array() AS array<{element_type}>)"

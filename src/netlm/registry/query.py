@@ -117,9 +117,18 @@ class AssessmentQuery:
             "extrahepatic.beyond_regional_nodes": "f_ext_beyond",
         }
         therapy_list = f"coalesce({therapies}, {self._empty_therapies()})"
+        # The history latest first, as two lists read by position: one pass over each row's
+        # list, instead of a filter over it for every option.
+        self._add(
+            [
+                (d.reverse(d.transform(therapy_list, "t", "t.option")), "f_prior_options"),
+                (d.reverse(d.transform(therapy_list, "t", "t.outcome")), "f_prior_outcomes"),
+            ]
+        )
         progressing = f"coalesce({column_id('course.status')} = 'progressive', FALSE)"
         for code in OPTION_CODES:
-            outcome = d.last_match(therapy_list, "t", f"t.option = '{code}'", "t.outcome", "'none'")
+            latest = d.at("f_prior_outcomes", d.position("f_prior_options", f"'{code}'"))
+            outcome = f"coalesce({latest}, 'none')"
             failed = f"(CASE WHEN {progressing} AND {outcome} = 'ongoing' THEN 'progression' "
             columns.append((f"{failed}ELSE {outcome} END)", f"f_prior_{code}"))
             facts[f"prior.{code}"] = f"f_prior_{code}"
