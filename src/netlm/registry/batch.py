@@ -58,8 +58,26 @@ def write_assessment(
 ) -> None:
     """Assess the checked rows (see `check`) into `out`, in row order."""
     query = AssessmentQuery(kb or load_knowledge_base(), engine.dialect)
+    assess_codes(engine, query)
+    render_texts(engine, query)
+    write_output(engine, query, out, progress)
+
+
+# The phases of `write_assessment`, apart so that the benchmark can time each.
+def assess_codes(engine: Engine, query: AssessmentQuery) -> None:
+    """The compiled decisions: every valid row's classification and codes (`CODED`)."""
     engine.materialize(CODED, query.coded(VALID))
+
+
+def render_texts(engine: Engine, query: AssessmentQuery) -> None:
+    """The output text of each distinct combination of codes (`TEXTS`)."""
     engine.materialize_texts(TEXTS, query.texts(CODED), TEXT_COLUMNS)
+
+
+def write_output(
+    engine: Engine, query: AssessmentQuery, out: Path, progress: Progress | None = None
+) -> None:
+    """Every row with its text, in row order, into `out`."""
     columns = ", ".join(engine.dialect.quote(c) for c in OUTPUT_COLUMNS)
     text = query.from_codes(CODED, TEXTS)
     engine.write(engine.in_row_order(f"SELECT {columns} FROM ({text})"), out, progress)
