@@ -1,9 +1,11 @@
 """Shared fixtures: the shipped knowledge base, a builder for cases, an app on a fresh store and
 a PostgreSQL database for the tests that need one."""
 
+import contextlib
 import copy
 import json
 import os
+import pwd
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -35,10 +37,15 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
 # shared /tmp/pytest-of-<user>, which stays behind even when empty: removed at the end when no
 # test failed, else kept and named, to look into. A --basetemp given by hand is left alone.
 RUN_TEMP = pytest.StashKey[Path]()
+# Every JVM (Spark's) keeps its monitoring data in /tmp/hsperfdata_<user> (always /tmp, whatever
+# TMPDIR says) and leaves the folder behind, empty: removed at the end when this run made it.
+JVM_PERF_DATA = Path("/tmp") / f"hsperfdata_{pwd.getpwuid(os.geteuid()).pw_name}"
+JVM_PERF_DATA_NEW = pytest.StashKey[bool]()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[JVM_PERF_DATA_NEW] = not JVM_PERF_DATA.exists()
     if config.option.basetemp is None:
         root = os.environ.get("PYTEST_DEBUG_TEMPROOT")  # where pytest itself would put it
         config.stash[RUN_TEMP] = Path(tempfile.mkdtemp(prefix="netlm-tests-", dir=root))
@@ -47,6 +54,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    if session.config.stash[JVM_PERF_DATA_NEW]:
+        with contextlib.suppress(OSError):  # not empty: a JVM of another program is running
+            JVM_PERF_DATA.rmdir()
     folder = session.config.stash.get(RUN_TEMP, None)
     if folder is None:
         return

@@ -1,9 +1,11 @@
 """`make test` leaves nothing in /tmp: the run's temporary folders (tmp_path, tmp_path_factory)
 are in one folder of its own, removed when no test failed; a failed test's folder is kept and
-named. Checked on a pytest run of its own, with the suite's settings and conftest hooks, in a
-temporary folder standing for /tmp."""
+named; the folder a JVM (Spark's) leaves is removed when the run made it. Checked on pytest runs
+of their own, with the suite's settings and conftest hooks, in a temporary folder standing for
+/tmp, and in a /tmp of their own (a private mount)."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +51,34 @@ def test_a_failing_run_keeps_the_folder_and_names_it(tmp_path: Path) -> None:
     assert kept.name.startswith("netlm-tests-")
     assert f"the failed tests' temporary folders are kept in {kept}" in done.stdout
     assert (kept / "test_writes0" / "x").read_text() == "x"
+
+
+def test_a_run_starting_a_jvm_leaves_a_fresh_tmp_empty(tmp_path: Path) -> None:
+    """On a fresh machine's empty /tmp (an empty tmpfs mounted on /tmp for this run only, in a
+    mount namespace of its own; as another user, a user namespace maps it to root), a test that
+    starts Java, as Spark does, and writes its tmp_path: afterwards /tmp is empty."""
+    java = shutil.which("java")
+    assert java, "Java is required (scripts/system-deps.sh install spark)"
+    tests = tmp_path / "inner"
+    tests.mkdir()
+    (tests / "test_inner.py").write_text(
+        "import subprocess\n"
+        "def test_writes(tmp_path):\n"
+        "    (tmp_path / 'x').write_text('x')\n"
+        f"    subprocess.run([{java!r}, '-version'], check=True)\n",
+        encoding="utf-8",
+    )
+    pytest = (f"{sys.executable} -m pytest -q -p no:cacheprovider -p tests.conftest "
+              f"-c {ROOT / 'pyproject.toml'} --rootdir . .")  # fmt: skip
+    # The test folder is under /tmp, which the empty one hides: copied into it, then removed.
+    script = (f"cd {tests} && mount -t tmpfs tmpfs /tmp && cp -r . /tmp/inner && cd /tmp/inner "
+              f"&& {pytest} && cd / && rm -r /tmp/inner && find /tmp -mindepth 1")  # fmt: skip
+    private = ["unshare", "--mount", "--propagation", "private"]
+    if os.geteuid() != 0:
+        private.append("--map-root-user")
+    env = {k: v for k, v in os.environ.items() if k not in ("TMPDIR", "PYTEST_DEBUG_TEMPROOT")}
+    done = subprocess.run([*private, "sh", "-c", script], capture_output=True, text=True,
+                          timeout=300, env={**env, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1].startswith("1 passed"), done.stdout
+    assert "/tmp/" not in done.stdout, "left in /tmp"
