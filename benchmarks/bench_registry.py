@@ -17,10 +17,10 @@ import os
 import resource
 import tempfile
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow.parquet as pq
 
@@ -47,14 +47,16 @@ class _Profiled:
 
     def __init__(self, con: Any, path: Path) -> None:
         self.con, self.path, self.phase = con, path, ""
-        self.operators: dict[str, Counter[str]] = {}
+        self.operators: defaultdict[str, defaultdict[str, float]] = defaultdict(
+            lambda: defaultdict(float)
+        )
         con.execute("PRAGMA enable_profiling = 'json'")
         con.execute(f"PRAGMA profiling_output = '{path}'")
 
     def execute(self, query: str, *args: Any) -> Any:
         result = self.con.execute(query, *args)
         if query.lstrip().upper().startswith(("SELECT", "CREATE OR REPLACE TEMP TABLE", "COPY")):
-            counts = self.operators.setdefault(self.phase, Counter())
+            counts = self.operators[self.phase]
             for node in json.loads(self.path.read_text()).get("operator", []):
                 _add_operators(node, counts)
         return result
@@ -63,7 +65,7 @@ class _Profiled:
         return getattr(self.con, name)
 
 
-def _add_operators(node: dict[str, Any], counts: Counter[str]) -> None:
+def _add_operators(node: dict[str, Any], counts: defaultdict[str, float]) -> None:
     counts[str(node.get("name", "?")).strip()] += float(node.get("timing", 0.0))
     for child in node.get("children", []):
         _add_operators(child, counts)
@@ -87,7 +89,7 @@ def _run(source: Path, out: Path, kb: KnowledgeBase, profile: Path | None = None
         if profile is not None:
             profiled.append(_Profiled(engine.con, profile))
             profiled[0].phase = PHASES[0]
-            engine.con = profiled[0]
+            engine.con = cast(Any, profiled[0])  # the connection, its queries profiled
         engines.append(engine)
         batch.check(engine, skip_bad=False)
 
@@ -100,9 +102,10 @@ def _run(source: Path, out: Path, kb: KnowledgeBase, profile: Path | None = None
     engine.close()
     if profiled:
         for name in PHASES:
-            counts = profiled[0].operators.get(name, Counter())
+            counts = profiled[0].operators[name]
             total = sum(counts.values()) or 1.0
-            top = ", ".join(f"{op} {100 * t / total:.0f} %" for op, t in counts.most_common(4))
+            ranked = sorted(counts.items(), key=lambda item: -item[1])[:4]
+            top = ", ".join(f"{op} {100 * t / total:.0f} %" for op, t in ranked)
             print(f"  {name}: {top}")
     return times
 
