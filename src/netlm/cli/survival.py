@@ -56,7 +56,7 @@ MasterOption = Annotated[
     str | None,
     typer.Option(
         "--master",
-        "--spark-master",
+        metavar="URL",
         help="With --engine spark: local[N], spark://host:port, yarn or k8s://… (default "
         "NETLM_SPARK_MASTER, else local[2]).",
     ),
@@ -65,6 +65,7 @@ ConfOption = Annotated[
     list[str] | None,
     typer.Option(
         "--conf",
+        metavar="KEY=VALUE",
         help="With --engine spark: a Spark setting KEY=VALUE (repeatable; after those in "
         "NETLM_SPARK_CONF), e.g. spark.executor.memory=4g.",
     ),
