@@ -131,7 +131,8 @@ Differing = list[tuple[str, str, str, str, str]]
 
 def _differing(base: Path, head: Path) -> Differing:
     """The rows whose output text differs, in row order (DuckDB over the two output files, so
-    memory holds the differing rows only, whichever engine wrote them)."""
+    memory holds the differing rows only, whichever engine wrote them). Rows are matched by id,
+    which the registry check makes unique."""
     import duckdb
 
     def source(path: Path) -> str:
@@ -141,9 +142,9 @@ def _differing(base: Path, head: Path) -> Differing:
     with duckdb.connect() as con:
         found = con.execute(
             "SELECT b.id, b.recommendations, b.excluded, h.recommendations, h.excluded "
-            f"FROM {source(base)} b JOIN {source(head)} h USING (file_row_number) "
+            f"FROM {source(base)} b JOIN {source(head)} h USING (id) "
             "WHERE b.recommendations IS DISTINCT FROM h.recommendations "
-            "OR b.excluded IS DISTINCT FROM h.excluded ORDER BY file_row_number"
+            "OR b.excluded IS DISTINCT FROM h.excluded ORDER BY b.file_row_number"
         ).fetchall()
     return [(str(i), str(rb), str(eb), str(rh), str(eh)) for i, rb, eb, rh, eh in found]
 
