@@ -81,12 +81,11 @@ def _hr(endpoint: Endpoint, lang: str) -> str:
     if endpoint.hr is None:
         return ""
     hr = format_number(endpoint.hr)
-    space = "" if lang == "zh" else " "  # a full-width parenthesis carries its own space
     if endpoint.hr_ci is not None:
         low, high = endpoint.hr_ci
         interval = f"{word('sheet.ci', lang)} {format_number(low)}–{format_number(high)}"
-        return f"{hr}{space}{word('form.paren', lang, text=interval)}"
-    return f"{hr}{space}{word('form.paren', lang, text=word('sheet.no_ci', lang))}"
+        return f"{hr}{word('form.aside', lang, text=interval)}"
+    return f"{hr}{word('form.aside', lang, text=word('sheet.no_ci', lang))}"
 
 
 def _figure(value: float | None, endpoint: Endpoint, lang: str) -> str:
