@@ -30,7 +30,8 @@ run: $(STAMP)
 assess-examples: $(STAMP)
 	$(BIN)/netlm assess examples/*.json
 
-## test: knowledge-base check, lint, type check, then the whole test suite. PostgreSQL: the
+## test: knowledge-base check, lint, type check, then the whole test suite on two workers (Spark's
+## tests on one of them, first: tests/conftest.py). PostgreSQL: the
 ## database in NETLM_TEST_POSTGRES_URL when set (the tests empty it), else a private cluster the
 ## tests start in a temporary folder and stop at the end.
 test: $(STAMP)
@@ -39,7 +40,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --no-loadscope-reorder
 
 ## kb-impact: what the working tree's knowledge base changes against the last release, on the
 ## synthetic registry: src/netlm/knowledge/IMPACT.md (committed; a test checks that it is

@@ -68,6 +68,47 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             reporter.write_line(f"the failed tests' temporary folders are kept in {folder}")
 
 
+# Spark's tests start a JVM and plan large queries, slow on a cold JVM. Under `pytest -n 2`
+# (make test) these modules run first and on one worker, one unit of work, sharing a warm
+# session while the other worker runs the rest module by module (xdist's own `loadgroup` does
+# not group on pytest 9, which ignores the node id it rewrites).
+SPARK_MODULES = {
+    "tests/registry/test_kb_impact.py",
+    "tests/registry/test_parity.py",
+    "tests/registry/test_spark.py",
+    "tests/registry/test_spark_cluster.py",
+    "tests/survival/test_cli.py",
+    "tests/survival/test_spark.py",
+}
+SPARK_FIXTURES = {"spark", "spark_engine", "spark_cluster"}
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::")[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    stray = [item.nodeid for item in items
+             if set(getattr(item, "fixturenames", ())) & SPARK_FIXTURES
+             and _module(item.nodeid) not in SPARK_MODULES]  # fmt: skip
+    if stray:
+        pytest.exit(f"tests/conftest.py: add the module of {stray[0]} to SPARK_MODULES", 4)
+    items.sort(key=lambda item: _module(item.nodeid) not in SPARK_MODULES)  # stable
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadFileScheduling
+
+    class SparkModulesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = _module(nodeid)
+            return "spark" if module in SPARK_MODULES else module
+
+    return SparkModulesTogether(config, log)
+
+
 BASE_CASE: dict[str, Any] = {
     "schema": "netlm.case/1",
     "id": "t",

@@ -12,9 +12,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 import typer.main
+from click.testing import CliRunner
 from typer.core import TyperGroup
 
 from netlm.cli.app import app
+from netlm.cli.common import plain_help
 from netlm.knowledge.load import KnowledgeBase
 from tests.conftest import EXAMPLES, ROOT, VIGNETTES
 
@@ -186,9 +188,13 @@ def _command_paths() -> list[list[str]]:
 
 
 def test_help_names_values_not_python_types() -> None:
+    """In this process (one subprocess per command took ~50 s): the command main() runs, the
+    help at the width the subprocess tests use."""
+    runner, command = CliRunner(), typer.main.get_command(app)
+    plain_help(command)  # as main() does
     for path in _command_paths():
-        result = netlm(*path, "--help")
-        assert result.returncode == 0, (path, result.stderr)
+        result = runner.invoke(command, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (path, result.output)
         usage = next(line for line in result.stdout.splitlines() if "Usage:" in line)
         assert "{" not in usage, (path, usage)
         assert not re.search(r"<(bool|str|int|float|list\[\w+\]|path)>", result.stdout), (

@@ -12,7 +12,7 @@ from netlm.knowledge.load import load_knowledge_base
 from netlm.model.codes import OPTION_CODES
 from tests.strategies import cases
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ASSESSMENT_SCHEMA = Assessment.model_json_schema(by_alias=True)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -70,15 +70,31 @@ def test_a_run_starting_a_jvm_leaves_a_fresh_tmp_empty(tmp_path: Path) -> None:
     )
     pytest = (f"{sys.executable} -m pytest -q -p no:cacheprovider -p tests.conftest "
               f"-c {ROOT / 'pyproject.toml'} --rootdir . .")  # fmt: skip
-    # The test folder is under /tmp, which the empty one hides: copied into it, then removed.
-    script = (f"cd {tests} && mount -t tmpfs tmpfs /tmp && cp -r . /tmp/inner && cd /tmp/inner "
-              f"&& {pytest} && cd / && rm -r /tmp/inner && find /tmp -mindepth 1")  # fmt: skip
+    # The test folder is under /tmp, which the empty one hides: copied into it, then removed. A
+    # checkout or Python under /tmp (a CI clone there) stays visible: its folder, opened before
+    # the mount, is bound back for the run and taken away before /tmp is listed.
+    kept = _under_tmp([ROOT, Path(sys.prefix), Path(sys.base_prefix), Path(java).resolve()])
+    opened = " ".join(f"{3 + i}<{folder}" for i, folder in enumerate(kept))
+    bound = "".join(f" && mkdir {folder} && mount --no-canonicalize --bind /proc/self/fd/{3 + i} {folder}"
+                    for i, folder in enumerate(kept))  # fmt: skip
+    unbound = "".join(f" && umount {folder} && rmdir {folder}" for folder in kept)
+    script = (f"cd {tests} && exec {opened} && mount -t tmpfs tmpfs /tmp{bound} && cp -r . "
+              f"/tmp/inner && cd /tmp/inner && {pytest} && cd / && rm -r /tmp/inner{unbound} "
+              f"&& find /tmp -mindepth 1")  # fmt: skip
     private = ["unshare", "--mount", "--propagation", "private"]
     if os.geteuid() != 0:
         private.append("--map-root-user")
     env = {k: v for k, v in os.environ.items() if k not in ("TMPDIR", "PYTEST_DEBUG_TEMPROOT")}
-    done = subprocess.run([*private, "sh", "-c", script], capture_output=True, text=True,
+    done = subprocess.run([*private, "bash", "-c", script], capture_output=True, text=True,
                           timeout=300, env={**env, "PYTHONPATH": str(ROOT)})  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1].startswith("1 passed"), done.stdout
     assert "/tmp/" not in done.stdout, "left in /tmp"
+
+
+def _under_tmp(paths: list[Path]) -> list[Path]:
+    """The folders directly in /tmp that hold any of `paths`."""
+    tmp = Path("/tmp")
+    tops = {tmp / p.resolve().relative_to(tmp).parts[0] for p in paths
+            if p.resolve().is_relative_to(tmp) and p.resolve() != tmp}  # fmt: skip
+    return sorted(tops)

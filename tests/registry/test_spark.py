@@ -1,4 +1,5 @@
-"""Spark local[2]: the audit equals DuckDB's, and the command line runs on Spark end to end."""
+"""Spark local[2]: the audit equals DuckDB's, and bad data is named as DuckDB names it (the
+command line on Spark end to end: test_spark_cluster.py and survival/test_cli.py)."""
 
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,6 @@ import pytest
 from netlm.registry.audit import run_audit, write_patients
 from netlm.registry.engines import DuckDBEngine, Engine, RegistryError, SparkEngine
 from netlm.registry.synth import synthesise
-from tests.registry.test_registry_cli import run
 
 
 def test_spark_audit_equals_duckdb(tmp_path: Path, spark: Any) -> None:
@@ -28,21 +28,6 @@ def test_spark_audit_equals_duckdb(tmp_path: Path, spark: Any) -> None:
     rows = pq.read_table(tmp_path / "spark.parquet").to_pylist()
     assert rows == pq.read_table(tmp_path / "duck.parquet").to_pylist()
     assert len(rows) == 1500
-
-
-def test_cli_assess_on_spark_equals_duckdb(tmp_path: Path) -> None:
-    source = tmp_path / "small.parquet"
-    synthesise(40, 9, source)
-    here = tmp_path / "here"
-    here.mkdir()
-    for engine in ("duckdb", "spark"):
-        done = run("registry", "assess", source, "--out", tmp_path / f"{engine}.parquet",
-                   "--engine", engine, cwd=here)  # fmt: skip
-        assert done.returncode == 0, done.stderr
-    assert list(here.iterdir()) == []  # no spark-warehouse/ where the command ran
-    sparked = pq.read_table(tmp_path / "spark.parquet").to_pylist()
-    assert sparked == pq.read_table(tmp_path / "duckdb.parquet").to_pylist()
-    assert len(sparked) == 40
 
 
 def _problems(engine: Engine) -> list[str]:

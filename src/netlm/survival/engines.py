@@ -218,8 +218,11 @@ class SparkEngine(SqlEngine):
         return list(self._spark.table(table).columns)
 
     def close(self) -> None:
-        for frame in self._cached:
-            frame.unpersist()
+        # A session stopped meanwhile (by another user of the same process's session) has
+        # dropped its cache already, and unpersisting on it fails.
+        if self._spark.sparkContext._jsc is not None:
+            for frame in self._cached:
+                frame.unpersist()
         self._cached.clear()
 
 
